@@ -1,0 +1,49 @@
+# nilus: the PostgreSQL extension (PGXS) and the nilus-manager HTTP shim.
+#   make demo   build, install, start a throw-away cluster with sample data and the shim
+#   make test   install what the tests need, build, install, run every test
+EXTENSION_SOURCES = $(wildcard extension/*.c)
+MODULE_big = nilus
+OBJS = $(EXTENSION_SOURCES:.c=.o)
+DATA = extension/nilus.control $(wildcard sql/nilus--*.sql)
+MODULEDIR = extension
+PG_CPPFLAGS = -I$(srcdir)/extension
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifeq ($(wildcard $(PGXS)),)
+# A fresh machine: nothing to build with yet.  Install the packages, start over.
+all install test demo:
+	scripts/install-deps.sh
+	$(MAKE) $@
+else
+include $(PGXS)
+
+.PHONY: deps shim shim-install test demo
+
+all: shim
+install: shim-install
+
+deps:
+	scripts/install-deps.sh
+
+shim:
+	$(MAKE) -C shim
+
+shim-install: shim
+	$(MAKE) -C shim install
+
+test: deps
+	$(MAKE) all
+	$(MAKE) install
+	test/run.sh
+
+demo: deps
+	$(MAKE) all
+	$(MAKE) install
+	scripts/demo.sh
+
+clean: shim-clean
+shim-clean:
+	$(MAKE) -C shim clean
+endif

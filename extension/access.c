@@ -1,0 +1,156 @@
+/*
+ * access.c: who may act on which tenant.
+ *
+ * A transaction acts either for the API token it authenticated (tokens.c
+ * sets the identity; it lasts until the transaction ends) or, without one,
+ * for its role: a superuser acts for every tenant, other roles for the
+ * tenants nilus.tenant_role grants them (directly or through a role they
+ * are a member of; '*' = every tenant).  The same answer drives the
+ * functions' checks and the row-level security policies.
+ */
+#include "nilus.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#define ALL_TENANTS "*"
+
+typedef struct TokenIdentity
+{
+	LocalTransactionId lxid;	/* the transaction it was authenticated in */
+	char	   *tenant;			/* NULL: every tenant */
+	int			rights;			/* bit per NilusRight */
+} TokenIdentity;
+
+static TokenIdentity token_identity = {InvalidLocalTransactionId, NULL, 0};
+
+/* The tenants a role was granted, cached for one transaction. */
+typedef struct RoleTenants
+{
+	LocalTransactionId lxid;
+	Oid			role;
+	List	   *tenants;		/* of char *, in TopMemoryContext */
+	bool		all;
+} RoleTenants;
+
+static RoleTenants role_tenants = {InvalidLocalTransactionId, InvalidOid, NIL, false};
+
+static bool
+token_active(void)
+{
+	return token_identity.lxid == MyProc->lxid && token_identity.lxid != InvalidLocalTransactionId;
+}
+
+void
+nilus_set_token_identity(const char *tenant, int rights)
+{
+	if (token_identity.tenant)
+		pfree(token_identity.tenant);
+	token_identity.tenant = tenant ? MemoryContextStrdup(TopMemoryContext, tenant) : NULL;
+	token_identity.rights = rights;
+	token_identity.lxid = MyProc->lxid;
+}
+
+static void
+load_role_tenants(Oid role)
+{
+	static NilusPlan granted = {
+		"SELECT tenant FROM nilus.tenant_role WHERE pg_catalog.pg_has_role(role_name, 'USAGE')",
+		0, {InvalidOid}
+	};
+	MemoryContext top = TopMemoryContext;
+
+	list_free_deep(role_tenants.tenants);
+	role_tenants.tenants = NIL;
+	role_tenants.all = false;
+
+	SPI_connect();
+	nilus_execute(&granted, NULL, NULL, true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *tenant = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (strcmp(tenant, ALL_TENANTS) == 0)
+			role_tenants.all = true;
+		role_tenants.tenants = lappend(role_tenants.tenants, MemoryContextStrdup(top, tenant));
+	}
+	SPI_finish();
+	role_tenants.role = role;
+	role_tenants.lxid = MyProc->lxid;
+}
+
+static bool
+role_may_see(const char *tenant)
+{
+	Oid			role = GetUserId();
+	ListCell   *cell;
+
+	if (role_tenants.lxid != MyProc->lxid || role_tenants.role != role)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		load_role_tenants(role);
+		MemoryContextSwitchTo(old);
+	}
+	if (role_tenants.all)
+		return true;
+	foreach(cell, role_tenants.tenants)
+		if (strcmp((char *) lfirst(cell), tenant) == 0)
+			return true;
+	return false;
+}
+
+static bool
+token_may_see(const char *tenant)
+{
+	return token_identity.tenant == NULL || strcmp(token_identity.tenant, tenant) == 0;
+}
+
+static const char *
+right_name(NilusRight right)
+{
+	return right == NILUS_RIGHT_READ ? "read" : "runtime";
+}
+
+void
+nilus_require_access(const char *tenant, NilusRight right)
+{
+	if (token_active())
+	{
+		if (tenant != NULL && !token_may_see(tenant))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("token is not valid for tenant \"%s\"", tenant),
+					 err_generic_string(PG_DIAG_COLUMN_NAME, "tenant")));
+		if ((token_identity.rights & (1 << right)) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("token lacks the \"%s\" right this call needs", right_name(right))));
+		return;
+	}
+	if (tenant == NULL || superuser() || role_may_see(tenant))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("role \"%s\" has no access to tenant \"%s\"",
+					GetUserNameFromId(GetUserId(), false), tenant),
+			 errhint("A tenant is granted to a role by a row in nilus.tenant_role."),
+			 err_generic_string(PG_DIAG_COLUMN_NAME, "tenant")));
+}
+
+PG_FUNCTION_INFO_V1(nilus_tenant_visible);
+
+/* The row-level security predicate of every data table. */
+Datum
+nilus_tenant_visible(PG_FUNCTION_ARGS)
+{
+	char	   *tenant = TextDatumGetCString(PG_GETARG_DATUM(0));
+
+	if (token_active())
+		PG_RETURN_BOOL(token_may_see(tenant));
+	PG_RETURN_BOOL(superuser() || role_may_see(tenant));
+}

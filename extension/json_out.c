@@ -1,0 +1,242 @@
+/*
+ * json_out.c: response bodies written straight into a buffer.
+ *
+ * Timestamps are rendered as RFC 3339 in UTC whatever the session's TimeZone,
+ * with fractional seconds only when they are not zero; jsonb values are
+ * written as their canonical text.
+ */
+#include "nilus.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/numeric.h"
+
+void
+nj_init(NilusJson *js)
+{
+	initStringInfo(&js->buf);
+	js->need_comma = false;
+}
+
+/* A value is about to be written: separate it from the previous one. */
+static void
+before_value(NilusJson *js)
+{
+	if (js->need_comma)
+		appendStringInfoChar(&js->buf, ',');
+	js->need_comma = true;
+}
+
+void
+nj_begin_object(NilusJson *js)
+{
+	before_value(js);
+	appendStringInfoChar(&js->buf, '{');
+	js->need_comma = false;
+}
+
+void
+nj_end_object(NilusJson *js)
+{
+	appendStringInfoChar(&js->buf, '}');
+	js->need_comma = true;
+}
+
+void
+nj_begin_array(NilusJson *js)
+{
+	before_value(js);
+	appendStringInfoChar(&js->buf, '[');
+	js->need_comma = false;
+}
+
+void
+nj_end_array(NilusJson *js)
+{
+	appendStringInfoChar(&js->buf, ']');
+	js->need_comma = true;
+}
+
+void
+nj_key(NilusJson *js, const char *key)
+{
+	before_value(js);
+	escape_json(&js->buf, key);
+	appendStringInfoChar(&js->buf, ':');
+	js->need_comma = false;
+}
+
+void
+nj_null(NilusJson *js)
+{
+	before_value(js);
+	appendStringInfoString(&js->buf, "null");
+}
+
+void
+nj_string(NilusJson *js, const char *value)
+{
+	if (value == NULL)
+	{
+		nj_null(js);
+		return;
+	}
+	before_value(js);
+	escape_json(&js->buf, value);
+}
+
+void
+nj_text_datum(NilusJson *js, Datum value, bool isnull)
+{
+	nj_string(js, isnull ? NULL : TextDatumGetCString(value));
+}
+
+void
+nj_int64(NilusJson *js, int64 value)
+{
+	before_value(js);
+	appendStringInfo(&js->buf, INT64_FORMAT, value);
+}
+
+void
+nj_float8(NilusJson *js, double value)
+{
+	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (isnan(value) || isinf(value))
+	{
+		nj_null(js);
+		return;
+	}
+	before_value(js);
+	double_to_shortest_decimal_buf(value, digits);
+	appendStringInfoString(&js->buf, digits);
+}
+
+void
+nj_numeric_datum(NilusJson *js, Datum value, bool isnull)
+{
+	if (isnull)
+	{
+		nj_null(js);
+		return;
+	}
+	before_value(js);
+	appendStringInfoString(&js->buf, DatumGetCString(DirectFunctionCall1(numeric_out, value)));
+}
+
+void
+nj_bool(NilusJson *js, bool value)
+{
+	before_value(js);
+	appendStringInfoString(&js->buf, value ? "true" : "false");
+}
+
+void
+nj_timestamptz(NilusJson *js, TimestampTz value)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(value) || timestamp2tm(value, NULL, &tm, &fsec, NULL, NULL) != 0)
+	{
+		nj_string(js, value == DT_NOBEGIN ? "-infinity" : "infinity");
+		return;
+	}
+	before_value(js);
+	appendStringInfo(&js->buf, "\"%04d-%02d-%02dT%02d:%02d:%02d",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (fsec != 0)
+	{
+		char		fraction[8];
+		int			len;
+
+		snprintf(fraction, sizeof(fraction), "%06d", (int) fsec);
+		for (len = 6; fraction[len - 1] == '0'; len--)
+			;
+		appendStringInfo(&js->buf, ".%.*s", len, fraction);
+	}
+	appendStringInfoString(&js->buf, "Z\"");
+}
+
+void
+nj_jsonb_datum(NilusJson *js, Datum value, bool isnull)
+{
+	Jsonb	   *jb;
+
+	if (isnull)
+	{
+		nj_null(js);
+		return;
+	}
+	before_value(js);
+	jb = DatumGetJsonbP(value);
+	JsonbToCString(&js->buf, &jb->root, VARSIZE(jb));
+}
+
+void
+nj_uuid_datum(NilusJson *js, Datum value, bool isnull)
+{
+	nj_string(js, isnull ? NULL : DatumGetCString(DirectFunctionCall1(uuid_out, value)));
+}
+
+void
+nj_column(NilusJson *js, HeapTuple tuple, TupleDesc desc, const char *attname)
+{
+	int			attno = SPI_fnumber(desc, attname);
+	bool		isnull;
+	Datum		value;
+
+	if (attno <= 0)
+		elog(ERROR, "nilus: query has no column \"%s\"", attname);
+	value = SPI_getbinval(tuple, desc, attno, &isnull);
+	nj_key(js, attname);
+	if (isnull)
+	{
+		nj_null(js);
+		return;
+	}
+	switch (SPI_gettypeid(desc, attno))
+	{
+		case TEXTOID:
+			nj_text_datum(js, value, false);
+			break;
+		case UUIDOID:
+			nj_uuid_datum(js, value, false);
+			break;
+		case TIMESTAMPTZOID:
+			nj_timestamptz(js, DatumGetTimestampTz(value));
+			break;
+		case INT8OID:
+			nj_int64(js, DatumGetInt64(value));
+			break;
+		case INT4OID:
+			nj_int64(js, DatumGetInt32(value));
+			break;
+		case BOOLOID:
+			nj_bool(js, DatumGetBool(value));
+			break;
+		case FLOAT8OID:
+			nj_float8(js, DatumGetFloat8(value));
+			break;
+		case NUMERICOID:
+			nj_numeric_datum(js, value, false);
+			break;
+		case JSONBOID:
+			nj_jsonb_datum(js, value, false);
+			break;
+		default:
+			elog(ERROR, "nilus: column \"%s\" has a type json_out does not write", attname);
+	}
+}
+
+Datum
+nj_result(NilusJson *js)
+{
+	return PointerGetDatum(cstring_to_text_with_len(js->buf.data, js->buf.len));
+}

@@ -1,0 +1,31 @@
+/*
+ * spi.c: statements planned once per backend and kept for its lifetime.
+ */
+#include "nilus.h"
+
+SPIPlanPtr
+nilus_plan(NilusPlan *plan)
+{
+	if (plan->plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(plan->sql, plan->nargs, plan->argtypes);
+
+		if (prepared == NULL)
+			elog(ERROR, "nilus: could not prepare \"%s\": %s",
+				 plan->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(prepared) != 0)
+			elog(ERROR, "nilus: could not keep plan \"%s\"", plan->sql);
+		plan->plan = prepared;
+	}
+	return plan->plan;
+}
+
+int
+nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only, long count)
+{
+	int			rc = SPI_execute_plan(nilus_plan(plan), values, nulls, read_only, count);
+
+	if (rc < 0)
+		elog(ERROR, "nilus: \"%s\" failed: %s", plan->sql, SPI_result_code_string(rc));
+	return rc;
+}
