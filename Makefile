@@ -19,6 +19,8 @@ all install test demo:
 else
 include $(PGXS)
 
+$(OBJS): extension/nilus.h
+
 .PHONY: deps shim shim-install test demo
 
 all: shim

@@ -235,6 +235,15 @@ nj_column(NilusJson *js, HeapTuple tuple, TupleDesc desc, const char *attname)
 	}
 }
 
+void
+nj_row(NilusJson *js, HeapTuple tuple, TupleDesc desc)
+{
+	nj_begin_object(js);
+	for (int i = 0; i < desc->natts; i++)
+		nj_column(js, tuple, desc, NameStr(TupleDescAttr(desc, i)->attname));
+	nj_end_object(js);
+}
+
 Datum
 nj_result(NilusJson *js)
 {

@@ -57,6 +57,15 @@ extern void nilus_range_narrow(NilusRange *range, FunctionCallInfo fcinfo,
 							   int gte_argno, int lte_argno);
 extern TimestampTz nilus_parse_timestamptz(const char *value, const char *parameter);
 
+/* The columns of the run object every route returns runs as. */
+#define NILUS_RUN_COLUMNS \
+	"run_id, resource_id, pipeline_name, run_as_user, started_at, finished_at, is_success, " \
+	"duration_sec, error, records, metadata"
+
+/* rollup.c: the hour buckets rollups are kept in (UTC). */
+extern TimestampTz nilus_hour_floor(TimestampTz ts);
+extern TimestampTz nilus_hour_ceil(TimestampTz ts);
+
 /*
  * body.c: reading request bodies, jsonb objects (nested ones too).  `where`
  * names the object in errors ("body", "offsets[2]"); a field's error names
@@ -100,6 +109,8 @@ extern void nj_jsonb_datum(NilusJson *js, Datum value, bool isnull);
 extern void nj_uuid_datum(NilusJson *js, Datum value, bool isnull);
 /* Writes column `attname` of an SPI row under its own name, by its type. */
 extern void nj_column(NilusJson *js, HeapTuple tuple, TupleDesc desc, const char *attname);
+/* Writes an SPI row as an object, every column under its name. */
+extern void nj_row(NilusJson *js, HeapTuple tuple, TupleDesc desc);
 extern Datum nj_result(NilusJson *js);	/* the json datum to return */
 
 /* spi.c: plans prepared once per backend and kept. */
@@ -107,10 +118,35 @@ typedef struct NilusPlan
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[12];
+	Oid			argtypes[16];
 	SPIPlanPtr	plan;
 } NilusPlan;
 extern SPIPlanPtr nilus_plan(NilusPlan *plan);
 extern int	nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only, long count);
+
+
+/* listings.c and stats.c: which runs a listing selects. */
+typedef struct RunFilter
+{
+	char	   *tenant;
+	char	   *resource_id;	/* NULL: any */
+	char	   *run_as_user;	/* NULL: any */
+	bool		has_outcome;
+	bool		outcome;		/* is_success, when has_outcome */
+	NilusRange	range;			/* of started_at */
+} RunFilter;
+
+#define RUN_FILTER_RESOURCE 1
+#define RUN_FILTER_USER 2
+#define RUN_FILTER_OUTCOME 4
+#define RUN_FILTER_FROM 8
+#define RUN_FILTER_UNTIL 16
+#define NILUS_RUN_FILTER_BITS 5
+
+extern int	nilus_run_filter_mask(const RunFilter *filter);
+/* $1..$8: tenant, resource_id, run_as_user, is_success, from, until, (limit, offset) */
+extern void nilus_run_filter_values(const RunFilter *filter, Datum *values, char *nulls);
+extern NilusPlan *nilus_run_filter_plan(NilusPlan *plans, int mask, const char *select, const char *tail);
+extern int64 nilus_count_runs(const RunFilter *filter);
 
 #endif
