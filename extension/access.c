@@ -62,8 +62,6 @@ load_role_tenants(Oid role)
 		"SELECT tenant FROM nilus.tenant_role WHERE pg_catalog.pg_has_role(role_name, 'USAGE')",
 		0, {InvalidOid}
 	};
-	MemoryContext top = TopMemoryContext;
-
 	list_free_deep(role_tenants.tenants);
 	role_tenants.tenants = NIL;
 	role_tenants.all = false;
@@ -73,10 +71,12 @@ load_role_tenants(Oid role)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *tenant = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		MemoryContext spi = MemoryContextSwitchTo(TopMemoryContext);
 
 		if (strcmp(tenant, ALL_TENANTS) == 0)
 			role_tenants.all = true;
-		role_tenants.tenants = lappend(role_tenants.tenants, MemoryContextStrdup(top, tenant));
+		role_tenants.tenants = lappend(role_tenants.tenants, pstrdup(tenant));
+		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
 	role_tenants.role = role;
@@ -90,12 +90,7 @@ role_may_see(const char *tenant)
 	ListCell   *cell;
 
 	if (role_tenants.lxid != MyProc->lxid || role_tenants.role != role)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
 		load_role_tenants(role);
-		MemoryContextSwitchTo(old);
-	}
 	if (role_tenants.all)
 		return true;
 	foreach(cell, role_tenants.tenants)
