@@ -143,8 +143,15 @@ PG_FUNCTION_INFO_V1(nilus_tenant_visible);
 Datum
 nilus_tenant_visible(PG_FUNCTION_ARGS)
 {
-	char	   *tenant = TextDatumGetCString(PG_GETARG_DATUM(0));
+	text	   *row_tenant = PG_GETARG_TEXT_PP(0);
+	char	   *tenant;
 
+	/* The common case, a tenant token, compares without copying the row's tenant. */
+	if (token_active() && token_identity.tenant != NULL)
+		PG_RETURN_BOOL(VARSIZE_ANY_EXHDR(row_tenant) == strlen(token_identity.tenant) &&
+					   memcmp(VARDATA_ANY(row_tenant), token_identity.tenant,
+							  VARSIZE_ANY_EXHDR(row_tenant)) == 0);
+	tenant = text_to_cstring(row_tenant);
 	if (token_active())
 		PG_RETURN_BOOL(token_may_see(tenant));
 	PG_RETURN_BOOL(superuser() || role_may_see(tenant));
