@@ -1,0 +1,651 @@
+/*
+ * http.c: the API listener.  Everything the route table declares is checked
+ * here before the database is asked anything: route, method, bearer token
+ * present, known query parameters with values of the declared syntax, body
+ * size, content type and JSON well-formedness.  The rest is the SQL
+ * function's call.
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "docs.h"
+#include "errors.h"
+#include "metrics.h"
+#include "routes.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define MAX_URI 8192			/* path plus query string */
+#define MAX_TOKEN 512
+/*
+ * Per connection: request line and headers must fit in this, which is what
+ * turns header floods into 431 and keeps 256 idle keep-alive connections
+ * small.  Bodies are not held there but in the request's own buffer.
+ */
+#define CONNECTION_MEMORY (32 * 1024)
+#define IDLE_TIMEOUT 60			/* seconds a keep-alive connection may idle */
+
+static struct http_config config;
+static atomic_int in_flight;
+static atomic_bool stopping;
+
+struct request
+{
+	struct match match;
+	enum route_match found;
+	char		method[16];
+	double		start;
+	int			status;			/* 0 until answered */
+	const char *token;			/* in MHD's header storage, valid for the request */
+	char	   *query[MAX_QUERY_PARAMS];	/* decoded; NULL = not given */
+	char	   *body;
+	size_t		body_len;
+	size_t		body_cap;
+	size_t		discarded;		/* body bytes of a request already refused */
+	struct MHD_Response *response;	/* settled, not yet queued */
+	bool		delivered;
+	char		raw_path[128];	/* for the log line of unmatched requests */
+};
+
+/* ---- responses ---- */
+
+struct MHD_Response *
+response_owned(const char *content_type, const char *body, size_t len,
+			   MHD_ContentReaderFreeCallback free_fn, void *free_cls)
+{
+	struct MHD_Response *response =
+		MHD_create_response_from_buffer_with_free_callback_cls(len, (void *) body, free_fn,
+															   free_cls);
+
+	if (!response)
+	{
+		if (free_fn)
+			free_fn(free_cls);
+		return NULL;
+	}
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	return response;
+}
+
+struct MHD_Response *
+response_error(int status, const char *code, const char *message, const char *parameter)
+{
+	size_t		len;
+	char	   *body = error_body(status, code, message, parameter, &len);
+
+	return body ? response_owned(JSON_TYPE, body, len, free, body) : NULL;
+}
+
+bool
+reply(struct MHD_Connection *connection, int status, struct MHD_Response *response)
+{
+	enum MHD_Result queued;
+
+	if (!response)
+		return false;
+	if (status == 401)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	/* While stopping, keep-alive clients are told to go, so that the stop can finish. */
+	if (atomic_load(&stopping))
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+	queued = MHD_queue_response(connection, (unsigned int) status, response);
+	MHD_destroy_response(response);
+	return queued == MHD_YES;
+}
+
+/*
+ * A request's answer is settled when it is known and queued once the
+ * request has been read: MHD closes the connection after an answer queued
+ * earlier, and keep-alive is worth more than the early answer, except when
+ * the early answer saves reading a body that is refused anyway (413).
+ */
+static void
+settle(struct request *rq, int status, struct MHD_Response *response)
+{
+	if (rq->response)
+		MHD_destroy_response(rq->response);
+	rq->status = status;
+	rq->response = response;
+}
+
+static void
+settle_error(struct request *rq, int status, const char *code, const char *message,
+			 const char *parameter)
+{
+	settle(rq, status, response_error(status, code, message, parameter));
+}
+
+static enum MHD_Result
+deliver(struct MHD_Connection *connection, struct request *rq)
+{
+	struct MHD_Response *response = rq->response;
+
+	rq->response = NULL;
+	rq->delivered = true;
+	return reply(connection, rq->status, response) ? MHD_YES : MHD_NO;
+}
+
+static void
+free_result(void *result)
+{
+	PQclear(result);
+}
+
+/* ---- the bearer token ---- */
+
+/* RFC 6750 b64token: what a token may look like at all; the database judges the rest. */
+static bool
+token_syntax(const char *token)
+{
+	size_t		len = strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+							 "0123456789-._~+/");
+
+	len += strspn(token + len, "=");
+	return len > 0 && len <= MAX_TOKEN && token[len] == '\0';
+}
+
+static const char *
+bearer_token(struct MHD_Connection *connection)
+{
+	const char *header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+													 MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+		return NULL;
+	header += 7;
+	header += strspn(header, " ");
+	return token_syntax(header) ? header : NULL;
+}
+
+/* ---- query parameters ---- */
+
+struct query_scan
+{
+	struct request *rq;
+	size_t		total;
+	int			status;			/* 0 while every argument is fine */
+	char		message[320];
+	char		parameter[104];
+};
+
+__attribute__((format(printf, 4, 5)))
+static enum MHD_Result
+scan_fail(struct query_scan *scan, int status, const char *parameter, const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(scan->message, sizeof(scan->message), fmt, args);
+	va_end(args);
+	scan->status = status;
+	snprintf(scan->parameter, sizeof(scan->parameter), "%.100s", parameter ? parameter : "");
+	return MHD_NO;
+}
+
+static void
+describe_allowed(const struct route *route, const char *name, char *buf, size_t size)
+{
+	const char *successor = param_successor(name);
+	size_t		dummy;
+
+	if (successor && route_query_param(route, successor, &dummy))
+	{
+		snprintf(buf, size, "; it is now called %s", successor);
+		return;
+	}
+	snprintf(buf, size, "; this route takes %s", route->query ? "" : "no query parameters");
+	for (size_t i = 0; route->query && route->query[i]; i++)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? ", " : "",
+				 route->query[i]->name);
+}
+
+static enum MHD_Result
+unknown_param(struct query_scan *scan, const char *name)
+{
+	char		allowed[200];
+
+	describe_allowed(scan->rq->match.route, name, allowed, sizeof(allowed));
+	return scan_fail(scan, 400, name, "unknown query parameter %.100s%s", name, allowed);
+}
+
+static enum MHD_Result
+take_value(struct query_scan *scan, const struct param *param, size_t index,
+		   const char *value, size_t value_size)
+{
+	char	   *decoded;
+	const char *reason;
+
+	if (scan->rq->query[index])
+		return scan_fail(scan, 400, param->name, "%s is given more than once", param->name);
+	decoded = percent_decode(value ? value : "", value_size, true);
+	if (!decoded)
+		return scan_fail(scan, 400, param->name,
+						 "%s is not valid percent-encoded UTF-8", param->name);
+	scan->rq->query[index] = decoded;
+	reason = param_check(param, decoded);
+	if (reason)
+		return scan_fail(scan, 400, param->name, "%s %s", param->name, reason);
+	return MHD_YES;
+}
+
+static enum MHD_Result
+on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+			 const char *value, size_t value_size)
+{
+	struct query_scan *scan = cls;
+	const struct param *param;
+	char	   *name;
+	size_t		index;
+	enum MHD_Result result;
+
+	(void) kind;
+	scan->total += key_size + value_size + 2;
+	if (scan->total > MAX_URI)
+		return scan_fail(scan, 414, NULL, "the request URI is longer than %d bytes", MAX_URI);
+	if (key_size == 0 && value_size == 0)
+		return MHD_YES;			/* "a=1&&b=2" */
+	name = percent_decode(key, key_size, true);
+	if (!name)
+		return scan_fail(scan, 400, NULL,
+						 "a query parameter name is not valid percent-encoded UTF-8");
+	param = route_query_param(scan->rq->match.route, name, &index);
+	result = param ? take_value(scan, param, index, value, value_size)
+		: unknown_param(scan, name);
+	free(name);
+	return result;
+}
+
+/* True when every argument fits the route; else the error is settled. */
+static bool
+scan_query(struct MHD_Connection *connection, struct request *rq, size_t path_len)
+{
+	struct query_scan scan = {.rq = rq, .total = path_len};
+
+	MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, on_query_arg, &scan);
+	if (scan.status == 0)
+		return true;
+	settle_error(rq, scan.status, NULL, scan.message, scan.parameter[0] ? scan.parameter : NULL);
+	return false;
+}
+
+/* ---- the database call ---- */
+
+static void
+call_function(struct request *rq)
+{
+	const struct route *route = rq->match.route;
+	const char *values[MAX_BOUND_PARAMS];
+	size_t		npath = route_path_param_count(route);
+	size_t		nquery = route_query_count(route);
+	int			n = 0;
+	struct db_answer result;
+	struct MHD_Response *response;
+
+	for (size_t i = 0; i < npath; i++)
+		values[n++] = rq->match.path_values[i];
+	for (size_t i = 0; i < nquery; i++)
+		values[n++] = rq->query[i];
+	if (route->body)
+		values[n++] = rq->body;
+	db_call(route, rq->token, values, n, &result);
+	if (result.result)
+		response = response_owned(JSON_TYPE, result.body, result.len, free_result, result.result);
+	else
+		response = response_owned(JSON_TYPE, result.body, result.len, free, (void *) result.body);
+	settle(rq, result.status, response);
+}
+
+/* ---- bodies ---- */
+
+static bool
+json_media_type(const char *content_type)
+{
+	static const char json[] = "application/json";
+
+	return content_type && strncasecmp(content_type, json, sizeof(json) - 1) == 0 &&
+		strchr("; \t", content_type[sizeof(json) - 1]) != NULL;
+}
+
+static void
+settle_too_large(struct request *rq)
+{
+	char		message[96];
+
+	snprintf(message, sizeof(message), "the request body is larger than %zu bytes",
+			 config.max_body);
+	settle_error(rq, 413, NULL, message, NULL);
+}
+
+/* What the headers already show to be wrong with the body. */
+static void
+check_body_headers(struct MHD_Connection *connection, struct request *rq)
+{
+	const char *content_type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+														   MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+													 MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (length && strtoull(length, NULL, 10) > config.max_body)
+		settle_too_large(rq);
+	else if (!json_media_type(content_type))
+		settle_error(rq, 415, NULL,
+					 "the request body must be JSON sent with Content-Type: application/json",
+					 NULL);
+}
+
+/* False when the body outgrew --max-body or memory. */
+static bool
+append_body(struct request *rq, const char *data, size_t size)
+{
+	size_t		need = rq->body_len + size + 1;
+
+	if (rq->body_len + size > config.max_body)
+	{
+		settle_too_large(rq);
+		return false;
+	}
+	if (need > rq->body_cap)
+	{
+		size_t		cap = rq->body_cap ? rq->body_cap * 2 : 4096;
+		char	   *grown;
+
+		cap = cap < need ? need : cap;
+		cap = cap > config.max_body + 1 ? config.max_body + 1 : cap;
+		grown = realloc(rq->body, cap);
+		if (!grown)
+		{
+			settle_error(rq, 503, NULL, "out of memory; try again", NULL);
+			return false;
+		}
+		rq->body = grown;
+		rq->body_cap = cap;
+	}
+	memcpy(rq->body + rq->body_len, data, size);
+	rq->body_len += size;
+	rq->body[rq->body_len] = '\0';
+	return true;
+}
+
+static void
+finish_body(struct request *rq)
+{
+	char		message[320];
+	json_error_t error;
+	json_t	   *parsed;
+
+	if (rq->body_len == 0)
+	{
+		settle_error(rq, 400, "bad_request", "a JSON request body is required", NULL);
+		return;
+	}
+	/* Well-formedness only; the SQL function judges the content. */
+	parsed = json_loadb(rq->body, rq->body_len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &error);
+	if (!parsed)
+	{
+		snprintf(message, sizeof(message),
+				 "the request body is not valid JSON: %s (line %d, column %d)",
+				 error.text, error.line, error.column);
+		settle_error(rq, 400, "bad_request", message, NULL);
+		return;
+	}
+	json_decref(parsed);
+	call_function(rq);
+}
+
+/* ---- dispatch ---- */
+
+static void
+begin_api(struct MHD_Connection *connection, struct request *rq, size_t path_len)
+{
+	rq->token = bearer_token(connection);
+	if (!rq->token)
+		settle_error(rq, 401, NULL,
+					 "missing or malformed bearer token: send Authorization: Bearer <token>",
+					 NULL);
+	else if (scan_query(connection, rq, path_len) && rq->match.route->body)
+		check_body_headers(connection, rq);
+}
+
+static void
+begin_docs(struct request *rq)
+{
+	int			status;
+	struct MHD_Response *response = docs_response(rq->match.route, rq->match.path_values[0],
+												  &status);
+
+	settle(rq, status, response);
+}
+
+static void
+not_allowed(struct request *rq)
+{
+	char		message[128];
+	struct MHD_Response *response;
+
+	snprintf(message, sizeof(message), "method %.16s is not allowed here; allowed: %s",
+			 rq->method, rq->match.allow);
+	response = response_error(405, NULL, message, NULL);
+	if (response)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, rq->match.allow);
+	settle(rq, 405, response);
+}
+
+/* Everything that can be decided from the request line and headers. */
+static void
+begin(struct MHD_Connection *connection, struct request *rq, const char *url)
+{
+	size_t		path_len = strlen(url);
+
+	if (path_len > MAX_URI)
+	{
+		settle_error(rq, 414, NULL, "the request URI is longer than 8192 bytes", NULL);
+		return;
+	}
+	rq->found = route_find(rq->method, url, &rq->match);
+	switch (rq->found)
+	{
+		case ROUTE_MATCH_NONE:
+			snprintf(rq->raw_path, sizeof(rq->raw_path), "%s", url);
+			settle_error(rq, 404, NULL, "no such route", NULL);
+			return;
+		case ROUTE_MATCH_METHOD:
+			not_allowed(rq);
+			return;
+		case ROUTE_MATCH_BAD_ESCAPE:
+			settle_error(rq, 400, "bad_request", "the path is not valid percent-encoded UTF-8",
+						 NULL);
+			return;
+		case ROUTE_MATCH_OK:
+			break;
+	}
+	if (rq->match.route->kind != RK_API)
+		begin_docs(rq);
+	else
+		begin_api(connection, rq, path_len);
+}
+
+static struct request *
+request_new(const char *method)
+{
+	struct request *rq = calloc(1, sizeof(*rq));
+
+	if (!rq)
+		return NULL;
+	rq->start = monotonic_seconds();
+	snprintf(rq->method, sizeof(rq->method), "%s", method);
+	atomic_fetch_add(&in_flight, 1);
+	return rq;
+}
+
+/* Takes one piece of the body; a refused request's body is read and dropped, up to a limit. */
+static enum MHD_Result
+take_upload(struct MHD_Connection *connection, struct request *rq, const char *data, size_t size)
+{
+	if (rq->delivered)
+		return MHD_YES;
+	if (rq->status == 0 && rq->match.route && rq->match.route->body)
+	{
+		if (append_body(rq, data, size))
+			return MHD_YES;
+		return deliver(connection, rq);
+	}
+	rq->discarded += size;
+	if (rq->discarded <= config.max_body)
+		return MHD_YES;
+	if (rq->status < 400)
+		settle_too_large(rq);
+	return deliver(connection, rq);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+		   const char *version, const char *upload_data, size_t *upload_data_size,
+		   void **req_cls)
+{
+	struct request *rq = *req_cls;
+	size_t		size = *upload_data_size;
+
+	(void) cls, (void) version;
+	if (!rq)
+	{
+		rq = *req_cls = request_new(method);
+		if (!rq)
+			return MHD_NO;
+		begin(connection, rq, url);
+		return rq->status == 413 ? deliver(connection, rq) : MHD_YES;
+	}
+	if (size > 0)
+	{
+		*upload_data_size = 0;
+		return take_upload(connection, rq, upload_data, size);
+	}
+	if (rq->delivered)
+		return MHD_YES;
+	if (rq->status == 0 && rq->match.route->body)
+		finish_body(rq);
+	else if (rq->status == 0)
+		call_function(rq);
+	return deliver(connection, rq);
+}
+
+/* ---- the access log ---- */
+
+/* Unmatched paths come from the client: only printable ASCII reaches the log. */
+static void
+sanitize(char *s)
+{
+	for (; *s; s++)
+		if (!isprint((unsigned char) *s) || *s == ' ')
+			*s = '?';
+}
+
+static void
+log_request(struct request *rq, double seconds, enum MHD_RequestTerminationCode toe)
+{
+	char		line[512];
+	char		when[32];
+	struct timespec now;
+	struct tm	tm;
+	int			len;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	sanitize(rq->raw_path);
+	sanitize(rq->method);
+	len = snprintf(line, sizeof(line), "%s.%03ldZ %s %s %d %.3fms%s\n", when,
+				   now.tv_nsec / 1000000, rq->method,
+				   rq->found == ROUTE_MATCH_NONE ? rq->raw_path : route_pattern(rq->match.slot),
+				   rq->status, seconds * 1000.0,
+				   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+	/* One write per line, so that lines of concurrent requests never interleave. */
+	if (len > 0 && write(STDERR_FILENO, line, (size_t) len < sizeof(line) ? (size_t) len : sizeof(line) - 1) < 0)
+		return;
+}
+
+static void
+request_free(struct request *rq)
+{
+	if (rq->response)
+		MHD_destroy_response(rq->response);
+	match_release(&rq->match);
+	for (size_t i = 0; i < MAX_QUERY_PARAMS; i++)
+		free(rq->query[i]);
+	free(rq->body);
+	free(rq);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *req_cls;
+	double		seconds;
+
+	(void) cls, (void) connection;
+	if (!rq)
+		return;
+	seconds = monotonic_seconds() - rq->start;
+	log_request(rq, seconds, toe);
+	metrics_request(rq->found == ROUTE_MATCH_NONE ? METRICS_UNMATCHED : rq->match.slot,
+					rq->method, rq->status, seconds);
+	request_free(rq);
+	*req_cls = NULL;
+	atomic_fetch_sub(&in_flight, 1);
+}
+
+/* Paths and arguments reach us still percent-encoded: we decode them strictly ourselves. */
+static size_t
+keep_escaped(void *cls, struct MHD_Connection *connection, char *s)
+{
+	(void) cls, (void) connection;
+	return strlen(s);
+}
+
+struct MHD_Daemon *
+http_start(const struct http_config *cfg)
+{
+	config = *cfg;
+	docs_init(cfg->docs_dir);
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+							MHD_USE_ERROR_LOG | (cfg->ipv6 ? MHD_USE_IPv6 : 0),
+							0, NULL, NULL, on_request, NULL,
+							MHD_OPTION_SOCK_ADDR, cfg->addr,
+							MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
+							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT,
+							MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+							MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+							MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
+							MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
+							MHD_OPTION_END);
+}
+
+void
+http_stop(struct MHD_Daemon *daemon, double grace)
+{
+	MHD_socket listener;
+	double		deadline = monotonic_seconds() + grace;
+
+	atomic_store(&stopping, true);
+	listener = MHD_quiesce_daemon(daemon);
+	while (atomic_load(&in_flight) > 0 && monotonic_seconds() < deadline)
+		nanosleep(&(struct timespec) {.tv_nsec = 10 * 1000 * 1000}, NULL);
+	if (atomic_load(&in_flight) > 0)
+		fprintf(stderr, "nilus-manager: stopping with %d requests unfinished\n",
+				atomic_load(&in_flight));
+	MHD_stop_daemon(daemon);
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
+}

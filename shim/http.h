@@ -1,0 +1,37 @@
+/*
+ * http.h: the API listener, and the response helpers every listener uses.
+ */
+#ifndef NILUS_HTTP_H
+#define NILUS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+struct http_config
+{
+	const struct sockaddr *addr;
+	bool		ipv6;
+	unsigned int threads;
+	size_t		max_body;
+	const char *docs_dir;
+};
+
+struct MHD_Daemon *http_start(const struct http_config *config);
+
+/* Stops accepting, lets requests in flight finish (at most grace seconds), then stops. */
+void		http_stop(struct MHD_Daemon *daemon, double grace);
+
+/* A response with an owned body; free_fn(free_cls) runs when MHD is done with it. */
+struct MHD_Response *response_owned(const char *content_type, const char *body, size_t len,
+									MHD_ContentReaderFreeCallback free_fn, void *free_cls);
+/* A JSON error response in the SPEC's format. */
+struct MHD_Response *response_error(int status, const char *code, const char *message,
+									const char *parameter);
+
+/* Queues and releases the response; false when MHD refused it. */
+bool		reply(struct MHD_Connection *connection, int status, struct MHD_Response *response);
+
+#endif

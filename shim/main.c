@@ -1,0 +1,262 @@
+/*
+ * main.c: configuration (flags, then environment, then defaults), start,
+ * and the graceful stop on SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "http.h"
+#include "metrics.h"
+#include "openapi.h"
+#include "routes.h"
+
+#ifndef NILUS_DOCS_DIR
+#define NILUS_DOCS_DIR "/usr/local/share/nilus-manager/docs"
+#endif
+
+#define STOP_GRACE 30.0			/* seconds requests in flight get to finish */
+
+struct options
+{
+	const char *dsn;
+	const char *listen;
+	const char *metrics_listen;
+	const char *threads;
+	const char *max_body;
+	const char *docs_dir;
+};
+
+struct listen_addr
+{
+	struct sockaddr_storage addr;
+	bool		ipv6;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+			"usage: nilus-manager [--dsn DSN] [--listen HOST:PORT] [--metrics-listen HOST:PORT]\n"
+			"                     [--threads N] [--max-body BYTES] [--docs-dir DIR]\n"
+			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_LISTEN,\n"
+			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR.\n"
+			"Defaults: DSN from the libpq environment (PGHOST, PGPORT, ...), --listen 0.0.0.0:8080,\n"
+			"--metrics-listen 0.0.0.0:9090, --threads = number of cores, --max-body 8MiB,\n"
+			"--docs-dir %s.\n", NILUS_DOCS_DIR);
+}
+
+static const char *
+from_env(const char *value, const char *variable, const char *fallback)
+{
+	const char *env = getenv(variable);
+
+	if (value)
+		return value;
+	return env && *env ? env : fallback;
+}
+
+static void
+parse_flags(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"dsn", required_argument, NULL, 'd'},
+		{"listen", required_argument, NULL, 'l'},
+		{"metrics-listen", required_argument, NULL, 'm'},
+		{"threads", required_argument, NULL, 't'},
+		{"max-body", required_argument, NULL, 'b'},
+		{"docs-dir", required_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd': o->dsn = optarg; break;
+			case 'l': o->listen = optarg; break;
+			case 'm': o->metrics_listen = optarg; break;
+			case 't': o->threads = optarg; break;
+			case 'b': o->max_body = optarg; break;
+			case 'D': o->docs_dir = optarg; break;
+			case 'h': usage(stdout); exit(0);
+			case 'V': printf("nilus-manager %s\n", NILUS_VERSION); exit(0);
+			default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc)
+	{
+		fprintf(stderr, "nilus-manager: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static void
+fail(const char *what, const char *value, const char *why)
+{
+	fprintf(stderr, "nilus-manager: invalid %s \"%s\": %s\n", what, value, why);
+	exit(2);
+}
+
+/* A number of bytes, with an optional binary suffix: 8388608, 8192k, 8M, 1G. */
+static size_t
+parse_size(const char *text)
+{
+	char	   *end;
+	unsigned long long n;
+	int			shift = 0;
+
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		shift = 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		shift = 30, end++;
+	if (end[0] == 'i' && end[1] == 'B')
+		end += 2;
+	else if (shift && *end == 'B')
+		end++;
+	if (errno || end == text || *end || n == 0 || text[0] == '-' || n > (1ULL << 32) >> shift)
+		fail("--max-body", text, "must be a number of bytes from 1 to 4G (suffixes k, M, G)");
+	return (size_t) (n << shift);
+}
+
+static unsigned int
+parse_threads(const char *text)
+{
+	char	   *end;
+	long		n;
+
+	if (!text)
+	{
+		long		cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		return cores > 0 ? (unsigned int) cores : 1;
+	}
+	errno = 0;
+	n = strtol(text, &end, 10);
+	if (errno || end == text || *end || n < 1 || n > 1024)
+		fail("--threads", text, "must be a number from 1 to 1024");
+	return (unsigned int) n;
+}
+
+/* HOST:PORT, [IPv6]:PORT or :PORT (every address). */
+static void
+parse_listen(const char *what, const char *text, struct listen_addr *out)
+{
+	char		host[256];
+	const char *colon = strrchr(text, ':');
+	size_t		hlen = colon ? (size_t) (colon - text) : 0;
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *found;
+	int			rc;
+
+	if (!colon || hlen >= sizeof(host) || colon[1] == '\0')
+		fail(what, text, "must be HOST:PORT");
+	if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']')
+		text++, hlen -= 2;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	rc = getaddrinfo(hlen ? host : NULL, colon + 1, &hints, &found);
+	if (rc != 0)
+		fail(what, text, gai_strerror(rc));
+	memcpy(&out->addr, found->ai_addr, found->ai_addrlen);
+	out->ipv6 = found->ai_family == AF_INET6;
+	freeaddrinfo(found);
+}
+
+static void
+warn_missing_assets(const char *dir)
+{
+	char		path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/swagger-ui-bundle.js", dir);
+	if (stat(path, &st) != 0)
+		fprintf(stderr, "nilus-manager: warning: no docs assets in %s (--docs-dir); "
+				"/nilus-manager/docs will lack its scripts\n", dir);
+}
+
+static void
+block_signals(sigset_t *stop)
+{
+	sigemptyset(stop);
+	sigaddset(stop, SIGTERM);
+	sigaddset(stop, SIGINT);
+	/* Blocked before any thread starts, so every thread inherits it and only sigwait sees them. */
+	pthread_sigmask(SIG_BLOCK, stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct listen_addr api_addr, metrics_addr;
+	struct http_config config;
+	struct MHD_Daemon *api, *metrics;
+	sigset_t	stop;
+	int			sig;
+
+	parse_flags(argc, argv, &o);
+	o.dsn = from_env(o.dsn, "NILUS_DSN", "");
+	o.listen = from_env(o.listen, "NILUS_LISTEN", "0.0.0.0:8080");
+	o.metrics_listen = from_env(o.metrics_listen, "NILUS_METRICS_LISTEN", "0.0.0.0:9090");
+	o.threads = from_env(o.threads, "NILUS_THREADS", NULL);
+	o.max_body = from_env(o.max_body, "NILUS_MAX_BODY", "8M");
+	o.docs_dir = from_env(o.docs_dir, "NILUS_DOCS_DIR", NILUS_DOCS_DIR);
+
+	parse_listen("--listen", o.listen, &api_addr);
+	parse_listen("--metrics-listen", o.metrics_listen, &metrics_addr);
+	config = (struct http_config) {
+		.addr = (const struct sockaddr *) &api_addr.addr, .ipv6 = api_addr.ipv6,
+		.threads = parse_threads(o.threads), .max_body = parse_size(o.max_body),
+		.docs_dir = o.docs_dir,
+	};
+	warn_missing_assets(o.docs_dir);
+	block_signals(&stop);
+	routes_init();
+	if (!openapi_init() || !db_init(o.dsn, config.threads))
+	{
+		fprintf(stderr, "nilus-manager: cannot initialize (out of memory?)\n");
+		return 1;
+	}
+	api = http_start(&config);
+	if (!api)
+	{
+		fprintf(stderr, "nilus-manager: cannot listen on %s\n", o.listen);
+		return 1;
+	}
+	metrics = metrics_start((const struct sockaddr *) &metrics_addr.addr, metrics_addr.ipv6);
+	if (!metrics)
+	{
+		fprintf(stderr, "nilus-manager: cannot listen on %s (metrics)\n", o.metrics_listen);
+		MHD_stop_daemon(api);
+		return 1;
+	}
+	fprintf(stderr, "nilus-manager %s: API on %s, metrics on %s, %u threads, max body %zu bytes\n",
+			NILUS_VERSION, o.listen, o.metrics_listen, config.threads, config.max_body);
+	sigwait(&stop, &sig);
+	fprintf(stderr, "nilus-manager: %s received, finishing requests in flight\n",
+			sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	http_stop(api, STOP_GRACE);
+	MHD_stop_daemon(metrics);
+	db_shutdown();
+	openapi_free();
+	fprintf(stderr, "nilus-manager: stopped\n");
+	return 0;
+}

@@ -1,0 +1,352 @@
+/*
+ * metrics.c: Prometheus text exposition 0.0.4 and the probes.
+ *
+ * Request paths only add to atomics; /metrics reads them.  Histogram buckets
+ * are kept per bucket (not cumulative) and summed when rendered, so a
+ * scrape racing with requests still sees monotonic buckets and a count that
+ * equals the +Inf bucket.
+ */
+#include "metrics.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "db.h"
+#include "http.h"
+#include "routes.h"
+
+static const char *const methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"
+};
+#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
+
+/* Every status the shim or MHD's handler path produces; anything else is counted as 0. */
+static const int statuses[] = {
+	0, 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 414, 415, 500, 503
+};
+#define N_STATUSES (sizeof(statuses) / sizeof(statuses[0]))
+
+static const double buckets[] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+#define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+/* Pattern slots plus one for requests that match no route. */
+#define N_ROUTE_LABELS (MAX_ROUTES + 1)
+
+struct histogram
+{
+	atomic_ulong counts[N_BUCKETS + 1];	/* the last one is +Inf only */
+	atomic_ulong sum_ns;
+};
+
+static atomic_ulong requests[N_ROUTE_LABELS][N_METHODS][N_STATUSES];
+static struct histogram durations[N_ROUTE_LABELS][N_METHODS];
+static struct histogram db_roundtrip;
+static atomic_ulong db_errors[DB_ERROR_KINDS];
+static atomic_ulong reconnects;
+
+static const char *const db_error_kinds[DB_ERROR_KINDS] = {"connect", "lost", "client", "server"};
+
+double
+monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static size_t
+method_index(const char *method)
+{
+	size_t		i = 0;
+
+	while (i < N_METHODS - 1 && strcmp(methods[i], method) != 0)
+		i++;
+	return i;
+}
+
+static size_t
+status_index(int status)
+{
+	for (size_t i = 0; i < N_STATUSES; i++)
+		if (statuses[i] == status)
+			return i;
+	return 0;
+}
+
+static void
+observe(struct histogram *h, double seconds)
+{
+	size_t		i = 0;
+
+	while (i < N_BUCKETS && seconds > buckets[i])
+		i++;
+	atomic_fetch_add(&h->counts[i], 1);
+	atomic_fetch_add(&h->sum_ns, (unsigned long) (seconds * 1e9));
+}
+
+void
+metrics_request(size_t slot, const char *method, int status, double seconds)
+{
+	size_t		label = slot == METRICS_UNMATCHED ? MAX_ROUTES : slot;
+	size_t		m = method_index(method);
+
+	atomic_fetch_add(&requests[label][m][status_index(status)], 1);
+	observe(&durations[label][m], seconds);
+}
+
+void
+metrics_db_roundtrip(double seconds)
+{
+	observe(&db_roundtrip, seconds);
+}
+
+void
+metrics_db_error(enum db_error_kind kind)
+{
+	atomic_fetch_add(&db_errors[kind], 1);
+}
+
+void
+metrics_db_reconnect(void)
+{
+	atomic_fetch_add(&reconnects, 1);
+}
+
+/* ---- rendering ---- */
+
+static const char *
+route_label(size_t label)
+{
+	return label == MAX_ROUTES ? "unmatched" : route_pattern(label);
+}
+
+static void
+family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* labels: already rendered "k=\"v\"" pairs, without braces. */
+static void
+render_histogram(FILE *out, const char *name, const char *labels, struct histogram *h)
+{
+	unsigned long cumulative = 0;
+	const char *sep = labels[0] ? "," : "";
+
+	for (size_t i = 0; i <= N_BUCKETS; i++)
+	{
+		cumulative += atomic_load(&h->counts[i]);
+		if (i < N_BUCKETS)
+			fprintf(out, "%s_bucket{%s%sle=\"%g\"} %lu\n", name, labels, sep, buckets[i],
+					cumulative);
+		else
+			fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %lu\n", name, labels, sep, cumulative);
+	}
+	fprintf(out, "%s_sum%s%s%s %.9f\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+			(double) atomic_load(&h->sum_ns) / 1e9);
+	fprintf(out, "%s_count%s%s%s %lu\n", name, labels[0] ? "{" : "", labels,
+			labels[0] ? "}" : "", cumulative);
+}
+
+static bool
+histogram_empty(struct histogram *h)
+{
+	for (size_t i = 0; i <= N_BUCKETS; i++)
+		if (atomic_load(&h->counts[i]))
+			return false;
+	return true;
+}
+
+static bool
+label_used(size_t label)
+{
+	return label == MAX_ROUTES || label < route_pattern_count();
+}
+
+static void
+render_requests(FILE *out)
+{
+	family(out, "nilus_manager_http_requests_total", "counter",
+		   "HTTP requests answered, by route pattern, method and status.");
+	for (size_t r = 0; r < N_ROUTE_LABELS; r++)
+		for (size_t m = 0; m < N_METHODS && label_used(r); m++)
+			for (size_t s = 0; s < N_STATUSES; s++)
+			{
+				unsigned long n = atomic_load(&requests[r][m][s]);
+
+				if (n)
+					fprintf(out, "nilus_manager_http_requests_total{route=\"%s\",method=\"%s\","
+							"status=\"%d\"} %lu\n", route_label(r), methods[m], statuses[s], n);
+			}
+}
+
+static void
+render_durations(FILE *out)
+{
+	family(out, "nilus_manager_http_request_duration_seconds", "histogram",
+		   "Time from a request's arrival to its answer, by route pattern and method.");
+	for (size_t r = 0; r < N_ROUTE_LABELS; r++)
+		for (size_t m = 0; m < N_METHODS && label_used(r); m++)
+		{
+			char		labels[256];
+
+			if (histogram_empty(&durations[r][m]))
+				continue;
+			snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"", route_label(r),
+					 methods[m]);
+			render_histogram(out, "nilus_manager_http_request_duration_seconds", labels,
+							 &durations[r][m]);
+		}
+}
+
+static void
+render_db(FILE *out)
+{
+	unsigned int in_use, idle;
+
+	family(out, "nilus_manager_db_roundtrip_seconds", "histogram",
+		   "Time of one database round trip (authentication and the route's function).");
+	render_histogram(out, "nilus_manager_db_roundtrip_seconds", "", &db_roundtrip);
+	db_pool_counts(&in_use, &idle);
+	family(out, "nilus_manager_db_pool_connections", "gauge",
+		   "Database connections of the API workers, by state.");
+	fprintf(out, "nilus_manager_db_pool_connections{state=\"in_use\"} %u\n", in_use);
+	fprintf(out, "nilus_manager_db_pool_connections{state=\"idle\"} %u\n", idle);
+	family(out, "nilus_manager_db_errors_total", "counter",
+		   "Database errors: connect (could not connect), lost (connection broke in a request), "
+		   "client (refused the request, 4xx), server (any other, 5xx).");
+	for (size_t k = 0; k < DB_ERROR_KINDS; k++)
+		fprintf(out, "nilus_manager_db_errors_total{kind=\"%s\"} %lu\n", db_error_kinds[k],
+				atomic_load(&db_errors[k]));
+	family(out, "nilus_manager_db_reconnects_total", "counter",
+		   "Database connections opened again after one was lost.");
+	fprintf(out, "nilus_manager_db_reconnects_total %lu\n", atomic_load(&reconnects));
+}
+
+static char *
+render(size_t *len)
+{
+	char	   *text = NULL;
+	FILE	   *out = open_memstream(&text, len);
+
+	if (!out)
+		return NULL;
+	render_requests(out);
+	render_durations(out);
+	render_db(out);
+	family(out, "nilus_manager_build_info", "gauge",
+		   "Always 1; the labels say which build is running.");
+	fprintf(out, "nilus_manager_build_info{version=\"%s\",libpq=\"%d\",libmicrohttpd=\"%s\"} 1\n",
+			NILUS_VERSION, PQlibVersion(), MHD_get_version());
+	if (fclose(out) != 0)
+	{
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* ---- the listener ---- */
+
+static struct MHD_Response *
+metrics_response(int *status)
+{
+	size_t		len;
+	char	   *text = render(&len);
+
+	if (!text)
+	{
+		*status = 500;
+		return response_error(500, NULL, "internal error", NULL);
+	}
+	*status = 200;
+	return response_owned("text/plain; version=0.0.4; charset=utf-8", text, len, free, text);
+}
+
+static struct MHD_Response *
+json_response(const char *json)
+{
+	char	   *copy = strdup(json);
+
+	return copy ? response_owned("application/json; charset=utf-8", copy, strlen(copy), free, copy)
+		: NULL;
+}
+
+static struct MHD_Response *
+readiness_response(int *status)
+{
+	char		why[200];
+	char		body[300];
+
+	if (!db_ready(why, sizeof(why)))
+	{
+		*status = 503;
+		return response_error(503, NULL, why, NULL);
+	}
+	*status = 200;
+	snprintf(body, sizeof(body), "{\"status\": \"ready\", \"extension_version\": \"%s\"}",
+			 NILUS_VERSION);
+	return json_response(body);
+}
+
+static enum MHD_Result
+on_probe(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+		 const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	struct MHD_Response *response;
+	int			status = 200;
+
+	(void) cls, (void) version, (void) upload_data;
+	/* Answered once the request is read: MHD closes connections answered earlier. */
+	if (*req_cls == NULL)
+	{
+		*req_cls = connection;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0)
+	{
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	{
+		response = response_error(405, NULL, "only GET and HEAD are allowed here", NULL);
+		if (response)
+			MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		return reply(connection, 405, response) ? MHD_YES : MHD_NO;
+	}
+	if (strcmp(url, "/metrics") == 0)
+		response = metrics_response(&status);
+	else if (strcmp(url, "/health") == 0)
+		response = json_response("{\"status\": \"ok\"}");
+	else if (strcmp(url, "/readiness") == 0)
+		response = readiness_response(&status);
+	else
+	{
+		status = 404;
+		response = response_error(404, NULL, "not found: use /metrics, /health or /readiness", NULL);
+	}
+	return reply(connection, status, response) ? MHD_YES : MHD_NO;
+}
+
+struct MHD_Daemon *
+metrics_start(const struct sockaddr *addr, int ipv6)
+{
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+							(ipv6 ? MHD_USE_IPv6 : 0),
+							0, NULL, NULL, on_probe, NULL,
+							MHD_OPTION_SOCK_ADDR, addr,
+							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
+							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
+							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 64,
+							MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
+							MHD_OPTION_END);
+}
