@@ -1,0 +1,1958 @@
+#!/usr/bin/env python3
+"""Black-box HTTP tests of nilus-manager, written from the SPEC.
+
+The real shim binary talks to a real PostgreSQL with the real nilus
+extension; this script talks to the shim over sockets only.  psql is used to
+arrange fixtures and to check what got committed, never to exercise a route.
+
+Run inside `pg_virtualenv -t` with the extension installed (`make install`):
+    python3 test/http/run.py [-v] [substring ...]
+It prints one line per failing test and ends with `N passed, M failed`.
+"""
+
+import hashlib
+import html.parser
+import http.client
+import json
+import os
+import random
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
+DOCS_DIR = REPO / "shim" / "assets"
+DB = "nilus_http"
+ROLE = "nilus_manager"
+ROLE_PASSWORD = uuid.uuid4().hex
+API = "/nilus-manager/api/v1"
+TMP = Path(tempfile.mkdtemp(prefix="nilus-http-"))
+UTC = timezone.utc
+JSON_TYPE = "application/json; charset=utf-8"
+
+# The names fixtures use; realistic DataOS resource ids contain colons.
+R_ORDERS = "workflow:v1:orders-sync:public"
+R_USERS = "workflow:v1:users-sync:public"
+R_EVENTS = "workflow:v1:events-load:public"
+PIPELINE_OF = {R_ORDERS: "orders-sync", R_USERS: "users-sync", R_EVENTS: "events-load"}
+USERS = ["alice", "bob", "carol", None]
+
+# Query parameters of each listing route, as the SPEC lists them.
+RUN_FILTERS = ["run_as_user", "is_success", "resource_id", "started_at",
+               "started_at_gte", "started_at_lte", "limit", "offset"]
+SPEC_QUERY = {
+    "/tenants/{}/pipelines": set(RUN_FILTERS),
+    "/tenants/{}/pipelines/{}/runs": set(RUN_FILTERS) - {"resource_id"},
+    "/tenants/{}/pipelines/{}/stats": {"period"},
+    "/tenants/{}/cdc/offset-storage": {"resource_id", "connector_name", "offset_key",
+                                       "record_insert_ts_gte", "record_insert_ts_lte",
+                                       "limit", "offset"},
+    "/tenants/{}/cdc/schema-history": {"resource_id", "connector_name",
+                                       "record_insert_ts_gte", "record_insert_ts_lte",
+                                       "limit", "offset"},
+}
+# Every route of the SPEC: normalized path template -> methods.
+SPEC_ROUTES = {
+    "/health": {"GET"},
+    "/info": {"GET"},
+    "/tenants/{}/pipelines": {"GET"},
+    "/tenants/{}/pipelines/{}/runs": {"GET"},
+    "/tenants/{}/pipelines/{}/stats": {"GET"},
+    "/tenants/{}/cdc/offset-storage": {"GET"},
+    "/tenants/{}/cdc/schema-history": {"GET"},
+    "/tenants/{}/pipeline/runs": {"POST"},
+    "/tenants/{}/pipeline/{}/state": {"GET", "POST"},
+    "/tenants/{}/pipeline/{}/offsets": {"GET", "POST"},
+    "/tenants/{}/pipeline/{}/schema-history": {"GET", "POST"},
+    "/tenants/{}/pipeline/{}/schema-history/exists": {"GET"},
+    "/tenants/{}/storage/health": {"GET"},
+}
+# Routes the `read` right covers; every other API route needs `runtime`.
+READ_ROUTES = {"/health", "/info", "/tenants/{}/pipelines", "/tenants/{}/pipelines/{}/runs",
+               "/tenants/{}/pipelines/{}/stats", "/tenants/{}/cdc/offset-storage",
+               "/tenants/{}/cdc/schema-history"}
+DATA_TABLES = ["pipeline_run", "run_rollup_resource", "run_rollup_tenant", "run_rollup_user",
+               "pipeline_state", "pipeline_state_head", "cdc_offset", "cdc_offset_latest",
+               "cdc_schema_history", "api_token"]
+
+T = {}          # token label -> plaintext
+FIX = {}        # values the fixtures chose (timestamps, ids)
+SHIM = None     # the shim every test talks to
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+def eq(actual, expected, what):
+    if actual != expected:
+        raise Failure(f"{what}: expected {short(expected)}, got {short(actual)}")
+
+
+def short(value, limit=300):
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# ---------------------------------------------------------------- database
+
+def psql(sql, db=DB, script=None):
+    """Runs SQL as the superuser; returns unaligned tuples-only output."""
+    args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db]
+    args += ["-f", "-"] if script is not None else ["-c", sql]
+    done = subprocess.run(args, input=script, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise Failure(f"psql failed: {short(done.stderr.strip())}")
+    return done.stdout.rstrip("\n")
+
+
+def db_json(sql):
+    """The rows of a query as a list of dicts."""
+    out = psql(f"SELECT coalesce(json_agg(q), '[]') FROM ({sql}) q")
+    return json.loads(out)
+
+
+def db_scalar(sql):
+    return psql(sql)
+
+
+def db_int(sql):
+    return int(psql(sql))
+
+
+def lit(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def fingerprint():
+    """A digest of every row nilus keeps: equal before and after = nothing changed."""
+    parts = [f"(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+             f"FROM nilus.{table} t)" for table in DATA_TABLES]
+    return psql("SELECT " + " || ".join(parts))
+
+
+class Unchanged:
+    """with Unchanged(): ... fails when the block changed any stored row."""
+
+    def __enter__(self):
+        self.before = fingerprint()
+
+    def __exit__(self, kind, value, tb):
+        if kind is None:
+            check(fingerprint() == self.before, "a refused request changed stored data")
+
+
+# ---------------------------------------------------------------- time
+
+RFC3339_UTC = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?Z$")
+
+
+def micros(text):
+    """Epoch microseconds of an RFC 3339 UTC timestamp as the SPEC renders them."""
+    check(isinstance(text, str), f"timestamp expected, got {short(text)}")
+    m = RFC3339_UTC.match(text)
+    check(m is not None, f"not an RFC 3339 UTC timestamp: {text!r}")
+    check(m.group(2) is None or int(m.group(2)[1:]) != 0,
+          f"zero fractional seconds must be left out: {text!r}")
+    base = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    frac = int((m.group(2) or ".0")[1:].ljust(6, "0"))
+    return int(base.timestamp()) * 1_000_000 + frac
+
+
+def dt_micros(dt):
+    return int(dt.replace(microsecond=0).timestamp()) * 1_000_000 + dt.microsecond
+
+
+def iso(dt):
+    text = dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        text += f".{dt.microsecond:06d}"
+    return text + "Z"
+
+
+# ---------------------------------------------------------------- shim
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dsn():
+    host = os.environ.get("PGHOST", "localhost")
+    port = os.environ.get("PGPORT", "5432")
+    return f"host={host} port={port} dbname={DB} user={ROLE} password={ROLE_PASSWORD}"
+
+
+class Shim:
+    def __init__(self, name, extra=(), via_env=False):
+        self.name = name
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.extra = list(extra)
+        self.via_env = via_env
+        self.proc = None
+        self.log_path = TMP / f"{name}.log"
+
+    def command(self):
+        settings = [("--dsn", "NILUS_DSN", dsn()),
+                    ("--listen", "NILUS_LISTEN", f"127.0.0.1:{self.port}"),
+                    ("--metrics-listen", "NILUS_METRICS_LISTEN", f"127.0.0.1:{self.metrics_port}"),
+                    ("--docs-dir", "NILUS_DOCS_DIR", str(DOCS_DIR))]
+        env = dict(os.environ)
+        argv = [BIN]
+        for flag, variable, value in settings:
+            if self.via_env:
+                env[variable] = value
+            else:
+                argv += [flag, value]
+        return argv + self.extra, env
+
+    def start(self):
+        argv, env = self.command()
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log, env=env)
+        self.wait_ready()
+
+    def wait_ready(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            check(self.alive(), f"{self.name} exited ({self.proc.returncode}): {self.log_tail()}")
+            try:
+                if request("GET", "/readiness", port=self.metrics_port, timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise Failure(f"{self.name} not ready within {timeout}s: {self.log_tail()}")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM; returns the exit status."""
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return "still running 15 s after SIGTERM"
+
+    def log_tail(self, lines=5):
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(text[-lines:])
+
+
+# ---------------------------------------------------------------- HTTP
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self._json = None
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    @property
+    def json(self):
+        if self._json is None:
+            try:
+                self._json = json.loads(self.body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise Failure(f"response is not JSON ({self.status}): {short(self.body)}")
+        return self._json
+
+    def __repr__(self):
+        return f"{self.status} {short(self.body.decode('utf-8', 'replace'), 200)}"
+
+
+def request(method, path, token=None, body=None, headers=None, port=None, timeout=60,
+            conn=None):
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs["Authorization"] = f"Bearer {token}"
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+        hdrs.setdefault("Content-Type", "application/json")
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    own = conn is None
+    if own:
+        conn = http.client.HTTPConnection("127.0.0.1", port or SHIM.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        data = r.read()
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    finally:
+        if own:
+            conn.close()
+
+
+def url(path, params=None):
+    if not params:
+        return API + path
+    return API + path + "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+
+
+def get(path, params=None, token="acme_all", **kw):
+    return request("GET", url(path, params), token=T.get(token, token), **kw)
+
+
+def post(path, body, token="acme_all", **kw):
+    return request("POST", url(path), token=T.get(token, token), body=body, **kw)
+
+
+def seg(text):
+    return urllib.parse.quote(text, safe="")
+
+
+def ok_json(r, status=200):
+    check(r.status == status, f"expected {status}, got {r!r}")
+    ctype = r.header("content-type") or ""
+    eq(ctype.replace(" ", "").lower(), JSON_TYPE.replace(" ", ""), "Content-Type")
+    return r.json
+
+
+def expect_error(r, status, code, parameter=None, mentions=()):
+    """The SPEC's error format: {"error": {status, code, message[, parameter]}}."""
+    check(r.status == status, f"expected {status} {code}, got {r!r}")
+    ctype = (r.header("content-type") or "").lower()
+    check(ctype.startswith("application/json"), f"error Content-Type {ctype!r}, want JSON")
+    body = r.json
+    check(isinstance(body, dict) and set(body) == {"error"}, f"error body shape: {short(body)}")
+    err = body["error"]
+    check(isinstance(err, dict), f"error is not an object: {short(err)}")
+    eq(err.get("status"), status, "error.status")
+    eq(err.get("code"), code, "error.code")
+    check(isinstance(err.get("message"), str) and err["message"].strip(),
+          f"error.message missing: {short(err)}")
+    extra = set(err) - {"status", "code", "message", "parameter"}
+    check(not extra, f"unexpected error fields {sorted(extra)}")
+    if parameter is not None:
+        got = err.get("parameter")
+        if callable(parameter):
+            check(parameter(got), f"error.parameter {got!r} does not name the field")
+        else:
+            eq(got, parameter, "error.parameter")
+    for word in mentions:
+        check(word in err["message"], f"error.message {err['message']!r} does not mention {word!r}")
+    return err
+
+
+def raw(data, port=None, timeout=10.0, body=b""):
+    """Sends bytes as they are; returns (status or None, response bytes).
+
+    The head goes first; a body is only sent when no early answer came, since
+    a server that refuses a body may close before reading it (and a reset
+    would lose its answer)."""
+    with socket.create_connection(("127.0.0.1", port or SHIM.port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+            if body and not select.select([s], [], [], 0.5)[0]:
+                for i in range(0, len(body), 65536):
+                    s.sendall(body[i:i + 65536])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        chunks = []
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if response_complete(b"".join(chunks)):
+                    break
+        except (ConnectionResetError, socket.timeout):
+            pass
+    reply = b"".join(chunks)
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
+    return (int(m.group(1)) if m else None), reply
+
+
+def response_complete(reply):
+    head, sep, rest = reply.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    return m is not None and len(rest) >= int(m.group(1))
+
+
+def shim_still_serves():
+    check(SHIM.alive(), f"the shim died: {SHIM.log_tail()}")
+    ok_json(get("/info"))
+
+
+# ---------------------------------------------------------------- fixtures
+
+def setup_database():
+    psql(f"DROP DATABASE IF EXISTS {DB}", db="postgres")
+    psql(f"CREATE DATABASE {DB}", db="postgres")
+    psql("CREATE EXTENSION nilus")
+    psql(f"""DO $$ BEGIN
+               IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {lit(ROLE)}) THEN
+                 ALTER ROLE {ROLE} LOGIN NOSUPERUSER PASSWORD {lit(ROLE_PASSWORD)};
+               ELSE
+                 CREATE ROLE {ROLE} LOGIN NOSUPERUSER PASSWORD {lit(ROLE_PASSWORD)};
+               END IF;
+             END $$""")
+    psql(f"GRANT nilus_api TO {ROLE}")
+
+
+def make_tokens():
+    specs = {
+        "acme_all": ("'acme'", "ARRAY['read','runtime']", "NULL"),
+        "acme_read": ("'acme'", "ARRAY['read']", "NULL"),
+        "acme_runtime": ("'acme'", "ARRAY['runtime']", "NULL"),
+        "globex_all": ("'globex'", "ARRAY['read','runtime']", "NULL"),
+        "initech_all": ("'initech'", "ARRAY['read','runtime']", "NULL"),
+        "admin": ("NULL", "ARRAY['read','runtime']", "NULL"),
+        "revoked": ("'acme'", "ARRAY['read','runtime']", "NULL"),
+        "expired": ("'acme'", "ARRAY['read','runtime']", "now() - interval '1 minute'"),
+    }
+    for label, (tenant, rights, expires) in specs.items():
+        T[label] = psql(f"SELECT nilus.create_token({tenant}, {rights}, {lit(label)}, {expires})")
+        check(re.fullmatch(r"nilus_[0-9a-f]{64}", T[label]), f"token format: {T[label]!r}")
+    psql("SELECT nilus.revoke_token('revoked')")
+
+
+def run_posts(tenant, run, rnd):
+    """The runtime's two posts of a run: at its start, and at its end."""
+    start = {k: run[k] for k in ("run_id", "resource_id", "pipeline_name", "started_at")}
+    if run.get("run_as_user"):
+        start["run_as_user"] = run["run_as_user"]
+    posts = [start]
+    if run.get("is_success") is not None:
+        end = dict(start, finished_at=run["finished_at"], is_success=run["is_success"],
+                   records={"extracted": run["n"], "normalized": run["n"],
+                            "loaded": run["n"] if run["is_success"] else run["n"] // 2})
+        if rnd.random() < 0.5:
+            end["duration_sec"] = run["duration"]
+        if not run["is_success"]:
+            end["error"] = rnd.choice(["connection reset by peer",
+                                       "column \"amount\" does not exist",
+                                       "quota exceeded on sink"])
+        posts.append(end)
+    return [f"SELECT nilus.store_run({lit(tenant)}, $j${json.dumps(p)}$j$::jsonb);" for p in posts]
+
+
+def make_run(rnd, started, resource=None, user="random", outcome=None):
+    resource = resource or rnd.choice(list(PIPELINE_OF))
+    if outcome is None:
+        x = rnd.random()
+        outcome = "running" if x < 0.08 else "failed" if x < 0.3 else "ok"
+    duration = round(rnd.uniform(2, 900), 3)
+    run = {"run_id": str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
+           "resource_id": resource, "pipeline_name": PIPELINE_OF[resource],
+           "started_at": iso(started), "n": rnd.randrange(0, 100000),
+           "run_as_user": rnd.choice(USERS) if user == "random" else user,
+           "is_success": None if outcome == "running" else outcome == "ok",
+           "duration": duration}
+    run["finished_at"] = iso(started + timedelta(seconds=duration))
+    return run
+
+
+def load_run_fixtures():
+    rnd = random.Random(20261128)
+    now = datetime.now(UTC).replace(microsecond=0)
+    day0 = (now - timedelta(days=3)).replace(hour=0, minute=0, second=0)
+    exact = day0 + timedelta(hours=12, microseconds=123456)
+    FIX.update(now=now, day0=day0, exact=exact)
+    runs = [make_run(rnd, now - timedelta(seconds=rnd.randrange(1, 12 * 86400)))
+            for _ in range(230)]
+    # Edges of the day day0: its first microsecond and last are in, the
+    # microseconds around it are out.
+    edges = {"day_first": day0, "day_last": day0 + timedelta(days=1, microseconds=-1),
+             "before_day": day0 - timedelta(microseconds=1), "next_day": day0 + timedelta(days=1)}
+    for name, started in edges.items():
+        runs.append(make_run(rnd, started, resource=R_ORDERS, user="alice", outcome="ok"))
+        FIX[name] = runs[-1]["run_id"]
+    # Three runs share a start: the tie is broken by run_id.
+    FIX["exact_ids"] = []
+    for _ in range(3):
+        runs.append(make_run(rnd, exact, resource=R_EVENTS, user="bob", outcome="failed"))
+        FIX["exact_ids"].append(runs[-1]["run_id"])
+    statements = [s for run in runs for s in run_posts("acme", run, rnd)]
+    other = [make_run(rnd, now - timedelta(seconds=rnd.randrange(1, 5 * 86400)))
+             for _ in range(30)]
+    statements += [s for run in other for s in run_posts("globex", run, rnd)]
+    psql(None, script="\n".join(statements))
+
+
+def store_sql(function, tenant, pipeline, body):
+    return f"SELECT nilus.{function}({lit(tenant)}, {lit(pipeline)}, $j${json.dumps(body)}$j$::jsonb);"
+
+
+def load_cdc_fixtures():
+    """initech's CDC history, written one batch per transaction."""
+    pipes = [("pg-orders-cdc", "service:v1:pg-orders-cdc:public", "pg-orders-connector"),
+             ("mysql-users-cdc", "service:v1:mysql-users-cdc:public", "mysql-users-connector")]
+    FIX["cdc_pipes"] = pipes
+    statements = []
+    lsn = 1000
+    for batch in range(14):
+        name, resource, connector = pipes[batch % 2]
+        offsets = []
+        for key in range(1 + batch % 3):
+            lsn += 17
+            offsets.append({"offset_key": json.dumps({"server": name, "partition": key}),
+                            "offset_val": json.dumps({"lsn": lsn, "txId": batch, "ts_usec": lsn * 7})})
+        statements.append(store_sql("store_offsets", "initech", name,
+                                    {"resource_id": resource, "connector_name": connector,
+                                     "offsets": offsets}))
+        if batch % 3 == 0:
+            records = [{"history_data": json.dumps({"source": {"server": name}, "position": {"lsn": lsn},
+                                                    "ddl": f"CREATE TABLE t{batch}_{i} (id int)"})}
+                       for i in range(2)]
+            statements.append(store_sql("store_schema_history", "initech", name,
+                                        {"resource_id": resource, "connector_name": connector,
+                                         "records": records}))
+    psql(None, script="\n".join(statements))
+
+
+# ---------------------------------------------------------------- tests
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+RUN_COLUMNS = ("run_id, resource_id, pipeline_name, run_as_user, "
+               "(extract(epoch FROM started_at) * 1000000)::bigint AS started_at, "
+               "(extract(epoch FROM finished_at) * 1000000)::bigint AS finished_at, "
+               "is_success, duration_sec, error, records, metadata")
+
+
+def check_run_item(item, row, what):
+    eq(set(item), {"run_id", "resource_id", "pipeline_name", "run_as_user", "started_at",
+                   "finished_at", "is_success", "duration_sec", "error", "records", "metadata"},
+       f"{what}: run fields")
+    for key in ("run_id", "resource_id", "pipeline_name", "run_as_user", "is_success",
+                "error", "records", "metadata"):
+        eq(item[key], row[key], f"{what}: {key}")
+    eq(micros(item["started_at"]), row["started_at"], f"{what}: started_at")
+    eq(None if item["finished_at"] is None else micros(item["finished_at"]),
+       row["finished_at"], f"{what}: finished_at")
+    if row["duration_sec"] is None:
+        eq(item["duration_sec"], None, f"{what}: duration_sec")
+    else:
+        check(isinstance(item["duration_sec"], (int, float))
+              and abs(item["duration_sec"] - row["duration_sec"]) < 1e-6,
+              f"{what}: duration_sec {item['duration_sec']!r} != {row['duration_sec']!r}")
+
+
+def run_where(tenant, clause):
+    return f"tenant = {lit(tenant)} AND ({clause})"
+
+
+def check_run_listing(path, params, clause, key, tenant="acme", token="acme_all",
+                      full=False):
+    body = ok_json(get(path, params, token=token))
+    limit = int(params.get("limit", 50))
+    offset = int(params.get("offset", 0))
+    eq(set(body), {key, "limit", "offset", "total"}, f"{path} {params}: listing keys")
+    eq(body["limit"], limit, f"{params}: limit")
+    eq(body["offset"], offset, f"{params}: offset")
+    where = run_where(tenant, clause)
+    eq(body["total"], db_int(f"SELECT count(*) FROM nilus.pipeline_run WHERE {where}"),
+       f"{params}: total vs count(*)")
+    cols = RUN_COLUMNS if full else "run_id"
+    rows = db_json(f"SELECT {cols} FROM nilus.pipeline_run WHERE {where} "
+                   f"ORDER BY started_at DESC, run_id DESC LIMIT {limit} OFFSET {offset}")
+    eq([i["run_id"] for i in body[key]], [r["run_id"] for r in rows], f"{params}: page run_ids")
+    if full:
+        for item, row in zip(body[key], rows):
+            check_run_item(item, row, f"run {row['run_id']}")
+    return body
+
+
+def filter_cases():
+    day0, exact = FIX["day0"], FIX["exact"]
+    lo, hi = day0, day0 + timedelta(days=1)
+    ts = lambda dt: lit(iso(dt))
+    return [
+        ({}, "true"),
+        ({"run_as_user": "alice"}, "run_as_user = 'alice'"),
+        ({"is_success": "true"}, "is_success"),
+        ({"is_success": "false"}, "is_success = false"),
+        ({"resource_id": R_USERS}, f"resource_id = {lit(R_USERS)}"),
+        ({"started_at": day0.strftime("%Y-%m-%d")},
+         f"started_at >= {ts(lo)} AND started_at < {ts(hi)}"),
+        ({"started_at": iso(exact)}, f"started_at = {ts(exact)}"),
+        ({"started_at_gte": iso(lo)}, f"started_at >= {ts(lo)}"),
+        ({"started_at_lte": iso(hi)}, f"started_at <= {ts(hi)}"),
+        ({"started_at_gte": iso(lo), "started_at_lte": iso(hi)},
+         f"started_at BETWEEN {ts(lo)} AND {ts(hi)}"),
+        ({"run_as_user": "bob", "is_success": "false", "resource_id": R_EVENTS},
+         f"run_as_user = 'bob' AND is_success = false AND resource_id = {lit(R_EVENTS)}"),
+        ({"is_success": "true", "started_at_gte": iso(now_minus(days=6)), "limit": "7", "offset": "3"},
+         f"is_success AND started_at >= {ts(now_minus(days=6))}"),
+    ]
+
+
+def now_minus(**delta):
+    return FIX["now"] - timedelta(**delta)
+
+
+@test
+def pipelines_every_filter_total_and_page():
+    for params, clause in filter_cases():
+        check_run_listing("/tenants/acme/pipelines", dict(params, limit=params.get("limit", "1000")),
+                          clause, "pipelines")
+
+
+@test
+def pipelines_default_page_and_whole_items():
+    body = check_run_listing("/tenants/acme/pipelines", {}, "true", "pipelines", full=True)
+    eq(len(body["pipelines"]), 50, "default limit fills a page of 50")
+    check_run_listing("/tenants/acme/pipelines", {"limit": "1000"}, "true", "pipelines", full=True)
+
+
+@test
+def pipelines_started_at_day_and_exact_edges():
+    day = FIX["day0"].strftime("%Y-%m-%d")
+    ids = {i["run_id"] for i in ok_json(get("/tenants/acme/pipelines",
+                                             {"started_at": day, "limit": 1000}))["pipelines"]}
+    check(FIX["day_first"] in ids and FIX["day_last"] in ids, "the day's first and last microsecond are in")
+    check(FIX["before_day"] not in ids and FIX["next_day"] not in ids, "the neighbours of the day are out")
+    body = ok_json(get("/tenants/acme/pipelines", {"started_at": iso(FIX["exact"])}))
+    eq(body["total"], 3, "runs at the exact timestamp")
+    eq([i["run_id"] for i in body["pipelines"]], sorted(FIX["exact_ids"], reverse=True),
+       "a tie on started_at is ordered by run_id, descending")
+    bounds = {"started_at_gte": iso(FIX["day0"]), "started_at_lte": iso(FIX["day0"] + timedelta(days=1))}
+    ids = {i["run_id"] for i in ok_json(get("/tenants/acme/pipelines", dict(bounds, limit=1000)))["pipelines"]}
+    check(FIX["day_first"] in ids and FIX["next_day"] in ids, "started_at_gte/lte bounds are inclusive")
+    check(FIX["before_day"] not in ids, "started_at_gte excludes earlier runs")
+
+
+@test
+def pipelines_pagination_walk():
+    expected = [r["run_id"] for r in db_json(
+        "SELECT run_id FROM nilus.pipeline_run WHERE tenant = 'acme' ORDER BY started_at DESC, run_id DESC")]
+    seen = []
+    offset = 0
+    while True:
+        body = ok_json(get("/tenants/acme/pipelines", {"limit": 7, "offset": offset}))
+        eq(body["total"], len(expected), f"total at offset {offset}")
+        if not body["pipelines"]:
+            break
+        seen += [i["run_id"] for i in body["pipelines"]]
+        offset += 7
+    eq(len(seen), len(set(seen)), "no run repeats across pages")
+    eq(seen, expected, "pages walk every run once, newest first")
+
+
+@test
+def pipelines_limit_offset_bounds():
+    total = db_int("SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'acme'")
+    eq(len(ok_json(get("/tenants/acme/pipelines", {"limit": 1}))["pipelines"]), 1, "limit=1")
+    body = ok_json(get("/tenants/acme/pipelines", {"limit": 1000}))
+    eq(len(body["pipelines"]), min(total, 1000), "limit=1000")
+    body = ok_json(get("/tenants/acme/pipelines", {"offset": total}))
+    eq((body["pipelines"], body["total"]), ([], total), "offset past the end: empty page, exact total")
+    body = ok_json(get("/tenants/acme/pipelines", {"offset": total - 2, "limit": 5}))
+    eq(len(body["pipelines"]), 2, "last partial page")
+    with Unchanged():
+        for value in ["0", "1001", "-1", "abc", "1.5", "99999999999", ""]:
+            expect_error(get("/tenants/acme/pipelines", {"limit": value}), 400,
+                         "invalid_parameter", "limit")
+        for value in ["-1", "x", "99999999999"]:
+            expect_error(get("/tenants/acme/pipelines", {"offset": value}), 400,
+                         "invalid_parameter", "offset")
+
+
+@test
+def pipelines_bad_filter_values():
+    bad = [("is_success", "maybe"), ("is_success", "2"), ("started_at", "2026-02-30"),
+           ("started_at", "yesterday"), ("started_at", "2026-13-01"),
+           ("started_at_gte", "notatime"), ("started_at_lte", "2026-13-01T00:00:00Z"),
+           ("started_at_gte", "2026-01-01T25:00:00Z")]
+    with Unchanged():
+        for name, value in bad:
+            expect_error(get("/tenants/acme/pipelines", {name: value}), 400,
+                         "invalid_parameter", name)
+
+
+@test
+def runs_every_filter_total_and_page():
+    for params, clause in filter_cases():
+        if "resource_id" in params:
+            continue
+        for resource in (R_ORDERS, R_EVENTS):
+            check_run_listing(f"/tenants/acme/pipelines/{seg(resource)}/runs",
+                              dict(params, limit=params.get("limit", "1000")),
+                              f"resource_id = {lit(resource)} AND {clause}", "runs")
+    check_run_listing(f"/tenants/acme/pipelines/{seg(R_USERS)}/runs", {}, f"resource_id = {lit(R_USERS)}",
+                      "runs", full=True)
+
+
+@test
+def runs_pagination_walk():
+    resource = R_ORDERS
+    expected = [r["run_id"] for r in db_json(
+        f"SELECT run_id FROM nilus.pipeline_run WHERE tenant = 'acme' AND resource_id = {lit(resource)} "
+        "ORDER BY started_at DESC, run_id DESC")]
+    seen = []
+    for offset in range(0, len(expected) + 5, 5):
+        body = ok_json(get(f"/tenants/acme/pipelines/{seg(resource)}/runs", {"limit": 5, "offset": offset}))
+        eq(body["total"], len(expected), "runs total")
+        seen += [i["run_id"] for i in body["runs"]]
+    eq(seen, expected, "runs pages walk every run once, newest first")
+
+
+@test
+def runs_refuse_resource_id_parameter_and_bad_values():
+    path = f"/tenants/acme/pipelines/{seg(R_ORDERS)}/runs"
+    with Unchanged():
+        expect_error(get(path, {"resource_id": R_USERS}), 400, "invalid_parameter", "resource_id")
+        expect_error(get(path, {"limit": "0"}), 400, "invalid_parameter", "limit")
+        expect_error(get(path, {"is_success": "yes please"}), 400, "invalid_parameter", "is_success")
+        expect_error(get(path, {"started_at": "2026-02-31"}), 400, "invalid_parameter", "started_at")
+
+
+@test
+def runs_of_unknown_resource_is_empty():
+    body = ok_json(get("/tenants/acme/pipelines/workflow:v1:nothing-here:public/runs"))
+    eq((body["runs"], body["total"]), ([], 0), "no runs")
+
+
+@test
+def runs_resource_id_is_percent_decoded():
+    resource = "workflow:v1:user events/daily:public"
+    run = {"run_id": str(uuid.uuid4()), "resource_id": resource, "pipeline_name": "user events",
+           "started_at": iso(now_minus(hours=1))}
+    ok_json(post("/tenants/acme/pipeline/runs", run))
+    body = ok_json(get(f"/tenants/acme/pipelines/{seg(resource)}/runs"))
+    eq([i["run_id"] for i in body["runs"]], [run["run_id"]], "run of a resource id with space and slash")
+
+
+def stats_expected(resource, start_us, end_us):
+    return db_json(f"""
+        SELECT count(*) AS total_runs, count(*) FILTER (WHERE is_success) AS successful_runs,
+               count(*) FILTER (WHERE NOT is_success) AS failed_runs,
+               round(100.0 * count(*) FILTER (WHERE is_success) / nullif(count(*), 0), 2)::float8
+                   AS success_rate,
+               avg(duration_sec) AS avg_duration_sec, max(duration_sec) AS max_duration_sec
+          FROM nilus.pipeline_run
+         WHERE tenant = 'acme' AND resource_id = {lit(resource)} AND is_success IS NOT NULL
+           AND started_at >= to_timestamp({start_us} / 1e6) AND started_at <= to_timestamp({end_us} / 1e6)""")[0]
+
+
+def check_stats(resource, period):
+    params = {} if period is None else {"period": period}
+    body = ok_json(get(f"/tenants/acme/pipelines/{seg(resource)}/stats", params))
+    eq(set(body), {"resource_id", "period", "period_start", "period_end", "stats"}, "stats keys")
+    eq(body["resource_id"], resource, "stats resource_id")
+    eq(body["period"], period or "24h", "stats period")
+    start, end = micros(body["period_start"]), micros(body["period_end"])
+    unit = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}[(period or "24h")[-1]]
+    eq(end - start, int((period or "24h")[:-1]) * unit * 1_000_000, "period_end - period_start")
+    check(abs(end / 1e6 - time.time()) < 120, f"period_end {body['period_end']} is not now")
+    want = stats_expected(resource, start, end)
+    got = body["stats"]
+    eq(set(got), {"total_runs", "successful_runs", "failed_runs", "success_rate",
+                  "avg_duration_sec", "max_duration_sec"}, "stats fields")
+    for key in ("total_runs", "successful_runs", "failed_runs", "success_rate", "max_duration_sec"):
+        if want[key] is None or got[key] is None:
+            eq(got[key], want[key], f"{period}: {key}")
+        else:
+            check(abs(got[key] - want[key]) < 1e-9, f"{period}: {key} {got[key]} != {want[key]}")
+    if want["avg_duration_sec"] is None:
+        eq(got["avg_duration_sec"], None, f"{period}: avg_duration_sec")
+    else:
+        # An average shown to 2 decimals at most.
+        check(got["avg_duration_sec"] is not None and abs(got["avg_duration_sec"] - want["avg_duration_sec"]) <= 0.005,
+              f"{period}: avg_duration_sec {got['avg_duration_sec']} != {want['avg_duration_sec']}")
+    return body
+
+
+@test
+def stats_match_sql_aggregate():
+    for resource in (R_ORDERS, R_USERS, R_EVENTS):
+        for period in (None, "90m", "6h", "24h", "3d", "7d", "2w", "30d", "366d"):
+            check_stats(resource, period)
+    body = check_stats(R_ORDERS, "30d")
+    check(body["stats"]["total_runs"] > 20, "fixtures give 30d stats something to count")
+
+
+@test
+def stats_without_runs_are_null():
+    body = check_stats("workflow:v1:never-ran:public", "7d")
+    eq(body["stats"], {"total_runs": 0, "successful_runs": 0, "failed_runs": 0, "success_rate": None,
+                       "avg_duration_sec": None, "max_duration_sec": None}, "empty stats")
+
+
+@test
+def stats_bad_period():
+    with Unchanged():
+        for period in ["0h", "367d", "53w", "5y", "abc", "-1d", "1.5h", "", "d", "24"]:
+            expect_error(get(f"/tenants/acme/pipelines/{seg(R_ORDERS)}/stats", {"period": period}),
+                         400, "invalid_parameter", "period")
+
+
+# ---- store_run
+
+def db_run(tenant, run_id):
+    rows = db_json(f"SELECT {RUN_COLUMNS}, xmin::text AS xmin, updated_at::text AS updated_at "
+                   f"FROM nilus.pipeline_run WHERE tenant = {lit(tenant)} AND run_id = {lit(run_id)}")
+    return rows[0] if rows else None
+
+
+@test
+def store_run_upsert_lifecycle():
+    started = now_minus(minutes=30).replace(microsecond=250000)
+    run = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
+           "run_as_user": "dave", "started_at": iso(started)}
+    body = ok_json(post("/tenants/acme/pipeline/runs", run))
+    eq(body.get("created"), True, "first post creates")
+    eq(body["run_id"], run["run_id"], "stored run_id")
+    eq(micros(body["started_at"]), dt_micros(started), "stored started_at")
+    eq((body["finished_at"], body["is_success"]), (None, None), "a running run")
+    row = db_run("acme", run["run_id"])
+    check(row is not None, "the run is committed")
+
+    again = ok_json(post("/tenants/acme/pipeline/runs", run))
+    eq(again.get("created"), False, "repeat post")
+    after = db_run("acme", run["run_id"])
+    eq((after["xmin"], after["updated_at"]), (row["xmin"], row["updated_at"]),
+       "an identical repost writes nothing")
+
+    finished = started + timedelta(seconds=95, microseconds=500000)
+    end = dict(run, finished_at=iso(finished), is_success=True,
+               records={"extracted": 10, "normalized": 9, "loaded": 9})
+    body = ok_json(post("/tenants/acme/pipeline/runs", end))
+    eq(body.get("created"), False, "the end post updates")
+    eq(body["is_success"], True, "is_success")
+    eq(micros(body["finished_at"]), dt_micros(finished), "finished_at")
+    check(abs(body["duration_sec"] - 95.5) < 1e-9, f"duration from finished-started: {body['duration_sec']}")
+    eq(body["records"], {"extracted": 10, "normalized": 9, "loaded": 9}, "records as given, not summed")
+    row = db_run("acme", run["run_id"])
+    eq((row["is_success"], row["finished_at"]), (True, dt_micros(finished)), "the update is committed")
+    check(abs(row["duration_sec"] - 95.5) < 1e-9, "stored duration")
+    listed = ok_json(get(f"/tenants/acme/pipelines/{seg(R_ORDERS)}/runs",
+                         {"started_at": iso(started)}))["runs"]
+    eq([i["run_id"] for i in listed], [run["run_id"]], "listed once after two posts")
+    eq(listed[0]["records"], end["records"], "listed records")
+
+
+@test
+def store_run_given_duration_error_and_unknown_fields():
+    started = now_minus(hours=2)
+    run = {"run_id": str(uuid.uuid4()), "resource_id": R_USERS, "pipeline_name": "users-sync",
+           "started_at": iso(started), "finished_at": iso(started + timedelta(seconds=100)),
+           "is_success": False, "duration_sec": 42.25, "error": "sink \"warehouse\" unreachable",
+           "metadata": {"team": "data-platform"}, "spark_app_id": "app-20261128-0001"}
+    body = ok_json(post("/tenants/acme/pipeline/runs", run))
+    eq(body.get("created"), True, "created")
+    eq(body["duration_sec"], 42.25, "the runtime's duration is kept")
+    eq(body["error"], run["error"], "error text")
+    eq(body["metadata"], {"team": "data-platform", "spark_app_id": "app-20261128-0001"},
+       "unknown fields are kept in metadata")
+    row = db_run("acme", run["run_id"])
+    eq(row["metadata"], body["metadata"], "stored metadata")
+    eq((row["duration_sec"], row["is_success"], row["error"]), (42.25, False, run["error"]), "stored run")
+
+
+@test
+def store_run_timestamps_are_rendered_utc():
+    run = {"run_id": str(uuid.uuid4()), "resource_id": R_EVENTS, "pipeline_name": "events-load",
+           "started_at": "2026-01-15T12:15:00+02:00", "finished_at": "2026-01-15T10:16:00.5Z",
+           "is_success": True}
+    body = ok_json(post("/tenants/acme/pipeline/runs", run))
+    eq(body["started_at"], "2026-01-15T10:15:00Z", "offset converted to UTC, no zero fraction")
+    eq(micros(body["finished_at"]), micros("2026-01-15T10:16:00.5Z"), "fractional seconds kept")
+    check(abs(body["duration_sec"] - 60.5) < 1e-9, "computed duration")
+
+
+@test
+def store_run_bad_bodies_change_nothing():
+    good = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
+            "started_at": iso(now_minus(minutes=5))}
+    path = "/tenants/acme/pipeline/runs"
+    with Unchanged():
+        for field in ("run_id", "resource_id", "pipeline_name", "started_at"):
+            body = {k: v for k, v in good.items() if k != field}
+            expect_error(post(path, body), 400, "invalid_parameter", field, mentions=[field])
+        err = expect_error(post(path, {"resource_id": R_ORDERS}), 400, "invalid_parameter")
+        for field in ("run_id", "pipeline_name", "started_at"):
+            check(field in err["message"], f"message {err['message']!r} names missing {field}")
+        expect_error(post(path, dict(good, run_id="not-a-uuid")), 400, "invalid_parameter", "run_id")
+        expect_error(post(path, dict(good, started_at="last tuesday")), 400, "invalid_parameter", "started_at")
+        expect_error(post(path, dict(good, finished_at=iso(now_minus(hours=1)))), 400,
+                     "invalid_parameter", "finished_at")
+        expect_error(post(path, dict(good, is_success="yes")), 400, "invalid_parameter", "is_success")
+        expect_error(post(path, dict(good, duration_sec=-3)), 400, "invalid_parameter", "duration_sec")
+        expect_error(post(path, dict(good, records=[1, 2])), 400, "invalid_parameter", "records")
+        expect_error(post(path, '{"run_id": "' + good["run_id"] + '", '), 400, "bad_request")
+        for what, data in (("a JSON array", b"[1, 2, 3]"), ("an empty body", b""),
+                           ("a body that is not UTF-8", b'{"run_id": "\xff\xfe"}')):
+            r = request("POST", url(path), token=T["acme_all"], body=data,
+                        headers={"Content-Type": "application/json"})
+            check(r.status == 400, f"{what}: {r!r}")
+            expect_error(r, 400, r.json["error"].get("code"))
+            check(r.json["error"]["code"] in ("bad_request", "invalid_parameter"), f"{what}: code")
+    eq(db_run("acme", good["run_id"]), None, "nothing stored")
+
+
+# ---- state
+
+@test
+def state_none_is_404():
+    expect_error(get("/tenants/acme/pipeline/never-stored/state", token="acme_runtime"), 404, "not_found")
+
+
+@test
+def state_versions_and_latest_successful():
+    path = "/tenants/acme/pipeline/orders-sync-state/state"
+    first = ok_json(post(path, {"state": "H4sIAAAAAAAA/6tWyk5NVbJSSs7PS8tJLQ==", "run_id": "r-1"},
+                         token="acme_runtime"), 201)
+    eq(set(first), {"pipeline_name", "version", "created_at"}, "stored state fields")
+    eq(first["pipeline_name"], "orders-sync-state", "pipeline_name")
+    micros(first["created_at"])
+    second = ok_json(post(path, {"state": {"cursor": 42, "tables": ["a", "b"]}, "run_id": "r-2",
+                                 "is_success": True}, token="acme_runtime"), 201)
+    check(second["version"] > first["version"], "versions increase")
+    failed = ok_json(post(path, {"state": [1, 2, 3], "run_id": "r-3", "is_success": False},
+                          token="acme_runtime"), 201)
+    check(failed["version"] > second["version"], "versions increase")
+    got = ok_json(get(path, token="acme_runtime"))
+    eq(set(got), {"pipeline_name", "version", "state", "run_id", "created_at"}, "state fields")
+    eq((got["version"], got["state"], got["run_id"]),
+       (second["version"], {"cursor": 42, "tables": ["a", "b"]}, "r-2"),
+       "latest successful state, not the later failed one")
+    eq(micros(got["created_at"]), micros(second["created_at"]), "created_at")
+    rows = db_json("SELECT version, is_success FROM nilus.pipeline_state "
+                   "WHERE tenant = 'acme' AND pipeline_name = 'orders-sync-state' ORDER BY version")
+    eq([(r["version"], r["is_success"]) for r in rows],
+       [(first["version"], True), (second["version"], True), (failed["version"], False)], "committed states")
+
+
+@test
+def state_only_failed_is_404():
+    path = "/tenants/acme/pipeline/always-failing/state"
+    ok_json(post(path, {"state": {"x": 1}, "is_success": False}), 201)
+    expect_error(get(path), 404, "not_found")
+
+
+@test
+def state_concurrent_posts_get_distinct_versions():
+    path = "/tenants/acme/pipeline/busy-pipeline/state"
+    n = 16
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def worker(i):
+        barrier.wait()
+        try:
+            results[i] = post(path, {"state": {"worker": i}, "run_id": f"w{i}"})
+        except OSError as e:
+            results[i] = e
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    versions = []
+    for r in results:
+        check(isinstance(r, Resp) and r.status == 201, f"a concurrent state POST failed: {r!r}")
+        versions.append(ok_json(r, 201)["version"])
+    eq(len(set(versions)), n, "distinct versions")
+    stored = db_json("SELECT version FROM nilus.pipeline_state "
+                     "WHERE tenant = 'acme' AND pipeline_name = 'busy-pipeline'")
+    eq(sorted(r["version"] for r in stored), sorted(versions), "every acknowledged version committed")
+    eq(ok_json(get(path))["version"], max(versions), "GET answers the highest version")
+
+
+@test
+def state_bad_bodies_change_nothing():
+    path = "/tenants/acme/pipeline/orders-sync-state/state"
+    with Unchanged():
+        expect_error(post(path, {"run_id": "r-9"}), 400, "invalid_parameter", "state", mentions=["state"])
+        expect_error(post(path, {"state": 1, "surprise": True}), 400, "invalid_parameter",
+                     mentions=["surprise"])
+        expect_error(post(path, {"state": 1, "is_success": "no"}), 400, "invalid_parameter", "is_success")
+        expect_error(post(path, "{\"state\": "), 400, "bad_request")
+
+
+# ---- offsets
+
+def offsets_body(resource, connector, records):
+    return {"resource_id": resource, "connector_name": connector, "offsets": records}
+
+
+def db_latest_offsets(tenant, pipeline):
+    return db_json(f"""SELECT DISTINCT ON (offset_key) offset_key, offset_val, connector_name,
+                              (extract(epoch FROM record_insert_ts) * 1000000)::bigint AS ts
+                         FROM nilus.cdc_offset WHERE tenant = {lit(tenant)} AND pipeline_name = {lit(pipeline)}
+                        ORDER BY offset_key, record_insert_seq DESC""")
+
+
+def check_latest_offsets(tenant, pipeline, token):
+    body = ok_json(get(f"/tenants/{tenant}/pipeline/{seg(pipeline)}/offsets", token=token))
+    eq(set(body), {"pipeline_name", "offsets"}, "offsets keys")
+    eq(body["pipeline_name"], pipeline, "pipeline_name")
+    for item in body["offsets"]:
+        eq(set(item), {"offset_key", "offset_val", "connector_name", "record_insert_ts"}, "offset fields")
+    got = sorted(((i["offset_key"], i["offset_val"], i["connector_name"], micros(i["record_insert_ts"]))
+                  for i in body["offsets"]))
+    want = sorted((r["offset_key"], r["offset_val"], r["connector_name"], r["ts"])
+                  for r in db_latest_offsets(tenant, pipeline))
+    eq(got, want, "latest offset per key")
+    return body
+
+
+@test
+def offsets_empty_then_latest_per_key():
+    path = "/tenants/acme/pipeline/pg-sales-cdc/offsets"
+    body = ok_json(get(path, token="acme_runtime"))
+    eq(body, {"pipeline_name": "pg-sales-cdc", "offsets": []}, "no offsets yet")
+    records = [{"offset_key": '{"server":"sales"}', "offset_val": '{"lsn": 100}'},
+               {"offset_key": '{"server":"sales","db":"x"}', "offset_val": '{"lsn": 7}'},
+               {"offset_key": '{"server":"sales"}', "offset_val": '{"lsn": 101}'}]
+    eq(ok_json(post(path, offsets_body("service:v1:pg-sales-cdc:public", "sales-conn", records),
+                    token="acme_runtime"), 201), {"stored": 3}, "stored 3")
+    body = check_latest_offsets("acme", "pg-sales-cdc", "acme_runtime")
+    latest = {i["offset_key"]: i["offset_val"] for i in body["offsets"]}
+    eq(latest, {'{"server":"sales"}': '{"lsn": 101}', '{"server":"sales","db":"x"}': '{"lsn": 7}'},
+       "the last record of a key in a batch is its latest")
+    records = [{"offset_key": '{"server":"sales","db":"x"}', "offset_val": '{"lsn": 8}'}]
+    ok_json(post(path, offsets_body("service:v1:pg-sales-cdc:public", "sales-conn", records),
+                 token="acme_runtime"), 201)
+    latest = {i["offset_key"]: i["offset_val"] for i in
+              check_latest_offsets("acme", "pg-sales-cdc", "acme_runtime")["offsets"]}
+    eq(latest['{"server":"sales","db":"x"}'], '{"lsn": 8}', "a later batch wins")
+
+
+@test
+def offsets_retry_with_ids_stores_nothing_twice():
+    path = "/tenants/acme/pipeline/retry-cdc/offsets"
+    records = [{"offset_key": "k1", "offset_val": "v1", "id": str(uuid.uuid4())},
+               {"offset_key": "k2", "offset_val": "v2", "id": str(uuid.uuid4())}]
+    body = offsets_body("service:v1:retry-cdc:public", "retry-conn", records)
+    eq(ok_json(post(path, body), 201), {"stored": 2}, "first post")
+    with Unchanged():
+        eq(ok_json(post(path, body), 201), {"stored": 0}, "retried post")
+    ids = {r["id"] for r in db_json("SELECT id FROM nilus.cdc_offset WHERE tenant = 'acme' "
+                                     "AND pipeline_name = 'retry-cdc'")}
+    eq(ids, {r["id"] for r in records}, "client ids kept, stored once")
+    records.append({"offset_key": "k3", "offset_val": "v3", "id": str(uuid.uuid4())})
+    eq(ok_json(post(path, offsets_body("service:v1:retry-cdc:public", "retry-conn", records)), 201),
+       {"stored": 1}, "a partly retried batch stores only the new record")
+
+
+@test
+def offsets_bad_batch_stores_nothing():
+    path = "/tenants/acme/pipeline/atomic-cdc/offsets"
+    good = {"offset_key": "k", "offset_val": "v"}
+    res, conn = "service:v1:atomic-cdc:public", "atomic-conn"
+    with Unchanged():
+        expect_error(post(path, offsets_body(res, conn, [good, {"offset_val": "v"}, good])), 400,
+                     "invalid_parameter", lambda p: p is not None and "offset_key" in p,
+                     mentions=["offset_key"])
+        expect_error(post(path, offsets_body(res, conn, [good, dict(good, id="nope")])), 400,
+                     "invalid_parameter", lambda p: p is not None and "id" in p)
+        expect_error(post(path, offsets_body(res, conn, [good, dict(good, offset_key=5)])), 400,
+                     "invalid_parameter", lambda p: p is not None and "offset_key" in p)
+        expect_error(post(path, offsets_body(res, conn, [good, dict(good, extra=1)])), 400,
+                     "invalid_parameter", mentions=["extra"])
+        expect_error(post(path, {"connector_name": conn, "offsets": [good]}), 400, "invalid_parameter",
+                     "resource_id", mentions=["resource_id"])
+        expect_error(post(path, {"resource_id": res, "offsets": [good]}), 400, "invalid_parameter",
+                     "connector_name", mentions=["connector_name"])
+        expect_error(post(path, {"resource_id": res, "connector_name": conn}), 400, "invalid_parameter",
+                     "offsets", mentions=["offsets"])
+        expect_error(post(path, offsets_body(res, conn, {"offset_key": "k"})), 400, "invalid_parameter",
+                     "offsets")
+        expect_error(post(path, dict(offsets_body(res, conn, [good]), bonus=True)), 400,
+                     "invalid_parameter", mentions=["bonus"])
+        expect_error(post(path, '{"resource_id": "x", "offsets": [}'), 400, "bad_request")
+    eq(db_int("SELECT count(*) FROM nilus.cdc_offset WHERE pipeline_name = 'atomic-cdc'"), 0,
+       "no record of a refused batch")
+
+
+@test
+def offsets_concurrent_batches_all_acknowledged_are_stored():
+    pipeline, workers, batches = "concurrent-cdc", 6, 12
+    acked, problems = [], []
+    lock = threading.Lock()
+    barrier = threading.Barrier(workers)
+
+    def worker(w):
+        conn = http.client.HTTPConnection("127.0.0.1", SHIM.port, timeout=60)
+        barrier.wait()
+        for b in range(batches):
+            records = [{"offset_key": f"partition-{k}", "offset_val": json.dumps({"w": w, "b": b, "k": k}),
+                        "id": str(uuid.uuid4())} for k in range(4)]
+            body = offsets_body("service:v1:concurrent-cdc:public", f"conn-{w}", records)
+            try:
+                r = request("POST", url(f"/tenants/acme/pipeline/{pipeline}/offsets"),
+                            token=T["acme_runtime"], body=body, conn=conn)
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", SHIM.port, timeout=60)
+                with lock:
+                    problems.append(repr(e))
+                continue
+            with lock:
+                if r.status == 201 and r.body and json.loads(r.body) == {"stored": 4}:
+                    acked.extend(rec["id"] for rec in records)
+                else:
+                    problems.append(repr(r))
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = {r["id"] for r in db_json(f"SELECT id FROM nilus.cdc_offset WHERE tenant = 'acme' "
+                                        f"AND pipeline_name = {lit(pipeline)}")}
+    missing = set(acked) - stored
+    check(not missing, f"{len(missing)} acknowledged records are not committed")
+    eq(len(stored), len(acked), "nothing stored beyond the acknowledged batches")
+    check(not problems, f"{len(problems)} batches not acknowledged, e.g. {problems[:2]}")
+    check_latest_offsets("acme", pipeline, "acme_runtime")
+
+
+# ---- schema history
+
+DDL_TEXT = ('{"source":{"server":"pg-orders"},"position":{"lsn":"0/16B3748"},'
+            '"ddl":"CREATE TABLE \\"public\\".\\"Orders\\" (id int, note text DEFAULT \'é — 日本 😀\')",'
+            '  "tableChanges" : [ ],\n\t"spaces":"  kept  "}')
+
+
+def history_body(resource, connector, datas, ids=None):
+    records = [{"history_data": d} for d in datas]
+    for rec, rid in zip(records, ids or []):
+        rec["id"] = rid
+    return {"resource_id": resource, "connector_name": connector, "records": records}
+
+
+@test
+def schema_history_order_bytes_and_exists():
+    base = "/tenants/acme/pipeline/pg-orders-hist/schema-history"
+    eq(ok_json(get(base + "/exists", token="acme_runtime")), {"pipeline_name": "pg-orders-hist", "exists": False},
+       "no history yet")
+    eq(ok_json(get(base, token="acme_runtime")), {"pipeline_name": "pg-orders-hist", "records": []},
+       "empty history")
+    first = [DDL_TEXT.replace("Orders", f"Orders{i}") for i in range(5)]
+    second = ['{"ddl": "ALTER TABLE a ADD b int"}', "  not even JSON \\ \" '  ", DDL_TEXT]
+    ids = [str(uuid.uuid4()) for _ in first]
+    res, conn = "service:v1:pg-orders:public", "pg-orders-connector"
+    eq(ok_json(post(base, history_body(res, conn, first, ids), token="acme_runtime"), 201), {"stored": 5},
+       "first batch")
+    eq(ok_json(post(base, history_body(res, conn, second), token="acme_runtime"), 201), {"stored": 3},
+       "second batch")
+    body = ok_json(get(base, token="acme_runtime"))
+    eq(body["pipeline_name"], "pg-orders-hist", "pipeline_name")
+    for item in body["records"]:
+        eq(set(item), {"id", "history_data", "record_insert_ts", "record_insert_seq"}, "record fields")
+        micros(item["record_insert_ts"])
+    eq([i["history_data"] for i in body["records"]], first + second, "order and bytes preserved")
+    eq([i["id"] for i in body["records"][:5]], ids, "client ids kept")
+    seqs = [i["record_insert_seq"] for i in body["records"]]
+    eq(seqs, sorted(seqs), "record_insert_seq ascending")
+    eq(len(set(seqs)), len(seqs), "record_insert_seq unique")
+    rows = db_json("SELECT history_data_seq, history_data FROM nilus.cdc_schema_history "
+                   "WHERE tenant = 'acme' AND pipeline_name = 'pg-orders-hist' ORDER BY record_insert_seq")
+    eq([r["history_data_seq"] for r in rows], [0, 1, 2, 3, 4, 0, 1, 2], "history_data_seq = position in batch")
+    eq([r["history_data"] for r in rows], first + second, "stored bytes")
+    eq(ok_json(get(base + "/exists", token="acme_runtime"))["exists"], True, "exists after a POST")
+    with Unchanged():
+        eq(ok_json(post(base, history_body(res, conn, first, ids)), 201), {"stored": 0},
+           "a retried batch with ids stores nothing")
+
+
+@test
+def schema_history_multi_mib_record_round_trips():
+    base = "/tenants/acme/pipeline/big-hist/schema-history"
+    rnd = random.Random(7)
+    chunk = DDL_TEXT + "".join(chr(rnd.choice([0x41, 0x7a, 0xe9, 0x65e5, 0x1f600, 0x22, 0x5c, 0x0a]))
+                               for _ in range(4000))
+    big = (chunk * (3 * 1024 * 1024 // len(chunk.encode())))[:3 * 1024 * 1024 // 2] + "END"
+    check(len(big.encode("utf-8")) > 3 * 1024 * 1024, "the record is over 3 MiB")
+    eq(ok_json(post(base, history_body("service:v1:big:public", "big-conn", ["small", big])), 201),
+       {"stored": 2}, "stored")
+    body = ok_json(get(base))
+    eq(len(body["records"]), 2, "two records")
+    check(body["records"][1]["history_data"] == big, "the multi-MiB record came back different")
+    eq(db_scalar("SELECT md5(history_data) FROM nilus.cdc_schema_history WHERE tenant = 'acme' "
+                 "AND pipeline_name = 'big-hist' AND history_data_seq = 1"),
+       hashlib.md5(big.encode()).hexdigest(), "stored bytes of the big record")
+
+
+@test
+def schema_history_bad_batch_stores_nothing():
+    base = "/tenants/acme/pipeline/atomic-hist/schema-history"
+    res, conn = "service:v1:atomic-hist:public", "atomic-conn"
+    with Unchanged():
+        expect_error(post(base, {"resource_id": res, "connector_name": conn,
+                                 "records": [{"history_data": "a"}, {"id": str(uuid.uuid4())}]}),
+                     400, "invalid_parameter", lambda p: p is not None and "history_data" in p,
+                     mentions=["history_data"])
+        expect_error(post(base, {"resource_id": res, "connector_name": conn,
+                                 "records": [{"history_data": "a"}, {"history_data": {"not": "text"}}]}),
+                     400, "invalid_parameter", lambda p: p is not None and "history_data" in p)
+        expect_error(post(base, {"resource_id": res, "connector_name": conn}), 400,
+                     "invalid_parameter", "records", mentions=["records"])
+        expect_error(post(base, {"connector_name": conn, "records": []}), 400, "invalid_parameter",
+                     "resource_id")
+    eq(ok_json(get(base + "/exists"))["exists"], False, "still no history")
+
+
+# ---- CDC listings
+
+OFFSET_ITEM = {"id", "resource_id", "pipeline_name", "connector_name", "offset_key", "offset_val",
+               "record_insert_ts", "record_insert_seq"}
+HISTORY_ITEM = {"id", "resource_id", "pipeline_name", "connector_name", "history_data",
+                "history_data_seq", "record_insert_ts", "record_insert_seq"}
+
+
+def cdc_ts_bounds():
+    """Insert times of initech's offset batches, oldest first."""
+    return [r["ts"] for r in db_json(
+        "SELECT DISTINCT to_char(record_insert_ts AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS ts FROM nilus.cdc_offset "
+        "WHERE tenant = 'initech' ORDER BY 1")]
+
+
+def check_cdc_listing(route, table, key, item_fields, params, clause):
+    body = ok_json(get(f"/tenants/initech/cdc/{route}", params, token="initech_all"))
+    eq(set(body), {key, "limit", "offset", "total"}, f"{route} keys")
+    limit, offset = int(params.get("limit", 50)), int(params.get("offset", 0))
+    eq((body["limit"], body["offset"]), (limit, offset), f"{route} {params}: limit/offset")
+    where = f"tenant = 'initech' AND ({clause})"
+    eq(body["total"], db_int(f"SELECT count(*) FROM nilus.{table} WHERE {where}"),
+       f"{route} {params}: total vs count(*)")
+    extra = "offset_key, offset_val" if table == "cdc_offset" else "history_data, history_data_seq"
+    rows = db_json(f"SELECT id, resource_id, pipeline_name, connector_name, {extra}, record_insert_seq, "
+                   f"(extract(epoch FROM record_insert_ts) * 1000000)::bigint AS ts FROM nilus.{table} "
+                   f"WHERE {where} ORDER BY record_insert_ts DESC, record_insert_seq DESC "
+                   f"LIMIT {limit} OFFSET {offset}")
+    eq([i["id"] for i in body[key]], [r["id"] for r in rows], f"{route} {params}: page, newest first")
+    for item, row in zip(body[key], rows):
+        eq(set(item), item_fields, f"{route} item fields")
+        eq(micros(item["record_insert_ts"]), row["ts"], "record_insert_ts")
+        for field in item_fields - {"record_insert_ts"}:
+            eq(item[field], row[field], f"{route} item {field}")
+    return body
+
+
+def cdc_cases(with_key):
+    ts = cdc_ts_bounds()
+    check(len(ts) >= 10, "initech fixtures have offset batches at distinct times")
+    lo, hi = ts[3], ts[8]
+    name, resource, connector = FIX["cdc_pipes"][0]
+    cases = [({}, "true"),
+             ({"resource_id": resource}, f"resource_id = {lit(resource)}"),
+             ({"connector_name": connector}, f"connector_name = {lit(connector)}"),
+             ({"record_insert_ts_gte": lo}, f"record_insert_ts >= {lit(lo)}"),
+             ({"record_insert_ts_lte": hi}, f"record_insert_ts <= {lit(hi)}"),
+             ({"record_insert_ts_gte": lo, "record_insert_ts_lte": hi, "connector_name": connector},
+              f"record_insert_ts BETWEEN {lit(lo)} AND {lit(hi)} AND connector_name = {lit(connector)}"),
+             ({"limit": "3", "offset": "2"}, "true")]
+    if with_key:
+        key = json.dumps({"server": name, "partition": 1})
+        cases.append(({"offset_key": key}, f"offset_key = {lit(key)}"))
+        cases.append(({"offset_key": key, "resource_id": resource},
+                      f"offset_key = {lit(key)} AND resource_id = {lit(resource)}"))
+    return cases
+
+
+@test
+def cdc_offset_storage_filters():
+    for params, clause in cdc_cases(with_key=True):
+        check_cdc_listing("offset-storage", "cdc_offset", "offsets", OFFSET_ITEM,
+                          dict(params, limit=params.get("limit", "1000")), clause)
+    check_cdc_listing("offset-storage", "cdc_offset", "offsets", OFFSET_ITEM, {}, "true")
+
+
+@test
+def cdc_schema_history_filters():
+    for params, clause in cdc_cases(with_key=False):
+        check_cdc_listing("schema-history", "cdc_schema_history", "schema_history", HISTORY_ITEM,
+                          dict(params, limit=params.get("limit", "1000")), clause)
+
+
+@test
+def cdc_listing_pagination_walk():
+    for route, table, key in (("offset-storage", "cdc_offset", "offsets"),
+                              ("schema-history", "cdc_schema_history", "schema_history")):
+        expected = [r["id"] for r in db_json(
+            f"SELECT id FROM nilus.{table} WHERE tenant = 'initech' "
+            "ORDER BY record_insert_ts DESC, record_insert_seq DESC")]
+        seen = []
+        for offset in range(0, len(expected) + 4, 4):
+            body = ok_json(get(f"/tenants/initech/cdc/{route}", {"limit": 4, "offset": offset},
+                               token="initech_all"))
+            eq(body["total"], len(expected), f"{route} total")
+            seen += [i["id"] for i in body[key]]
+        eq(seen, expected, f"{route}: pages walk every record once, newest first")
+
+
+@test
+def cdc_listing_bad_parameters():
+    with Unchanged():
+        for route in ("offset-storage", "schema-history"):
+            path = f"/tenants/initech/cdc/{route}"
+            expect_error(get(path, {"limit": "0"}, token="initech_all"), 400, "invalid_parameter", "limit")
+            expect_error(get(path, {"offset": "-3"}, token="initech_all"), 400, "invalid_parameter", "offset")
+            for name in ("record_insert_ts_gte", "record_insert_ts_lte"):
+                expect_error(get(path, {name: "soon"}, token="initech_all"), 400, "invalid_parameter", name)
+        expect_error(get("/tenants/initech/cdc/schema-history", {"offset_key": "k"}, token="initech_all"),
+                     400, "invalid_parameter", "offset_key", mentions=["offset_key"])
+
+
+# ---- service routes
+
+@test
+def health_info_storage_health():
+    body = ok_json(get("/health", token="acme_read"))
+    check(isinstance(body, dict) and body, f"health body: {short(body)}")
+    info = ok_json(get("/info", token="acme_read"))
+    version = db_scalar("SELECT extversion FROM pg_extension WHERE extname = 'nilus'")
+    check(isinstance(info, dict), "info is an object")
+    check(any("extension" in k and v == version for k, v in info.items()),
+          f"info names the installed extension version {version}: {short(info)}")
+    check(any(isinstance(v, str) and "nilus" in v for v in info.values()), f"info names the service: {short(info)}")
+    storage = ok_json(get("/tenants/acme/storage/health", token="acme_runtime"))
+    check(isinstance(storage, dict) and storage, f"storage health body: {short(storage)}")
+    ok_json(get("/tenants/acme/storage/health", token="admin"))
+
+
+@test
+def keep_alive_serves_many_requests_on_one_connection():
+    conn = http.client.HTTPConnection("127.0.0.1", SHIM.port, timeout=30)
+    try:
+        for _ in range(5):
+            r = request("GET", url("/tenants/acme/pipelines", {"limit": 2}), token=T["acme_read"], conn=conn)
+            ok_json(r)
+            check((r.header("connection") or "").lower() != "close", "the shim closed a keep-alive connection")
+    finally:
+        conn.close()
+
+
+# ---- auth
+
+def every_api_request(tenant):
+    """One request of each SPEC route and method for a tenant, with valid bodies."""
+    t = tenant
+    run = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
+           "started_at": iso(now_minus(minutes=1))}
+    off = offsets_body(R_ORDERS, "c", [{"offset_key": "k", "offset_val": "v"}])
+    hist = history_body(R_ORDERS, "c", ["h"])
+    return [("GET", "/health", None, "/health"), ("GET", "/info", None, "/info"),
+            ("GET", f"/tenants/{t}/pipelines", None, "/tenants/{}/pipelines"),
+            ("GET", f"/tenants/{t}/pipelines/{seg(R_ORDERS)}/runs", None, "/tenants/{}/pipelines/{}/runs"),
+            ("GET", f"/tenants/{t}/pipelines/{seg(R_ORDERS)}/stats", None, "/tenants/{}/pipelines/{}/stats"),
+            ("GET", f"/tenants/{t}/cdc/offset-storage", None, "/tenants/{}/cdc/offset-storage"),
+            ("GET", f"/tenants/{t}/cdc/schema-history", None, "/tenants/{}/cdc/schema-history"),
+            ("POST", f"/tenants/{t}/pipeline/runs", run, "/tenants/{}/pipeline/runs"),
+            ("GET", f"/tenants/{t}/pipeline/p1/state", None, "/tenants/{}/pipeline/{}/state"),
+            ("POST", f"/tenants/{t}/pipeline/p1/state", {"state": 1}, "/tenants/{}/pipeline/{}/state"),
+            ("GET", f"/tenants/{t}/pipeline/p1/offsets", None, "/tenants/{}/pipeline/{}/offsets"),
+            ("POST", f"/tenants/{t}/pipeline/p1/offsets", off, "/tenants/{}/pipeline/{}/offsets"),
+            ("GET", f"/tenants/{t}/pipeline/p1/schema-history", None, "/tenants/{}/pipeline/{}/schema-history"),
+            ("POST", f"/tenants/{t}/pipeline/p1/schema-history", hist, "/tenants/{}/pipeline/{}/schema-history"),
+            ("GET", f"/tenants/{t}/pipeline/p1/schema-history/exists", None,
+             "/tenants/{}/pipeline/{}/schema-history/exists"),
+            ("GET", f"/tenants/{t}/storage/health", None, "/tenants/{}/storage/health")]
+
+
+def send(method, path, body, token=None, headers=None):
+    return request(method, url(path), token=token, body=body, headers=headers)
+
+
+@test
+def unauthorized_without_valid_token():
+    cases = [("no header", {}), ("unknown token", {"Authorization": "Bearer nilus_" + "0" * 64}),
+             ("malformed token", {"Authorization": "Bearer hello"}),
+             ("empty bearer", {"Authorization": "Bearer "}),
+             ("basic scheme", {"Authorization": "Basic YWRtaW46YWRtaW4="}),
+             ("token without scheme", {"Authorization": T["acme_all"]}),
+             ("revoked token", {"Authorization": "Bearer " + T["revoked"]}),
+             ("expired token", {"Authorization": "Bearer " + T["expired"]})]
+    with Unchanged():
+        for what, headers in cases:
+            for method, path, body, _ in every_api_request("acme"):
+                r = send(method, path, body, headers=headers)
+                check(r.status == 401, f"{what} on {method} {path}: {r!r}")
+                expect_error(r, 401, "unauthorized")
+
+
+@test
+def forbidden_other_tenant_and_missing_right():
+    with Unchanged():
+        for method, path, body, _ in every_api_request("globex"):
+            if path in ("/health", "/info"):
+                continue
+            r = send(method, path, body, token=T["acme_all"])
+            check(r.status == 403, f"acme token on {method} {path}: {r!r}")
+            expect_error(r, 403, "forbidden")
+        for method, path, body, route in every_api_request("acme"):
+            token = T["acme_runtime"] if route in READ_ROUTES else T["acme_read"]
+            r = send(method, path, body, token=token)
+            check(r.status == 403, f"token without the right on {method} {path}: {r!r}")
+            expect_error(r, 403, "forbidden")
+
+
+@test
+def tokens_with_the_right_are_served():
+    for method, path, body, route in every_api_request("acme"):
+        for label in (["acme_read"] if route in READ_ROUTES else ["acme_runtime"]) + ["acme_all", "admin"]:
+            if method == "POST":
+                body = json.loads(json.dumps(body))
+                if "run_id" in body:
+                    body["run_id"] = str(uuid.uuid4())
+            r = send(method, path, body, token=T[label])
+            want = 404 if path.endswith("/p1/state") and method == "GET" else None
+            if want:
+                expect_error(r, 404, "not_found")
+            else:
+                check(r.status in (200, 201), f"{label} on {method} {path}: {r!r}")
+                ok_json(r, r.status)
+
+
+@test
+def tenant_isolation_through_http():
+    shared = "shared-pipeline"
+    ok_json(post(f"/tenants/globex/pipeline/{shared}/offsets",
+                 offsets_body("service:v1:shared:public", "g-conn",
+                              [{"offset_key": "k", "offset_val": "globex-secret"}]), token="globex_all"), 201)
+    ok_json(post(f"/tenants/globex/pipeline/{shared}/state", {"state": "globex-state"}, token="globex_all"), 201)
+    ok_json(post(f"/tenants/globex/pipeline/{shared}/schema-history",
+                 history_body("service:v1:shared:public", "g-conn", ["globex-ddl"]), token="globex_all"), 201)
+    eq(ok_json(get(f"/tenants/acme/pipeline/{shared}/offsets"))["offsets"], [], "acme sees no globex offsets")
+    expect_error(get(f"/tenants/acme/pipeline/{shared}/state"), 404, "not_found")
+    eq(ok_json(get(f"/tenants/acme/pipeline/{shared}/schema-history/exists"))["exists"], False,
+       "acme sees no globex history")
+    body = ok_json(get("/tenants/acme/pipelines", {"limit": 1000}))
+    eq(body["total"], db_int("SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'acme'"),
+       "acme total counts acme only")
+    globex_ids = {r["run_id"] for r in db_json("SELECT run_id FROM nilus.pipeline_run WHERE tenant = 'globex'")}
+    check(not globex_ids & {i["run_id"] for i in body["pipelines"]}, "acme listing shows globex runs")
+    body = ok_json(get(f"/tenants/acme/cdc/offset-storage", {"limit": 1000}))
+    check(all(i["offset_val"] != "globex-secret" for i in body["offsets"]), "acme sees globex offsets")
+    eq(ok_json(get(f"/tenants/globex/pipeline/{shared}/offsets", token="admin"))["offsets"][0]["offset_val"],
+       "globex-secret", "admin sees every tenant")
+    with Unchanged():
+        run = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "x",
+               "started_at": iso(now_minus(minutes=3))}
+        expect_error(post("/tenants/globex/pipeline/runs", run), 403, "forbidden")
+        expect_error(post(f"/tenants/globex/pipeline/{shared}/state", {"state": "evil"}), 403, "forbidden")
+        expect_error(get(f"/tenants/globex/pipeline/{shared}/offsets"), 403, "forbidden")
+        expect_error(get("/tenants/nosuchtenant/pipelines"), 403, "forbidden")
+    body = ok_json(get("/tenants/nosuchtenant/pipelines", token="admin"))
+    eq((body["pipelines"], body["total"]), ([], 0), "admin on an empty tenant")
+
+
+@test
+def revoked_token_refused_within_5_seconds():
+    token = psql("SELECT nilus.create_token('acme', ARRAY['read'], 'soon-revoked')")
+    ok_json(get("/info", token=token))
+    psql("SELECT nilus.revoke_token('soon-revoked')")
+    revoked_at = time.monotonic()
+    while True:
+        r = get("/info", token=token)
+        if r.status == 401:
+            break
+        check(time.monotonic() - revoked_at < 5.0, f"revoked token still served after 5 s: {r!r}")
+        time.sleep(0.2)
+    expect_error(get("/info", token=token), 401, "unauthorized")
+
+
+# ---- routing and request errors
+
+@test
+def unknown_routes_are_404():
+    for path in ["/nilus-manager/api/v1/nope", "/nilus-manager/api/v1/tenants/acme",
+                 "/nilus-manager/api/v1/tenants/acme/unknown", "/", "/nilus-manager/api/v2/health",
+                 "/nilus-manager/api/v1/tenants/acme/pipeline/p/state/extra",
+                 "/nilus-manager/api/v1/tenants/acme/pipelines/r/runs/x"]:
+        expect_error(request("GET", path, token=T["admin"]), 404, "not_found")
+
+
+@test
+def wrong_method_is_405_with_allow():
+    with Unchanged():
+        for route, methods in SPEC_ROUTES.items():
+            path = url(route.replace("{}", "acme", 1).replace("{}", "p1"))
+            for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+                if method in methods:
+                    continue
+                r = request(method, path, token=T["admin"], body={} if method != "GET" else None)
+                expect_error(r, 405, "method_not_allowed")
+                allow = {m.strip() for m in (r.header("allow") or "").split(",") if m.strip()}
+                check(methods <= allow and method not in allow,
+                      f"{method} {route}: Allow {r.header('allow')!r} should list {sorted(methods)}")
+
+
+@test
+def unknown_query_parameter_is_named():
+    with Unchanged():
+        for route in SPEC_ROUTES:
+            path = route.replace("{}", "acme", 1).replace("{}", "p1")
+            if "GET" not in SPEC_ROUTES[route]:
+                continue
+            expect_error(get(path, {"colour": "blue"}, token="admin"), 400, "invalid_parameter", "colour",
+                         mentions=["colour"])
+        err = expect_error(get("/tenants/acme/pipelines", {"dataos_resource_id": R_ORDERS}), 400,
+                           "invalid_parameter", "dataos_resource_id")
+        check(re.search(r"(?<!dataos_)resource_id", err["message"]),
+              f"the message should suggest resource_id: {err['message']!r}")
+
+
+@test
+def payload_over_default_max_body_is_413():
+    path = url("/tenants/acme/pipeline/huge/schema-history")
+    size = 8 * 1024 * 1024 + 4096
+    filler = b'{"resource_id":"r","connector_name":"c","records":[{"history_data":"' + b"x" * size + b'"}]}'
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {T['acme_runtime']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(filler)}\r\nConnection: close\r\n\r\n").encode()
+    with Unchanged():
+        status, reply = raw(head, body=filler, timeout=30)
+        eq(status, 413, f"body over 8 MiB ({short(reply[:200])})")
+        expect_error(parse_reply(reply), 413, "payload_too_large")
+    shim_still_serves()
+
+
+def parse_reply(reply):
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "chunked" in headers.get("transfer-encoding", ""):
+        body = dechunk(body)
+    return Resp(int(lines[0].split()[1]), headers, body)
+
+
+def dechunk(data):
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2:]
+    return out
+
+
+@test
+def wrong_content_type_is_415():
+    run = json.dumps({"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "x",
+                      "started_at": iso(now_minus(minutes=1))})
+    with Unchanged():
+        for ctype in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+            r = request("POST", url("/tenants/acme/pipeline/runs"), token=T["acme_all"], body=run,
+                        headers={"Content-Type": ctype})
+            expect_error(r, 415, "unsupported_media_type")
+    r = request("POST", url("/tenants/acme/pipeline/runs"), token=T["acme_all"], body=run,
+                headers={"Content-Type": "application/json; charset=utf-8"})
+    eq(ok_json(r)["created"], True, "application/json; charset=utf-8 is JSON")
+
+
+@test
+def bad_percent_encoding_and_nul_are_400():
+    base = url("/tenants/acme/pipelines")
+    with Unchanged():
+        for query in ("run_as_user=%zz", "run_as_user=%", "run_as_user=ab%4", "run_as_user=%00",
+                      "run_as_user=%ff%fe"):
+            r = request("GET", f"{base}?{query}", token=T["acme_all"])
+            expect_error(r, 400, "invalid_parameter", "run_as_user")
+        for path in (API + "/tenants/ac%zzme/pipelines", API + "/tenants/acme%/pipelines",
+                     API + "/tenants/ac%00me/pipelines", API + "/tenants/%ff/pipelines"):
+            status, reply = raw(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {T['admin']}\r\n"
+                                f"Connection: close\r\n\r\n".encode())
+            check(status is not None and 400 <= status < 500, f"GET {path}: {short(reply[:200])}")
+    shim_still_serves()
+
+
+@test
+def overlong_uri_and_header_flood_are_4xx():
+    cases = {
+        "overlong path": f"GET {API}/tenants/{'a' * 100000}/pipelines HTTP/1.1\r\nHost: x\r\n"
+                         f"Connection: close\r\n\r\n",
+        "overlong query": f"GET {API}/tenants/acme/pipelines?run_as_user={'b' * 100000} HTTP/1.1\r\n"
+                          f"Host: x\r\nAuthorization: Bearer {T['acme_all']}\r\nConnection: close\r\n\r\n",
+        "header flood": f"GET {API}/info HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {T['acme_all']}\r\n"
+                        + "".join(f"X-Flood-{i}: {'v' * 40}\r\n" for i in range(3000)) + "Connection: close\r\n\r\n",
+        "huge header": f"GET {API}/info HTTP/1.1\r\nHost: x\r\nX-Big: {'h' * 200000}\r\n"
+                       f"Authorization: Bearer {T['acme_all']}\r\nConnection: close\r\n\r\n",
+    }
+    for what, data in cases.items():
+        status, reply = raw(data.encode())
+        check(status is not None and 400 <= status < 500, f"{what}: {short(reply[:200])}")
+        shim_still_serves()
+
+
+@test
+def garbage_requests_leave_the_shim_alive():
+    for data in (b"\x00\x01\x02garbage\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                 b"POST " + url("/tenants/acme/pipeline/runs").encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Length: -5\r\n\r\n",
+                 b"GET " + url("/info").encode() + b" HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"):
+        status, reply = raw(data, timeout=5)
+        check(status is None or 400 <= status < 500, f"{short(data)}: {short(reply[:200])}")
+        shim_still_serves()
+
+
+# ---- docs, OpenAPI, metrics
+
+def norm_template(path):
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def openapi_doc():
+    r = request("GET", "/nilus-manager/openapi.json")
+    check(r.status == 200, f"openapi.json: {r!r}")
+    check((r.header("content-type") or "").startswith("application/json"), "openapi.json Content-Type")
+    return r.json
+
+
+def openapi_operations(doc):
+    """(normalized API path, METHOD) -> (operation, path-level parameters)."""
+    prefix = ""
+    servers = doc.get("servers") or []
+    if servers:
+        prefix = urllib.parse.urlparse(servers[0].get("url", "")).path.rstrip("/")
+    ops = {}
+    for path, item in doc.get("paths", {}).items():
+        full = path if path.startswith("/nilus-manager") else prefix + path
+        if not full.startswith(API):
+            continue
+        for method, op in item.items():
+            if method.upper() in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+                ops[(norm_template(full[len(API):]), method.upper())] = (op, item.get("parameters", []))
+    return ops
+
+
+def resolve(doc, obj):
+    while isinstance(obj, dict) and "$ref" in obj:
+        node = doc
+        for part in obj["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        obj = node
+    return obj
+
+
+def op_parameters(doc, op, shared):
+    params = [resolve(doc, p) for p in list(shared) + list(op.get("parameters", []))]
+    return {p["name"]: p for p in params if isinstance(p, dict) and "name" in p}
+
+
+@test
+def openapi_lists_every_route_parameter_and_error():
+    doc = openapi_doc()
+    check(str(doc.get("openapi", "")).startswith("3.1"), f"openapi version {doc.get('openapi')!r}")
+    check(isinstance(doc.get("info"), dict) and doc["info"].get("title"), "info.title")
+    ops = openapi_operations(doc)
+    for route, methods in SPEC_ROUTES.items():
+        for method in methods:
+            check((route, method) in ops, f"openapi.json lacks {method} {route}")
+            op, shared = ops[(route, method)]
+            params = op_parameters(doc, op, shared)
+            path_params = {n for n, p in params.items() if p.get("in") == "path"}
+            eq(len(path_params), route.count("{}"), f"{method} {route}: path parameters")
+            query = {n for n, p in params.items() if p.get("in") == "query"}
+            eq(query, SPEC_QUERY.get(route, set()), f"{method} {route}: query parameters")
+            codes = set(str(c) for c in op.get("responses", {}))
+            success = "201" if method == "POST" and route != "/tenants/{}/pipeline/runs" else "200"
+            want = {success, "400", "401", "403", "503"}
+            if method == "POST":
+                want |= {"413", "415"}
+                body = resolve(doc, op.get("requestBody", {}))
+                check("application/json" in body.get("content", {}), f"POST {route}: JSON request body")
+            if route.endswith("/state") and method == "GET":
+                want.add("404")
+            check(want <= codes, f"{method} {route}: responses {sorted(codes)} lack {sorted(want - codes)}")
+
+
+def valid_value(name, schema):
+    known = {"limit": "10", "offset": "0", "is_success": "true", "period": "7d",
+             "started_at": "2026-01-01"}
+    if name in known:
+        return known[name]
+    kind, fmt = schema.get("type"), schema.get("format")
+    if kind == "integer":
+        return "1"
+    if kind == "boolean":
+        return "false"
+    if fmt == "date-time" or name.endswith(("_gte", "_lte")):
+        return "2026-01-01T00:00:00Z"
+    return "x"
+
+
+@test
+def openapi_parameters_are_accepted_and_others_refused():
+    doc = openapi_doc()
+    for (route, method), (op, shared) in openapi_operations(doc).items():
+        if method != "GET":
+            continue
+        path = route.replace("{}", "acme", 1).replace("{}", seg(R_ORDERS))
+        params = op_parameters(doc, op, shared)
+        for name, p in params.items():
+            if p.get("in") != "query":
+                continue
+            r = get(path, {name: valid_value(name, resolve(doc, p.get("schema", {})))}, token="admin")
+            check(r.status in (200, 404), f"documented {name} refused on GET {route}: {r!r}")
+        expect_error(get(path, {"not_documented": "1"}, token="admin"), 400, "invalid_parameter",
+                     "not_documented")
+
+
+class AssetLinks(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script" and attrs.get("src"):
+            self.urls.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.urls.append(attrs["href"])
+        if tag == "img" and attrs.get("src"):
+            self.urls.append(attrs["src"])
+
+
+@test
+def docs_pages_are_served_offline():
+    for page in ("/nilus-manager/docs", "/nilus-manager/redoc"):
+        r = request("GET", page)
+        check(r.status == 200, f"{page}: {r!r}")
+        check((r.header("content-type") or "").startswith("text/html"), f"{page} Content-Type")
+        text = r.body.decode("utf-8")
+        parser = AssetLinks()
+        parser.feed(text)
+        check(any(u.endswith(".js") for u in parser.urls), f"{page} loads no script")
+        for link in parser.urls:
+            check(not re.match(r"(?i)^(https?:)?//", link), f"{page} loads {link} from the network")
+            asset = urllib.parse.urljoin("http://h" + page, link)
+            asset_path = urllib.parse.urlparse(asset).path
+            ar = request("GET", asset_path)
+            check(ar.status == 200 and len(ar.body) > 1000, f"{page}: asset {asset_path}: {ar!r}")
+        check(not re.search(r"(?i)unpkg\.com|jsdelivr|cdnjs|googleapis", text), f"{page} references a CDN")
+        check("openapi.json" in text, f"{page} does not load openapi.json")
+
+
+@test
+def docs_path_traversal_refused():
+    paths = ["/nilus-manager/docs/../../etc/passwd", "/nilus-manager/docs/%2e%2e/%2e%2e/etc/passwd",
+             "/nilus-manager/docs/..%2f..%2f..%2fetc%2fpasswd", "/nilus-manager/docs/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+             "/nilus-manager/docs/%252e%252e%252fetc%252fpasswd", "/nilus-manager/docs/..%5c..%5cetc%5cpasswd",
+             "/nilus-manager/docs/....//....//etc/passwd", "/nilus-manager/docs//etc/passwd",
+             "/nilus-manager/docs/%2fetc%2fpasswd", "/nilus-manager/docs/..", "/nilus-manager/docs/.",
+             "/nilus-manager/docs/../../../../../../../../etc/shadow",
+             "/nilus-manager/docs/swagger-ui.css%00.js", "/nilus-manager/redoc/../../etc/passwd"]
+    for path in paths:
+        status, reply = raw(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        check(status is not None and 400 <= status < 500, f"GET {path}: {short(reply[:200])}")
+        check(b"root:" not in reply, f"GET {path} leaked a system file")
+    shim_still_serves()
+
+
+def metrics_text(port=None):
+    r = request("GET", "/metrics", port=port or SHIM.metrics_port)
+    check(r.status == 200, f"/metrics: {r!r}")
+    check((r.header("content-type") or "").startswith("text/plain"), f"/metrics Content-Type {r.header('content-type')}")
+    return r.body.decode("utf-8")
+
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)")
+
+
+def samples(text):
+    for line in text.splitlines():
+        m = SAMPLE.match(line)
+        if m and not line.startswith("#"):
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+            yield m.group(1), labels, float(m.group(4))
+
+
+def info_requests(text):
+    return sum(v for name, labels, v in samples(text)
+               if name.endswith("requests_total") and labels.get("status", labels.get("code")) == "200"
+               and any(val.endswith("/info") or val == "info" for val in labels.values()))
+
+
+@test
+def metrics_pass_promtool_and_count_requests():
+    before = info_requests(metrics_text())
+    for _ in range(5):
+        ok_json(get("/info"))
+    text = metrics_text()
+    eq(info_requests(text) - before, 5, "requests_total for /info 200 counts each request")
+    done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    check(done.returncode == 0, f"promtool check metrics: {short(done.stdout + done.stderr)}")
+    names = {name for name, _, _ in samples(text)}
+    check(any(n.endswith("_bucket") and "request" in n for n in names), "a request latency histogram")
+    check(any(n.endswith("_bucket") and ("db" in n or "database" in n) for n in names),
+          "a database round-trip histogram")
+    check(any("build_info" in n for n in names), "build info")
+    check(any(("db" in n or "database" in n) and "error" in n for n in names), "database errors")
+    pool = " ".join(f"{n}{l}" for n, l, _ in samples(text) if "pool" in n or "conn" in n)
+    check("in_use" in pool or "inuse" in pool or "in-use" in pool, "pool in use gauge")
+    check("idle" in pool, "pool idle gauge")
+    routed = [l for n, l, _ in samples(text) if n.endswith("_bucket") and "request" in n]
+    check(any("route" in l for l in routed), "latency histogram per route")
+
+
+@test
+def metrics_listener_probes():
+    r = request("GET", "/health", port=SHIM.metrics_port)
+    eq(r.status, 200, "metrics /health")
+    r = request("GET", "/readiness", port=SHIM.metrics_port)
+    eq(r.status, 200, "metrics /readiness")
+    r = request("GET", "/metrics", port=SHIM.port)
+    check(r.status == 404, f"/metrics is not on the API listener: {r!r}")
+
+
+# ---- a second shim: environment variables and a small --max-body
+
+@test
+def env_configured_shim_enforces_small_max_body():
+    small = Shim("small-body", via_env=True)
+    os.environ["NILUS_MAX_BODY"] = "1024"
+    try:
+        small.start()
+    finally:
+        del os.environ["NILUS_MAX_BODY"]
+    try:
+        path = url("/tenants/acme/pipeline/small/state")
+        fits = json.dumps({"state": "x" * 900})
+        too_big = json.dumps({"state": "x" * 1100})
+        with Unchanged():
+            r = request("POST", path, token=T["acme_all"], body=too_big, port=small.port)
+            expect_error(r, 413, "payload_too_large")
+            head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {T['acme_all']}\r\n"
+                    f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in
+                              [too_big[i:i + 300].encode() for i in range(0, len(too_big), 300)]) + b"0\r\n\r\n"
+            status, reply = raw(head.encode(), port=small.port, body=chunks)
+            eq(status, 413, f"a chunked body over --max-body ({short(reply[:200])})")
+        r = request("POST", path, token=T["acme_all"], body=fits, port=small.port)
+        ok_json(r, 201)
+        eq(small.stop(), 0, "exit status after SIGTERM")
+    finally:
+        small.stop()
+
+
+# ---- the database going away
+
+def pg_ctl(action):
+    version, cluster = os.environ.get("PGCLUSTER", "15/regress").split("/")
+    done = subprocess.run(["pg_ctlcluster", version, cluster, action, *(["-m", "fast"] if action == "stop" else [])],
+                          capture_output=True, text=True)
+    check(done.returncode == 0, f"pg_ctlcluster {action}: {short(done.stderr)}")
+
+
+@test
+def database_outage_is_503_then_recovers():
+    ok_json(get("/info"))
+    run = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
+           "started_at": iso(now_minus(minutes=2))}
+    pg_ctl("stop")
+    try:
+        for _ in range(2):
+            expect_error(get("/info"), 503, "unavailable")
+            expect_error(get("/tenants/acme/pipelines"), 503, "unavailable")
+        expect_error(post("/tenants/acme/pipeline/runs", run), 503, "unavailable")
+        eq(request("GET", "/readiness", port=SHIM.metrics_port).status, 503, "readiness while down")
+        eq(request("GET", "/health", port=SHIM.metrics_port).status, 200, "liveness while down")
+        check(SHIM.alive(), "the shim died with the database")
+    finally:
+        pg_ctl("start")
+    deadline = time.monotonic() + 30
+    while True:
+        r = get("/info")
+        if r.status == 200:
+            break
+        check(time.monotonic() < deadline, f"no recovery 30 s after the database came back: {r!r}")
+        time.sleep(0.25)
+    ok_json(get("/tenants/acme/pipelines"))
+    eq(request("GET", "/readiness", port=SHIM.metrics_port).status, 200, "readiness after recovery")
+    eq(db_run("acme", run["run_id"]), None, "a 503 POST stored nothing")
+    eq(ok_json(post("/tenants/acme/pipeline/runs", run))["created"], True, "writes work again")
+
+
+@test
+def sigterm_exits_zero():
+    eq(SHIM.stop(), 0, "exit status after SIGTERM")
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv):
+    global SHIM
+    verbose = "-v" in argv
+    only = [a for a in argv if a != "-v"]
+    try:
+        setup_database()
+        make_tokens()
+        load_run_fixtures()
+        load_cdc_fixtures()
+        SHIM = Shim("shim")
+        SHIM.start()
+    except Failure as e:
+        print(f"FAIL setup: {e}")
+        if SHIM:
+            SHIM.stop()
+        print("0 passed, 1 failed")
+        return 1
+    passed = failed = 0
+    selected = [t for t in TESTS if not only or any(o in t.__name__ for o in only)
+                or t is sigterm_exits_zero]
+    for fn in selected:
+        started = time.monotonic()
+        try:
+            if not SHIM.alive() and fn is not sigterm_exits_zero:
+                raise Failure(f"the shim is not running: {SHIM.log_tail()}")
+            fn()
+        except Failure as e:
+            failed += 1
+            print(f"FAIL {fn.__name__}: {' '.join(str(e).split())}", flush=True)
+            continue
+        except Exception as e:  # a broken test or connection is a failure too
+            failed += 1
+            print(f"FAIL {fn.__name__}: {type(e).__name__}: {' '.join(str(e).split())}", flush=True)
+            continue
+        passed += 1
+        if verbose:
+            print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", file=sys.stderr, flush=True)
+    SHIM.stop()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
