@@ -1,15 +1,19 @@
 /*
- * db.c: connections, prepared statements and the one-round-trip pipeline.
+ * db.c: the connection pool, prepared statements and the one-round-trip
+ * pipeline.
  *
- * Each API worker thread owns one connection (a slot), so no request waits
- * for another's connection and no lock is taken on the request path.  A
- * slot whose connection broke reconnects on its next request; until the
- * database answers again, requests get 503 at once (a short back-off keeps
- * them from each waiting for a connect attempt).
+ * A request takes a free slot (a connection with its prepared statements)
+ * for the time of its round trip, so any connection serves any HTTP
+ * connection and a slow request holds up nobody but its own client.  A slot
+ * whose connection broke reconnects on its next use; until the database
+ * answers again, requests get 503 at once (a short back-off keeps them from
+ * each waiting for a connect attempt).
  */
 #include "db.h"
 
+#include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +26,7 @@
 #define AUTH_SQL "SELECT nilus.authenticate($1::text)"
 #define RECONNECT_BACKOFF 0.25	/* seconds between connect attempts of a slot */
 #define ATTEMPTS 3				/* a serialization failure or a lost idle connection is retried */
-
-enum slot_state
-{
-	SLOT_DOWN,
-	SLOT_IDLE,
-	SLOT_BUSY
-};
+#define POOL_WAIT 10			/* seconds a request waits for a free connection before 503 */
 
 struct slot
 {
@@ -40,25 +38,32 @@ struct slot
 	bool		reported_down;	/* one log line per outage, not per request */
 	double		retry_at;
 	double		backoff;
-	_Atomic int state;
+	bool		taken;			/* under pool_lock */
+	atomic_bool connected;		/* for the gauges, read without the owner's help */
 };
 
 static char *dsn;
 static struct slot *slots;
 static unsigned int n_slots;
-static atomic_uint next_slot;
-static _Thread_local struct slot *thread_slot;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_free;
 static struct slot ready_slot;	/* only the metrics listener's single thread uses it */
 
 bool
-db_init(const char *conninfo, unsigned int workers)
+db_init(const char *conninfo, unsigned int size)
 {
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool_free, &attr);
+	pthread_condattr_destroy(&attr);
 	dsn = strdup(conninfo ? conninfo : "");
-	slots = calloc(workers, sizeof(*slots));
+	slots = calloc(size, sizeof(*slots));
 	if (!dsn || !slots)
 		return false;
-	n_slots = workers;
-	for (unsigned int i = 0; i < workers; i++)
+	n_slots = size;
+	for (unsigned int i = 0; i < size; i++)
 	{
 		slots[i].pipeline = true;
 		slots[i].backoff = RECONNECT_BACKOFF;
@@ -71,7 +76,7 @@ slot_close(struct slot *s)
 {
 	PQfinish(s->conn);
 	s->conn = NULL;
-	atomic_store(&s->state, SLOT_DOWN);
+	atomic_store(&s->connected, false);
 }
 
 void
@@ -84,6 +89,7 @@ db_shutdown(void)
 	free(dsn);
 	slots = NULL;
 	n_slots = 0;
+	pthread_cond_destroy(&pool_free);
 }
 
 static void
@@ -136,7 +142,7 @@ slot_open(struct slot *s)
 		fprintf(stderr, "nilus-manager: database connection restored\n");
 	s->was_up = true;
 	s->reported_down = false;
-	atomic_store(&s->state, SLOT_IDLE);
+	atomic_store(&s->connected, true);
 	return true;
 }
 
@@ -168,18 +174,38 @@ slot_ready(struct slot *s)
 	return slot_open(s);
 }
 
+/* A free slot, connected ones first; NULL when none frees up within POOL_WAIT. */
 static struct slot *
-my_slot(void)
+slot_take(void)
 {
-	if (!thread_slot)
-	{
-		unsigned int i = atomic_fetch_add(&next_slot, 1);
+	struct timespec deadline;
+	struct slot *found = NULL;
+	int			rc = 0;
 
-		if (i >= n_slots)
-			return NULL;
-		thread_slot = &slots[i];
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += POOL_WAIT;
+	pthread_mutex_lock(&pool_lock);
+	while (!found && rc != ETIMEDOUT)
+	{
+		for (unsigned int i = 0; i < n_slots; i++)
+			if (!slots[i].taken && (!found || (!found->conn && slots[i].conn)))
+				found = &slots[i];
+		if (!found)
+			rc = pthread_cond_timedwait(&pool_free, &pool_lock, &deadline);
 	}
-	return thread_slot;
+	if (found)
+		found->taken = true;
+	pthread_mutex_unlock(&pool_lock);
+	return found;
+}
+
+static void
+slot_give_back(struct slot *s)
+{
+	pthread_mutex_lock(&pool_lock);
+	s->taken = false;
+	pthread_cond_signal(&pool_free);
+	pthread_mutex_unlock(&pool_lock);
 }
 
 /* ---- the pipeline ---- */
@@ -291,7 +317,6 @@ run_pipeline(struct slot *s, const struct route *route, const char *token,
 	double		start = monotonic_seconds();
 
 	memset(o, 0, sizeof(*o));
-	atomic_store(&s->state, SLOT_BUSY);
 	o->broken = !send_pipeline(s, route, token, values, nvalues);
 	if (!o->broken)
 		read_pipeline(s, route, auth_prepare, route_prepare, o);
@@ -305,7 +330,6 @@ run_pipeline(struct slot *s, const struct route *route, const char *token,
 		slot_close(s);
 		return false;
 	}
-	atomic_store(&s->state, SLOT_IDLE);
 	return true;
 }
 
@@ -363,14 +387,14 @@ may_resend(const struct route *route)
 	return strcmp(route->method, "GET") == 0;
 }
 
-void
-db_call(const struct route *route, const char *token, const char *const *values, int nvalues,
-		struct db_answer *answer)
+/* One request on one slot: retries what may be retried, else answers. */
+static void
+call_on_slot(struct slot *s, const struct route *route, const char *token,
+			 const char *const *values, int nvalues, struct db_answer *answer)
 {
-	struct slot *s = my_slot();
 	struct outcome o;
 
-	for (int attempt = 0; s && attempt < ATTEMPTS; attempt++)
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++)
 	{
 		const char *sqlstate;
 
@@ -400,6 +424,21 @@ db_call(const struct route *route, const char *token, const char *const *values,
 		return;
 	}
 	answer_error(answer, 503, "database unavailable");
+}
+
+void
+db_call(const struct route *route, const char *token, const char *const *values, int nvalues,
+		struct db_answer *answer)
+{
+	struct slot *s = slot_take();
+
+	if (!s)
+	{
+		answer_error(answer, 503, "every database connection is busy; try again");
+		return;
+	}
+	call_on_slot(s, route, token, values, nvalues, answer);
+	slot_give_back(s);
 }
 
 void
@@ -446,11 +485,11 @@ void
 db_pool_counts(unsigned int *in_use, unsigned int *idle)
 {
 	*in_use = *idle = 0;
+	pthread_mutex_lock(&pool_lock);
 	for (unsigned int i = 0; i < n_slots; i++)
 	{
-		int			state = atomic_load(&slots[i].state);
-
-		*in_use += state == SLOT_BUSY;
-		*idle += state == SLOT_IDLE;
+		*in_use += slots[i].taken;
+		*idle += !slots[i].taken && atomic_load(&slots[i].connected);
 	}
+	pthread_mutex_unlock(&pool_lock);
 }

@@ -1,7 +1,7 @@
 /*
- * db.h: the shim's PostgreSQL side.  One connection per API worker thread,
- * statements prepared once per connection, and each request sent as one
- * pipeline (authenticate + the route's function) = one round trip.
+ * db.h: the shim's PostgreSQL side.  A pool of connections, statements
+ * prepared once per connection, and each request sent as one pipeline
+ * (authenticate + the route's function) = one round trip.
  */
 #ifndef NILUS_DB_H
 #define NILUS_DB_H
@@ -22,8 +22,8 @@ struct db_answer
 	PGresult   *result;			/* owns body when set (PQclear it), else body is malloc'd */
 };
 
-/* workers: how many threads will call db_call (one connection each). */
-bool		db_init(const char *dsn, unsigned int workers);
+/* size: connections in the pool, i.e. requests executed at once. */
+bool		db_init(const char *dsn, unsigned int size);
 void		db_shutdown(void);
 
 /* values: the route's bound parameters in order (path, query, body); NULL = not given. */

@@ -34,7 +34,11 @@
  * small.  Bodies are not held there but in the request's own buffer.
  */
 #define CONNECTION_MEMORY (32 * 1024)
+#define DISCARD_LIMIT (64 * 1024 * 1024)
 #define IDLE_TIMEOUT 60			/* seconds a keep-alive connection may idle */
+#define MAX_CONNECTIONS 1000
+/* Virtual size; only touched pages count.  jansson's 2048 nesting levels need room. */
+#define THREAD_STACK (1024 * 1024)
 
 static struct http_config config;
 static atomic_int in_flight;
@@ -54,7 +58,7 @@ struct request
 	size_t		body_cap;
 	size_t		discarded;		/* body bytes of a request already refused */
 	struct MHD_Response *response;	/* settled, not yet queued */
-	bool		delivered;
+	bool		queued;
 	char		raw_path[128];	/* for the log line of unmatched requests */
 };
 
@@ -132,7 +136,7 @@ deliver(struct MHD_Connection *connection, struct request *rq)
 	struct MHD_Response *response = rq->response;
 
 	rq->response = NULL;
-	rq->delivered = true;
+	rq->queued = true;
 	return reply(connection, rq->status, response) ? MHD_YES : MHD_NO;
 }
 
@@ -173,7 +177,6 @@ bearer_token(struct MHD_Connection *connection)
 struct query_scan
 {
 	struct request *rq;
-	size_t		total;
 	int			status;			/* 0 while every argument is fine */
 	char		message[320];
 	char		parameter[104];
@@ -250,9 +253,6 @@ on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_siz
 	enum MHD_Result result;
 
 	(void) kind;
-	scan->total += key_size + value_size + 2;
-	if (scan->total > MAX_URI)
-		return scan_fail(scan, 414, NULL, "the request URI is longer than %d bytes", MAX_URI);
 	if (key_size == 0 && value_size == 0)
 		return MHD_YES;			/* "a=1&&b=2" */
 	name = percent_decode(key, key_size, true);
@@ -268,9 +268,9 @@ on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_siz
 
 /* True when every argument fits the route; else the error is settled. */
 static bool
-scan_query(struct MHD_Connection *connection, struct request *rq, size_t path_len)
+scan_query(struct MHD_Connection *connection, struct request *rq)
 {
-	struct query_scan scan = {.rq = rq, .total = path_len};
+	struct query_scan scan = {.rq = rq};
 
 	MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, on_query_arg, &scan);
 	if (scan.status == 0)
@@ -389,13 +389,18 @@ finish_body(struct request *rq)
 		settle_error(rq, 400, "bad_request", "a JSON request body is required", NULL);
 		return;
 	}
-	/* Well-formedness only; the SQL function judges the content. */
+	/*
+	 * Well-formedness only; the SQL function judges the content.  A number
+	 * too large for jansson is still JSON: PostgreSQL's numeric takes it.
+	 */
 	parsed = json_loadb(rq->body, rq->body_len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &error);
-	if (!parsed)
+	if (!parsed && json_error_code(&error) != json_error_numeric_overflow)
 	{
 		snprintf(message, sizeof(message),
 				 "the request body is not valid JSON: %s (line %d, column %d)",
-				 error.text, error.line, error.column);
+				 json_error_code(&error) == json_error_null_character
+				 ? "\\u0000 cannot be stored in a string" : error.text,
+				 error.line, error.column);
 		settle_error(rq, 400, "bad_request", message, NULL);
 		return;
 	}
@@ -406,14 +411,14 @@ finish_body(struct request *rq)
 /* ---- dispatch ---- */
 
 static void
-begin_api(struct MHD_Connection *connection, struct request *rq, size_t path_len)
+begin_api(struct MHD_Connection *connection, struct request *rq)
 {
 	rq->token = bearer_token(connection);
 	if (!rq->token)
 		settle_error(rq, 401, NULL,
 					 "missing or malformed bearer token: send Authorization: Bearer <token>",
 					 NULL);
-	else if (scan_query(connection, rq, path_len) && rq->match.route->body)
+	else if (scan_query(connection, rq) && rq->match.route->body)
 		check_body_headers(connection, rq);
 }
 
@@ -441,13 +446,30 @@ not_allowed(struct request *rq)
 	settle(rq, 405, response);
 }
 
+static enum MHD_Result
+add_length(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+		   const char *value, size_t value_size)
+{
+	(void) kind, (void) key, (void) value;
+	*(size_t *) cls += key_size + value_size + 2;
+	return MHD_YES;
+}
+
+/* The length of path and query string, as far as MHD kept them apart. */
+static size_t
+uri_length(struct MHD_Connection *connection, const char *url)
+{
+	size_t		len = strlen(url);
+
+	MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, add_length, &len);
+	return len;
+}
+
 /* Everything that can be decided from the request line and headers. */
 static void
 begin(struct MHD_Connection *connection, struct request *rq, const char *url)
 {
-	size_t		path_len = strlen(url);
-
-	if (path_len > MAX_URI)
+	if (uri_length(connection, url) > MAX_URI)
 	{
 		settle_error(rq, 414, NULL, "the request URI is longer than 8192 bytes", NULL);
 		return;
@@ -472,7 +494,7 @@ begin(struct MHD_Connection *connection, struct request *rq, const char *url)
 	if (rq->match.route->kind != RK_API)
 		begin_docs(rq);
 	else
-		begin_api(connection, rq, path_len);
+		begin_api(connection, rq);
 }
 
 static struct request *
@@ -488,24 +510,19 @@ request_new(const char *method)
 	return rq;
 }
 
-/* Takes one piece of the body; a refused request's body is read and dropped, up to a limit. */
+/*
+ * Takes one piece of the body.  MHD cannot answer in the middle of an
+ * upload, so a refused body (too large, or for a request already refused)
+ * is read to its end and dropped; past DISCARD_LIMIT the connection is
+ * simply closed.
+ */
 static enum MHD_Result
-take_upload(struct MHD_Connection *connection, struct request *rq, const char *data, size_t size)
+take_upload(struct request *rq, const char *data, size_t size)
 {
-	if (rq->delivered)
+	if (rq->status == 0 && rq->match.route->body && append_body(rq, data, size))
 		return MHD_YES;
-	if (rq->status == 0 && rq->match.route && rq->match.route->body)
-	{
-		if (append_body(rq, data, size))
-			return MHD_YES;
-		return deliver(connection, rq);
-	}
 	rq->discarded += size;
-	if (rq->discarded <= config.max_body)
-		return MHD_YES;
-	if (rq->status < 400)
-		settle_too_large(rq);
-	return deliver(connection, rq);
+	return rq->discarded <= DISCARD_LIMIT ? MHD_YES : MHD_NO;
 }
 
 static enum MHD_Result
@@ -528,9 +545,9 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url, const 
 	if (size > 0)
 	{
 		*upload_data_size = 0;
-		return take_upload(connection, rq, upload_data, size);
+		return take_upload(rq, upload_data, size);
 	}
-	if (rq->delivered)
+	if (rq->queued)
 		return MHD_YES;
 	if (rq->status == 0 && rq->match.route->body)
 		finish_body(rq);
@@ -618,11 +635,13 @@ http_start(const struct http_config *cfg)
 {
 	config = *cfg;
 	docs_init(cfg->docs_dir);
-	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-							MHD_USE_ERROR_LOG | (cfg->ipv6 ? MHD_USE_IPv6 : 0),
+	return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+							MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+							(cfg->ipv6 ? MHD_USE_IPv6 : 0),
 							0, NULL, NULL, on_request, NULL,
 							MHD_OPTION_SOCK_ADDR, cfg->addr,
-							MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) MAX_CONNECTIONS,
+							MHD_OPTION_THREAD_STACK_SIZE, (size_t) THREAD_STACK,
 							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT,
 							MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -640,6 +659,9 @@ http_stop(struct MHD_Daemon *daemon, double grace)
 
 	atomic_store(&stopping, true);
 	listener = MHD_quiesce_daemon(daemon);
+	/* New connections are refused at once instead of waiting in the backlog until we exit. */
+	if (listener != MHD_INVALID_SOCKET)
+		shutdown(listener, SHUT_RDWR);
 	while (atomic_load(&in_flight) > 0 && monotonic_seconds() < deadline)
 		nanosleep(&(struct timespec) {.tv_nsec = 10 * 1000 * 1000}, NULL);
 	if (atomic_load(&in_flight) > 0)

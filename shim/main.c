@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +50,8 @@ usage(FILE *out)
 			"                     [--threads N] [--max-body BYTES] [--docs-dir DIR]\n"
 			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_LISTEN,\n"
 			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR.\n"
+			"--threads N is how many requests run at once, each on its own database connection;\n"
+			"every HTTP connection is served by a light thread of its own.\n"
 			"Defaults: DSN from the libpq environment (PGHOST, PGPORT, ...), --listen 0.0.0.0:8080,\n"
 			"--metrics-listen 0.0.0.0:9090, --threads = number of cores, --max-body 8MiB,\n"
 			"--docs-dir %s.\n", NILUS_DOCS_DIR);
@@ -191,6 +195,19 @@ warn_missing_assets(const char *dir)
 				"/nilus-manager/docs will lack its scripts\n", dir);
 }
 
+/* A thread and a socket per HTTP connection: allow as many files as the hard limit does. */
+static void
+raise_file_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+	{
+		limit.rlim_cur = limit.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &limit);
+	}
+}
+
 static void
 block_signals(sigset_t *stop)
 {
@@ -228,6 +245,7 @@ main(int argc, char **argv)
 		.docs_dir = o.docs_dir,
 	};
 	warn_missing_assets(o.docs_dir);
+	raise_file_limit();
 	block_signals(&stop);
 	routes_init();
 	if (!openapi_init() || !db_init(o.dsn, config.threads))
