@@ -1,0 +1,119 @@
+-- The hourly rollups (per resource, per tenant, per user; tenant and user
+-- rows split in shards that readers add up) equal GROUP BY aggregates over
+-- nilus.pipeline_run per UTC hour after random inserts, posts, corrections
+-- through store_run and straight UPDATEs (across buckets, resources, users,
+-- tenants), and deletions; listing totals built on them stay exact.
+BEGIN;
+\ir lib/helpers.psql
+SELECT plan(196);
+-- Buckets are UTC hours whatever the session's zone (this one is UTC+05:30).
+SET LOCAL TimeZone = 'Asia/Kolkata';
+
+CREATE VIEW pg_temp.expected_resource AS
+    SELECT tenant, resource_id, date_trunc('hour', started_at, 'UTC') AS bucket, count(*) AS runs,
+           count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed,
+           count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL) AS durations,
+           coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0) AS duration_sum,
+           max(duration_sec) FILTER (WHERE is_success IS NOT NULL) AS duration_max
+      FROM nilus.pipeline_run GROUP BY 1, 2, 3;
+CREATE VIEW pg_temp.stored_resource AS
+    SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max
+      FROM nilus.run_rollup_resource WHERE runs <> 0;
+CREATE VIEW pg_temp.expected_tenant AS
+    SELECT tenant, date_trunc('hour', started_at, 'UTC') AS bucket, count(*) AS runs,
+           count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed
+      FROM nilus.pipeline_run GROUP BY 1, 2;
+CREATE VIEW pg_temp.stored_tenant AS
+    SELECT tenant, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
+      FROM nilus.run_rollup_tenant GROUP BY 1, 2 HAVING sum(runs) <> 0;
+CREATE VIEW pg_temp.expected_user AS
+    SELECT tenant, run_as_user, date_trunc('hour', started_at, 'UTC') AS bucket, count(*) AS runs,
+           count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed
+      FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3;
+CREATE VIEW pg_temp.stored_user AS
+    SELECT tenant, run_as_user, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
+      FROM nilus.run_rollup_user GROUP BY 1, 2, 3 HAVING sum(runs) <> 0;
+
+-- Five assertions: each rollup equals its aggregate, and buckets emptied
+-- of runs hold nothing else.
+CREATE FUNCTION pg_temp.rollups_match(stage text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN NEXT results_eq('SELECT * FROM pg_temp.stored_resource ORDER BY 1, 2, 3',
+                           'SELECT * FROM pg_temp.expected_resource ORDER BY 1, 2, 3',
+                           stage || ': run_rollup_resource = GROUP BY tenant, resource_id, hour');
+    RETURN NEXT results_eq('SELECT * FROM pg_temp.stored_tenant ORDER BY 1, 2',
+                           'SELECT * FROM pg_temp.expected_tenant ORDER BY 1, 2',
+                           stage || ': run_rollup_tenant (shards summed) = GROUP BY tenant, hour');
+    RETURN NEXT results_eq('SELECT * FROM pg_temp.stored_user ORDER BY 1, 2, 3',
+                           'SELECT * FROM pg_temp.expected_user ORDER BY 1, 2, 3',
+                           stage || ': run_rollup_user (shards summed) = GROUP BY tenant, run_as_user, hour');
+    RETURN NEXT is((SELECT count(*) FROM nilus.run_rollup_resource
+                     WHERE runs = 0 AND (succeeded, failed, durations, duration_sum) <> (0, 0, 0, 0)
+                        OR runs = 0 AND duration_max IS NOT NULL),
+                   0::bigint, stage || ': resource buckets without runs hold no counts, sums or maximum');
+    RETURN NEXT is((SELECT count(*) FROM (SELECT 1 FROM nilus.run_rollup_tenant GROUP BY tenant, bucket
+                                          HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
+                                          UNION ALL
+                                          SELECT 1 FROM nilus.run_rollup_user GROUP BY tenant, run_as_user, bucket
+                                          HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)) z),
+                   0::bigint, stage || ': tenant and user buckets without runs hold no counts');
+END $$;
+
+-- Listing totals on the common filters, built on the rollups.
+CREATE FUNCTION pg_temp.totals_match(stage text) RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT is((nilus.list_pipelines(t, c.run_as_user, c.is_success, c.resource_id, c.started_at,
+                                    c.started_at_gte, c.started_at_lte)::jsonb ->> 'total')::bigint,
+              (SELECT count(*) FROM pg_temp.runs_matching(t, c.run_as_user, c.is_success, c.resource_id,
+                                                          c.started_at, c.started_at_gte, c.started_at_lte)),
+              stage || ', ' || t || ': total = count(*): ' || c.label)
+      FROM pg_temp.filter_cases() c, unnest(ARRAY['acme', 'globex']) AS t
+     WHERE c.label ~ '(no range|mid-hour|hour boundar)' AND c.label !~ '^user '
+$$;
+
+SELECT pg_temp.random_runs('acme', 500, 0.11) \g /dev/null
+SELECT pg_temp.random_runs('globex', 200, 0.12) \g /dev/null
+SELECT cmp_ok((SELECT count(*) FROM pg_temp.expected_resource), '>', 300::bigint, 'runs spread over hundreds of buckets');
+SELECT pg_temp.rollups_match('after random posts, corrections and deletions');
+SELECT pg_temp.totals_match('after random posts');
+
+-- Round two, straight on the table.
+SELECT setseed(0.5);
+UPDATE nilus.pipeline_run SET started_at = started_at + (random() - 0.5) * interval '10 hours'
+ WHERE finished_at IS NULL AND random() < 0.3;                                   -- across buckets
+UPDATE nilus.pipeline_run SET started_at = date_trunc('hour', started_at, 'UTC')
+ WHERE finished_at IS NULL AND random() < 0.1;                                   -- onto a bucket's first instant
+UPDATE nilus.pipeline_run SET started_at = date_trunc('hour', started_at, 'UTC') - interval '1 microsecond'
+ WHERE finished_at IS NULL AND random() < 0.1;                                   -- onto a bucket's last instant
+UPDATE nilus.pipeline_run SET run_as_user = CASE WHEN run_as_user IS NULL THEN 'dave' ELSE NULL END
+ WHERE random() < 0.15;                                                           -- to and from no user
+UPDATE nilus.pipeline_run SET is_success = NULL, duration_sec = NULL
+ WHERE random() < 0.05;                                                           -- back to running
+UPDATE nilus.pipeline_run SET is_success = random() < 0.5, duration_sec = CASE WHEN random() < 0.5 THEN NULL ELSE 42.125 END
+ WHERE is_success IS NULL AND random() < 0.5;                                     -- finished later
+UPDATE nilus.pipeline_run SET duration_sec = 0 WHERE is_success AND random() < 0.05;
+UPDATE nilus.pipeline_run SET tenant = CASE tenant WHEN 'acme' THEN 'globex' ELSE 'acme' END
+ WHERE random() < 0.05;                                                           -- moved between tenants
+UPDATE nilus.pipeline_run SET error = error;                                      -- touches every row, changes nothing
+DELETE FROM nilus.pipeline_run WHERE resource_id = 'res-c' AND tenant = 'globex';
+DELETE FROM nilus.pipeline_run WHERE random() < 0.05;
+-- ... and through store_run: corrections of started_at, outcome and duration.
+SELECT nilus.store_run(r.tenant, pg_temp.run_body(r.run_id, r.resource_id, r.started_at - interval '90 minutes',
+                                                  jsonb_build_object('is_success', NOT coalesce(r.is_success, false),
+                                                                     'duration_sec', 7.5)))
+  FROM nilus.pipeline_run r WHERE random() < 0.1 \g /dev/null
+SELECT pg_temp.rollups_match('after straight UPDATEs, DELETEs and more posts');
+SELECT pg_temp.totals_match('after straight UPDATEs');
+
+-- Every run of a resource deleted at once, then everything.
+DELETE FROM nilus.pipeline_run WHERE resource_id = 'res-a';
+SELECT pg_temp.rollups_match('after deleting a whole resource');
+SELECT is(nilus.pipeline_stats('acme', 'res-a', '366d')::jsonb -> 'stats' ->> 'total_runs', '0', 'a deleted resource has no stats');
+DELETE FROM nilus.pipeline_run;
+SELECT pg_temp.rollups_match('after deleting every run');
+SELECT pg_temp.random_runs('acme', 100, 0.99) \g /dev/null
+TRUNCATE nilus.pipeline_run;
+SELECT pg_temp.rollups_match('after TRUNCATE');
+SELECT is(nilus.list_pipelines('acme')::jsonb ->> 'total', '0', 'after TRUNCATE no run is counted');
+
+SELECT * FROM finish();
+ROLLBACK;
