@@ -38,8 +38,8 @@ error_code(int status)
 	}
 }
 
-char *
-error_body(int status, const char *code, const char *message, const char *parameter, size_t *len)
+static char *
+render_error(int status, const char *code, const char *message, const char *parameter)
 {
 	json_t	   *error = json_pack("{s:i, s:s, s:s}", "status", status,
 								  "code", code ? code : error_code(status),
@@ -47,19 +47,25 @@ error_body(int status, const char *code, const char *message, const char *parame
 	json_t	   *root;
 	char	   *text;
 
-	if (parameter && error)
-		json_object_set_new(error, "parameter", json_string(parameter));
+	if (parameter && error && json_object_set_new(error, "parameter", json_string(parameter)) != 0)
+	{
+		json_decref(error);
+		return NULL;
+	}
 	root = json_pack("{s:o}", "error", error);
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
-	if (!text)
-	{
-		/* Only out of memory gets here; a fixed body still tells the client what happened. */
-		static const char fallback[] =
-			"{\"error\": {\"status\": 500, \"code\": \"internal_error\", \"message\": \"internal error\"}}";
+	return text;
+}
 
-		text = strdup(fallback);
-	}
+char *
+error_body(int status, const char *code, const char *message, const char *parameter, size_t *len)
+{
+	char	   *text = render_error(status, code, message, parameter);
+
+	/* Only text that is not UTF-8 or a lack of memory gets here: keep the status, drop the text. */
+	if (!text)
+		text = render_error(status, code, "the request failed", NULL);
 	if (len)
 		*len = text ? strlen(text) : 0;
 	return text;

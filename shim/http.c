@@ -313,6 +313,7 @@ json_media_type(const char *content_type)
 {
 	static const char json[] = "application/json";
 
+	/* Parameters may follow; strchr also finds the final NUL: the bare type. */
 	return content_type && strncasecmp(content_type, json, sizeof(json) - 1) == 0 &&
 		strchr("; \t", content_type[sizeof(json) - 1]) != NULL;
 }
@@ -615,7 +616,8 @@ on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 		return;
 	seconds = monotonic_seconds() - rq->start;
 	log_request(rq, seconds, toe);
-	metrics_request(rq->found == ROUTE_MATCH_NONE ? METRICS_UNMATCHED : rq->match.slot,
+	if (rq->status != 0)
+		metrics_request(rq->found == ROUTE_MATCH_NONE ? METRICS_UNMATCHED : rq->match.slot,
 					rq->method, rq->status, seconds);
 	request_free(rq);
 	*req_cls = NULL;

@@ -25,9 +25,9 @@ static const char *const methods[] = {
 };
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
 
-/* Every status the shim or MHD's handler path produces; anything else is counted as 0. */
+/* Every status the shim answers with; anything else would be counted as 500. */
 static const int statuses[] = {
-	0, 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 414, 415, 500, 503
+	500, 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 414, 415, 503
 };
 #define N_STATUSES (sizeof(statuses) / sizeof(statuses[0]))
 

@@ -439,6 +439,15 @@ digits(const char **s, int n)
 	return v;
 }
 
+static int
+days_in_month(int year, int month)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool		leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return days[month - 1] + (month == 2 && leap);
+}
+
 static bool
 date_part(const char **s)
 {
@@ -446,7 +455,7 @@ date_part(const char **s)
 	int			m = (**s == '-') ? ((*s)++, digits(s, 2)) : -1;
 	int			d = (**s == '-') ? ((*s)++, digits(s, 2)) : -1;
 
-	return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+	return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
 }
 
 static bool
@@ -454,13 +463,15 @@ time_part(const char **s)
 {
 	int			h = digits(s, 2);
 	int			mi = (**s == ':') ? ((*s)++, digits(s, 2)) : -1;
+	int			sec;
 
 	if (h < 0 || h > 23 || mi < 0 || mi > 59)
 		return false;
 	if (**s != ':')
 		return true;
 	(*s)++;
-	if (digits(s, 2) < 0 || (*s)[-2] > '6')
+	sec = digits(s, 2);
+	if (sec < 0 || sec > 60)
 		return false;
 	if (**s == '.')
 	{
