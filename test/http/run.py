@@ -101,8 +101,14 @@ def check(cond, message):
 
 
 def eq(actual, expected, what):
-    if actual != expected:
-        raise Failure(f"{what}: expected {short(expected)}, got {short(actual)}")
+    if actual == expected:
+        return
+    if isinstance(actual, list) and isinstance(expected, list):
+        at = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b),
+                  min(len(actual), len(expected)))
+        raise Failure(f"{what}: {len(actual)} items, expected {len(expected)}; first difference at "
+                      f"[{at}]: expected {short(expected[at:at + 2])}, got {short(actual[at:at + 2])}")
+    raise Failure(f"{what}: expected {short(expected)}, got {short(actual)}")
 
 
 def short(value, limit=300):
@@ -295,9 +301,10 @@ def request(method, path, token=None, body=None, headers=None, port=None, timeou
     hdrs = dict(headers or {})
     if token is not None:
         hdrs["Authorization"] = f"Bearer {token}"
-    if body is not None and not isinstance(body, (bytes, str)):
-        body = json.dumps(body)
+    if body is not None:
         hdrs.setdefault("Content-Type", "application/json")
+        if not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
     if isinstance(body, str):
         body = body.encode("utf-8")
     own = conn is None
@@ -803,6 +810,29 @@ def stats_match_sql_aggregate():
 
 
 @test
+def stats_follow_corrected_runs():
+    started = now_minus(minutes=30)
+    run = {"run_id": str(uuid.uuid4()), "resource_id": R_EVENTS, "pipeline_name": "events-load",
+           "started_at": iso(started)}
+    ok_json(post("/tenants/acme/pipeline/runs", run))
+    before = check_stats(R_EVENTS, "1h")["stats"]
+    ok_json(post("/tenants/acme/pipeline/runs", dict(run, finished_at=iso(started + timedelta(seconds=10)),
+                                                         is_success=True)))
+    after = check_stats(R_EVENTS, "1h")["stats"]
+    eq(after["total_runs"], before["total_runs"] + 1, "a finished run is counted once")
+    ok_json(post("/tenants/acme/pipeline/runs", dict(run, finished_at=iso(started + timedelta(seconds=700)),
+                                                         is_success=False, error="late failure")))
+    corrected = check_stats(R_EVENTS, "1h")["stats"]
+    eq((corrected["total_runs"], corrected["failed_runs"]), (after["total_runs"], after["failed_runs"] + 1),
+       "a corrected outcome moves, not adds")
+    moved = dict(run, started_at=iso(now_minus(days=2)), finished_at=iso(now_minus(days=2) + timedelta(seconds=5)),
+                 is_success=True)
+    ok_json(post("/tenants/acme/pipeline/runs", moved))
+    eq(check_stats(R_EVENTS, "1h")["stats"]["total_runs"], before["total_runs"], "a run moved out of the window")
+    check_stats(R_EVENTS, "3d")
+
+
+@test
 def stats_without_runs_are_null():
     body = check_stats("workflow:v1:never-ran:public", "7d")
     eq(body["stats"], {"total_runs": 0, "successful_runs": 0, "failed_runs": 0, "success_rate": None,
@@ -1197,7 +1227,7 @@ def schema_history_multi_mib_record_round_trips():
     rnd = random.Random(7)
     chunk = DDL_TEXT + "".join(chr(rnd.choice([0x41, 0x7a, 0xe9, 0x65e5, 0x1f600, 0x22, 0x5c, 0x0a]))
                                for _ in range(4000))
-    big = (chunk * (3 * 1024 * 1024 // len(chunk.encode())))[:3 * 1024 * 1024 // 2] + "END"
+    big = chunk * (3 * 1024 * 1024 // len(chunk.encode()) + 1) + "END"
     check(len(big.encode("utf-8")) > 3 * 1024 * 1024, "the record is over 3 MiB")
     eq(ok_json(post(base, history_body("service:v1:big:public", "big-conn", ["small", big])), 201),
        {"stored": 2}, "stored")
@@ -1618,7 +1648,9 @@ def overlong_uri_and_header_flood_are_4xx():
 
 @test
 def garbage_requests_leave_the_shim_alive():
-    for data in (b"\x00\x01\x02garbage\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+    status, reply = raw(b"GET / HTTP/9.9\r\n\r\n", timeout=5)
+    check(status in (400, 505), f"an unknown HTTP version: {short(reply[:200])}")
+    for data in (b"\x00\x01\x02garbage\r\n\r\n", b"GET\r\n\r\n",
                  b"POST " + url("/tenants/acme/pipeline/runs").encode() + b" HTTP/1.1\r\nHost: x\r\n"
                  b"Content-Length: -5\r\n\r\n",
                  b"GET " + url("/info").encode() + b" HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"):
@@ -1827,6 +1859,42 @@ def metrics_pass_promtool_and_count_requests():
     check(any("route" in l for l in routed), "latency histogram per route")
 
 
+def new_log_lines(shim, action):
+    before = len(shim.log_path.read_text(errors="replace").splitlines())
+    action()
+    time.sleep(0.2)
+    return shim.log_path.read_text(errors="replace").splitlines()[before:]
+
+
+@test
+def access_log_has_one_line_per_request():
+    def three_requests():
+        ok_json(get("/tenants/acme/pipeline/log-probe/offsets"))
+        expect_error(get("/tenants/acme/pipeline/log-probe/state"), 404, "not_found")
+        expect_error(get("/tenants/globex/pipeline/log-probe/offsets"), 403, "forbidden")
+    lines = [l for l in new_log_lines(SHIM, three_requests) if re.search(r"\bGET\b", l)]
+    eq(len(lines), 3, f"access log lines for 3 requests ({short(lines)})")
+    for line, route, status in zip(lines, ("/offsets", "/state", "/offsets"), ("200", "404", "403")):
+        check(route in line and re.search(rf"\b{status}\b", line), f"log line {line!r} lacks {route} {status}")
+        check(re.search(r"\d(\.\d+)?\s*(ms|s)\b", line), f"log line {line!r} lacks a duration")
+
+
+@test
+def readiness_requires_matching_extension_version():
+    def readiness_becomes(status):
+        deadline = time.monotonic() + 6
+        while request("GET", "/readiness", port=SHIM.metrics_port).status != status:
+            check(time.monotonic() < deadline, f"/readiness did not turn {status}")
+            time.sleep(0.2)
+    version = db_scalar("SELECT extversion FROM pg_extension WHERE extname = 'nilus'")
+    psql("UPDATE pg_extension SET extversion = '0.0.1-other' WHERE extname = 'nilus'")
+    try:
+        readiness_becomes(503)
+    finally:
+        psql(f"UPDATE pg_extension SET extversion = {lit(version)} WHERE extname = 'nilus'")
+    readiness_becomes(200)
+
+
 @test
 def metrics_listener_probes():
     r = request("GET", "/health", port=SHIM.metrics_port)
@@ -1865,6 +1933,40 @@ def env_configured_shim_enforces_small_max_body():
         eq(small.stop(), 0, "exit status after SIGTERM")
     finally:
         small.stop()
+
+
+@test
+def sigterm_finishes_the_request_in_flight():
+    shim = Shim("graceful")
+    shim.start()
+    try:
+        path = url("/tenants/acme/pipeline/graceful-stop/state")
+        body = json.dumps({"state": {"note": "sent around a SIGTERM", "pad": "p" * 2000}}).encode()
+        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {T['acme_runtime']}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", shim.port), timeout=20) as s:
+            s.sendall(head.encode() + body[:1000])
+            time.sleep(0.3)
+            shim.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            s.sendall(body[1000:])
+            reply = b""
+            while not response_complete(reply):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        r = parse_reply(reply) if reply else None
+        check(r is not None and r.status == 201, f"the request in flight at SIGTERM: {short(reply[:200])}")
+        eq(db_int("SELECT count(*) FROM nilus.pipeline_state WHERE tenant = 'acme' "
+                  "AND pipeline_name = 'graceful-stop'"), 1, "the request in flight committed")
+        try:
+            code = shim.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            code = "still running"
+        eq(code, 0, "exit status after SIGTERM")
+    finally:
+        shim.stop()
 
 
 # ---- the database going away
