@@ -1,0 +1,5 @@
+-- GET /tenants/{t}/pipeline/{name}/offsets  (variables: token, tenant, pipeline)
+\startpipeline
+SELECT nilus.authenticate(:token);
+SELECT nilus.get_offsets(:tenant, :pipeline);
+\endpipeline
