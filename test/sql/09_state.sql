@@ -3,9 +3,9 @@
 -- value is a state; 404 (P0002) when there is no successful state.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(66);
+SELECT plan(62);
 
-SELECT pg_temp.rejects($$SELECT nilus.get_state('acme', 'orders')$$, 'P0002', 'get_state before any state');
+SELECT pg_temp.raises($$SELECT nilus.get_state('acme', 'orders')$$, 'P0002', 'get_state before any state');
 
 SELECT is(nilus.store_state('acme', 'orders', '{"state": "H4sIAAAAAAAA/6tWKkktLlGyUlAqS8wpTtVRKi1OLVKyUlBKSSxJBAA=", "run_id": "run-1"}')::jsonb,
           jsonb_build_object('pipeline_name', 'orders', 'version', 1, 'created_at', pg_temp.rfc3339(now())),
@@ -52,9 +52,9 @@ SELECT is(nilus.get_state('acme', 'values')::jsonb -> 'state', 'false'::jsonb, '
 
 -- Only failed states: still nothing to resume from.
 SELECT nilus.store_state('acme', 'broken', '{"state": 1, "is_success": false}') \g /dev/null
-SELECT pg_temp.rejects($$SELECT nilus.get_state('acme', 'broken')$$, 'P0002', 'get_state with only failed states');
-SELECT pg_temp.rejects($$SELECT nilus.get_state('acme', 'no-such-pipeline')$$, 'P0002', 'get_state of an unknown pipeline');
-SELECT pg_temp.rejects($$SELECT nilus.get_state('initech', 'orders')$$, 'P0002', 'get_state of a tenant without states');
+SELECT pg_temp.raises($$SELECT nilus.get_state('acme', 'broken')$$, 'P0002', 'get_state with only failed states');
+SELECT pg_temp.raises($$SELECT nilus.get_state('acme', 'no-such-pipeline')$$, 'P0002', 'get_state of an unknown pipeline');
+SELECT pg_temp.raises($$SELECT nilus.get_state('initech', 'orders')$$, 'P0002', 'get_state of a tenant without states');
 
 -- Bad posts store nothing and use no version.
 SELECT pg_temp.rejects(format('SELECT nilus.store_state(%L, %L, %L)', tenant, pipeline, body), expected, why)
