@@ -111,7 +111,7 @@ SELECT is(nilus.pipeline_stats('acme', r.resource_id, p.period)::jsonb,
 
 -- More corrections, straight on the table: runs moved across hour buckets
 -- and across the windows' edges, outcomes flipped, durations changed, runs deleted.
-SELECT setseed(0.77);
+SELECT setseed(0.77) \g /dev/null
 UPDATE nilus.pipeline_run SET started_at = now() - p.span
   FROM periods p WHERE tenant = 'acme' AND is_success IS NOT NULL AND finished_at IS NULL AND random() < 0.05;
 UPDATE nilus.pipeline_run SET started_at = now() - p.span - interval '1 microsecond'

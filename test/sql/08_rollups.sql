@@ -77,7 +77,7 @@ SELECT pg_temp.rollups_match('after random posts, corrections and deletions');
 SELECT pg_temp.totals_match('after random posts');
 
 -- Round two, straight on the table.
-SELECT setseed(0.5);
+SELECT setseed(0.5) \g /dev/null
 UPDATE nilus.pipeline_run SET started_at = started_at + (random() - 0.5) * interval '10 hours'
  WHERE finished_at IS NULL AND random() < 0.3;                                   -- across buckets
 UPDATE nilus.pipeline_run SET started_at = date_trunc('hour', started_at, 'UTC')

@@ -111,7 +111,7 @@ SELECT pg_temp.rejects(statement, expected, statement)
                ($$SELECT nilus.get_offsets('acme', NULL)$$, '22023 pipeline_name')) AS bad(statement, expected);
 
 -- list_cdc_offsets on a randomized history of batches.
-SELECT setseed(0.25);
+SELECT setseed(0.25) \g /dev/null
 SELECT nilus.store_offsets(t, 'pipe-' || (b % 4), jsonb_build_object(
            'resource_id', 'res-' || (1 + b % 2), 'connector_name', 'conn-' || chr(97 + b % 3),
            'offsets', (SELECT jsonb_agg(jsonb_build_object('offset_key', 'key-' || (1 + floor(random() * 5)),

@@ -114,7 +114,7 @@ SELECT is((SELECT md5(r ->> 'history_data') FROM json_array_elements(nilus.list_
           (SELECT md5(data) FROM big), 'list_cdc_schema_history returns it byte for byte');
 
 -- list_cdc_schema_history on a randomized history.
-SELECT setseed(0.61);
+SELECT setseed(0.61) \g /dev/null
 SELECT nilus.store_schema_history(t, 'pipe-' || (b % 3), jsonb_build_object(
            'resource_id', 'res-' || (1 + b % 2), 'connector_name', 'conn-' || chr(97 + (b / 2) % 3),
            'records', (SELECT jsonb_agg(jsonb_build_object('history_data', '{"ddl": "' || md5(random()::text) || '"}'))
