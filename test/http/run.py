@@ -18,6 +18,7 @@ import os
 import random
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -1099,6 +1100,21 @@ def offsets_retry_with_ids_stores_nothing_twice():
 
 
 @test
+def reused_id_with_other_content_is_409():
+    rid = str(uuid.uuid4())
+    path = "/tenants/acme/pipeline/conflict-cdc"
+    off = lambda val: offsets_body("service:v1:conflict-cdc:public", "c-conn",
+                                   [{"offset_key": "k", "offset_val": val, "id": rid}])
+    eq(ok_json(post(path + "/offsets", off("v1")), 201), {"stored": 1}, "first record")
+    hid = str(uuid.uuid4())
+    hist = lambda data: history_body("service:v1:conflict-cdc:public", "c-conn", [data], [hid])
+    eq(ok_json(post(path + "/schema-history", hist("ddl 1")), 201), {"stored": 1}, "first history record")
+    with Unchanged():
+        expect_error(post(path + "/offsets", off("v2")), 409, "conflict")
+        expect_error(post(path + "/schema-history", hist("ddl 2")), 409, "conflict")
+
+
+@test
 def offsets_bad_batch_stores_nothing():
     path = "/tenants/acme/pipeline/atomic-cdc/offsets"
     good = {"offset_key": "k", "offset_val": "v"}
@@ -1969,6 +1985,35 @@ def sigterm_finishes_the_request_in_flight():
         shim.stop()
 
 
+@test
+def occupied_listen_port_is_an_error():
+    """A second instance on a port in use must fail, not share the port unnoticed."""
+    other = Shim("port-taken")
+    other.port = SHIM.port
+    argv, env = other.command()
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"a second shim started on the API port {SHIM.port} in use")
+    check(done.returncode != 0, "a second shim on a port in use exited 0")
+    shim_still_serves()
+
+
+@test
+def bad_flags_are_refused():
+    for flag, value in (("--threads", "0"), ("--max-body", "lots"), ("--listen", "nowhere"),
+                        ("--metrics-listen", "127.0.0.1:99999"), ("--threads", "-2")):
+        try:
+            done = subprocess.run([BIN, "--dsn", dsn(), "--listen", f"127.0.0.1:{free_port()}",
+                                   "--metrics-listen", f"127.0.0.1:{free_port()}", flag, value],
+                                  capture_output=True, text=True, timeout=5)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"{flag} {value} was accepted")
+        check(done.returncode != 0, f"{flag} {value}: exit status 0")
+        check(flag.lstrip("-") in done.stderr, f"{flag} {value}: the error does not name the flag: "
+                                              f"{short(done.stderr)}")
+
+
 # ---- the database going away
 
 def pg_ctl(action):
@@ -2029,6 +2074,7 @@ def main(argv):
         print(f"FAIL setup: {e}")
         if SHIM:
             SHIM.stop()
+        print(f"shim logs: {TMP}")
         print("0 passed, 1 failed")
         return 1
     passed = failed = 0
@@ -2052,6 +2098,10 @@ def main(argv):
         if verbose:
             print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", file=sys.stderr, flush=True)
     SHIM.stop()
+    if failed:
+        print(f"shim logs: {TMP}")
+    else:
+        shutil.rmtree(TMP, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
