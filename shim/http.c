@@ -648,7 +648,6 @@ http_start(const struct http_config *cfg)
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT,
 							MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 							MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-							MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
 							MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
 							MHD_OPTION_END);
 }

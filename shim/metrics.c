@@ -347,6 +347,5 @@ metrics_start(const struct sockaddr *addr, int ipv6)
 							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 64,
-							MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
 							MHD_OPTION_END);
 }
