@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,22 +159,32 @@ parse_threads(const char *text)
 	return (unsigned int) n;
 }
 
+/* getaddrinfo takes 99999 and wraps it: the range is checked here. */
+static bool
+port_ok(const char *port)
+{
+	size_t		len = strspn(port, "0123456789");
+
+	return len > 0 && len <= 5 && port[len] == '\0' && atoi(port) >= 1 && atoi(port) <= 65535;
+}
+
 /* HOST:PORT, [IPv6]:PORT or :PORT (every address). */
 static void
 parse_listen(const char *what, const char *text, struct listen_addr *out)
 {
 	char		host[256];
 	const char *colon = strrchr(text, ':');
+	const char *start = text;
 	size_t		hlen = colon ? (size_t) (colon - text) : 0;
 	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *found;
 	int			rc;
 
-	if (!colon || hlen >= sizeof(host) || colon[1] == '\0')
-		fail(what, text, "must be HOST:PORT");
+	if (!colon || hlen >= sizeof(host) || !port_ok(colon + 1))
+		fail(what, text, "must be HOST:PORT with a port from 1 to 65535");
 	if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']')
-		text++, hlen -= 2;
-	memcpy(host, text, hlen);
+		start++, hlen -= 2;
+	memcpy(host, start, hlen);
 	host[hlen] = '\0';
 	rc = getaddrinfo(hlen ? host : NULL, colon + 1, &hints, &found);
 	if (rc != 0)
