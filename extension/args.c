@@ -148,6 +148,12 @@ nilus_parse_timestamptz(const char *value, const char *parameter)
 	MemoryContext context = CurrentMemoryContext;
 	TimestampTz result = 0;
 
+	/* Not PostgreSQL's special words ("now", "tomorrow", "epoch"): a date first. */
+	if (strlen(value) < 10 || !isdigit((unsigned char) value[0]) || value[4] != '-')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+				 errmsg("%s must be an RFC 3339 timestamp, not \"%s\"", parameter, value),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, parameter)));
 	PG_TRY();
 	{
 		result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(value),

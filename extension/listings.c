@@ -99,8 +99,10 @@ narrow_by_started_at(NilusRange *range, const char *started_at)
 
 		if (!IS_VALID_JULIAN(year, month, day) || month < 1 || month > 12 || day < 1 ||
 			day > day_tab[isleap(year)][month - 1])
-			nilus_invalid("started_at", "started_at must be a date YYYY-MM-DD or a timestamp, not \"%s\"",
-						  started_at);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
+					 errmsg("started_at must be a date YYYY-MM-DD or a timestamp, not \"%s\"", started_at),
+					 err_generic_string(PG_DIAG_COLUMN_NAME, "started_at")));
 		day_start = ((TimestampTz) (date2j(year, month, day) - POSTGRES_EPOCH_JDATE)) * USECS_PER_DAY;
 		range->lo = Max(range->lo, day_start);
 		range->hi = Min(range->hi, day_start + USECS_PER_DAY);

@@ -155,7 +155,7 @@ remove_from_resource(const RunContribution *c)
 {
 	static NilusPlan remove = {
 		"UPDATE nilus.run_rollup_resource SET runs = runs - 1, succeeded = succeeded - $4, "
-		"failed = failed - $5, durations = durations - $6, duration_sum = duration_sum - $7, "
+		"failed = failed - $5, durations = durations - $6, duration_sum = duration_sum - $7::numeric, "
 		"duration_max = CASE WHEN $8 AND $7 >= duration_max THEN "
 		"  (SELECT max(duration_sec) FROM nilus.pipeline_run "
 		"   WHERE tenant = $1 AND resource_id = $2 AND started_at >= $3 "

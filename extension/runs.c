@@ -128,7 +128,9 @@ set_duration(RunPost *post, int index, JsonbContainer *body)
 	}
 	if (value.type != jbvNumeric)
 		nilus_invalid("duration_sec", "duration_sec must be a number of seconds");
-	duration = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(value.val.numeric)));
+	/* Through text, so that a value beyond float8 is a bad input, not an overflow error. */
+	duration = strtod(DatumGetCString(DirectFunctionCall1(numeric_out,
+														  NumericGetDatum(value.val.numeric))), NULL);
 	if (duration < 0 || isinf(duration))
 		nilus_invalid("duration_sec", "duration_sec must be a finite number >= 0");
 	set_value(post, index, Float8GetDatum(duration), false);
@@ -222,6 +224,34 @@ static NilusPlan stored_run = {
 	2, {TEXTOID, UUIDOID}
 };
 
+/*
+ * A later post may move started_at past the finished_at stored before it;
+ * the table's check catches that, and the caller gets a bad-input error.
+ */
+static void
+upsert(Datum *values, char *nulls)
+{
+	MemoryContext context = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		nilus_execute(&upsert_run, values, nulls, false, 0);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		MemoryContextSwitchTo(context);
+		error = CopyErrorData();
+		if (error->sqlerrcode != ERRCODE_CHECK_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		nilus_invalid("finished_at", "finished_at must not be before started_at (constraint %s)",
+					  error->constraint_name ? error->constraint_name : "of nilus.pipeline_run");
+	}
+	PG_END_TRY();
+}
+
 PG_FUNCTION_INFO_V1(nilus_store_run);
 
 Datum
@@ -244,7 +274,7 @@ nilus_store_run(PG_FUNCTION_ARGS)
 
 	nj_init(&js);
 	SPI_connect();
-	nilus_execute(&upsert_run, values, nulls, false, 0);
+	upsert(values, nulls);
 	if (SPI_processed == 0)
 		nilus_execute(&stored_run, values, nulls, false, 1);
 	nj_row(&js, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);

@@ -136,7 +136,7 @@ CREATE TABLE nilus.cdc_offset (
 CREATE INDEX cdc_offset_by_seq       ON nilus.cdc_offset (tenant, record_insert_seq DESC);
 CREATE INDEX cdc_offset_by_resource  ON nilus.cdc_offset (tenant, resource_id, record_insert_seq DESC);
 CREATE INDEX cdc_offset_by_connector ON nilus.cdc_offset (tenant, connector_name, record_insert_seq DESC);
-CREATE INDEX cdc_offset_by_key       ON nilus.cdc_offset (tenant, pipeline_name, offset_key, record_insert_seq DESC);
+CREATE INDEX cdc_offset_by_key       ON nilus.cdc_offset (tenant, offset_key, record_insert_seq DESC);
 
 -- The latest record of each offset key, kept on every append, so that reading
 -- a pipeline's offsets costs its number of keys, not its history.
@@ -244,6 +244,15 @@ CREATE FUNCTION nilus.pipeline_run_rollup() RETURNS trigger
 AS 'MODULE_PATHNAME', 'nilus_pipeline_run_rollup' LANGUAGE C;
 CREATE TRIGGER pipeline_run_rollup AFTER INSERT OR UPDATE OR DELETE ON nilus.pipeline_run
     FOR EACH ROW EXECUTE FUNCTION nilus.pipeline_run_rollup();
+-- TRUNCATE fires no row triggers: empty the rollups with the runs.
+CREATE FUNCTION nilus.pipeline_run_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE nilus.run_rollup_resource, nilus.run_rollup_tenant, nilus.run_rollup_user;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER pipeline_run_truncate AFTER TRUNCATE ON nilus.pipeline_run
+    FOR EACH STATEMENT EXECUTE FUNCTION nilus.pipeline_run_truncate();
 
 ------------------------------------------------------------------------------
 -- Pipeline state
