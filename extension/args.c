@@ -149,7 +149,8 @@ nilus_parse_timestamptz(const char *value, const char *parameter)
 	TimestampTz result = 0;
 
 	/* Not PostgreSQL's special words ("now", "tomorrow", "epoch"): a date first. */
-	if (strlen(value) < 10 || !isdigit((unsigned char) value[0]) || value[4] != '-')
+	if ((strlen(value) < 10 || !isdigit((unsigned char) value[0]) || value[4] != '-') &&
+		pg_strcasecmp(value + (value[0] == '-' || value[0] == '+'), "infinity") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 				 errmsg("%s must be an RFC 3339 timestamp, not \"%s\"", parameter, value),

@@ -246,7 +246,7 @@ upsert(Datum *values, char *nulls)
 		if (error->sqlerrcode != ERRCODE_CHECK_VIOLATION)
 			PG_RE_THROW();
 		FlushErrorState();
-		nilus_invalid("finished_at", "finished_at must not be before started_at (constraint %s)",
+		nilus_invalid("started_at", "started_at must not be after the run's stored finished_at (constraint %s)",
 					  error->constraint_name ? error->constraint_name : "of nilus.pipeline_run");
 	}
 	PG_END_TRY();

@@ -174,7 +174,7 @@ SELECT pg_temp.rejects($$SELECT nilus.store_run(NULL, '{"run_id": "04000000-0000
 -- A correction that would leave the stored finish before the new start.
 SELECT pg_temp.rejects($$SELECT nilus.store_run('acme', '{"run_id": "04000000-0000-0000-0000-000000000002", "resource_id": "res-2",
                                                           "pipeline_name": "pipe-res-2", "started_at": "2026-11-29T00:00:02Z"}')$$,
-                       '22023', 'a correction whose started_at falls after the stored finished_at');
+                       '22023 started_at', 'a correction whose started_at falls after the stored finished_at');
 SELECT ok(pg_temp.message_of($$SELECT nilus.store_run('acme', '{"pipeline_name": "p"}')$$)
           ~ 'run_id' AND pg_temp.message_of($$SELECT nilus.store_run('acme', '{"pipeline_name": "p"}')$$) ~ 'resource_id'
           AND pg_temp.message_of($$SELECT nilus.store_run('acme', '{"pipeline_name": "p"}')$$) ~ 'started_at',
