@@ -58,8 +58,9 @@ fi
 
 large_runs=5000000 small_runs=50000 tenants=3 resources=20 users=8 days=90
 large_offsets=1000000 small_offsets=1000 connectors=4 connector_offsets=3000 schema_records=20
-jobs=$(nproc) batch=10000
+jobs=$(nproc) batch=200
 while [ $# -gt 0 ]; do
+	case $1 in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 	[ $# -ge 2 ] || { echo "generate.sh: $1 needs a value" >&2; exit 2; }
 	case $1 in
 	--large-runs) large_runs=$2 ;;
@@ -121,10 +122,12 @@ tenant_list() {
 	done
 }
 
-# Longest first, so the parallel sessions finish together.
+# Longest first, in parts of a few minutes, so the parallel sessions finish
+# together.
 all_tasks() {
-	runs_tasks large "$large_runs" $((jobs * 2))
+	runs_tasks large "$large_runs" $((jobs * 4)) | sed 1q
 	echo "offsets large cdc-1m cdc-workflow-1m connector-1m $large_offsets 4"
+	runs_tasks large "$large_runs" $((jobs * 4)) | sed 1d
 	echo "offsets large cdc-1k cdc-workflow-1k connector-1k $small_offsets 4"
 	cdc_tasks large
 	for t in $(tenant_list); do

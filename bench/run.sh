@@ -9,11 +9,18 @@
 #   bench/run.sh [--quick] [--concurrency N] [--duration S] [--warmup S]
 #                [--scale-duration S] [-- generate.sh options]
 #
-# --quick: small scale and short runs, a smoke check of the benchmark itself
-# (its ratios mean little).  Needs the extension installed (make install) and
-# the shim built (shim/nilus-manager, or NILUS_MANAGER=path).
+# Defaults: concurrency 8 (wrk connections, pgbench clients and the shim's
+# database connections alike), 8 s per measurement after 2 s of warm-up,
+# 4 s per scaling measurement (one client); the data of generate.sh's
+# defaults (5M runs).  --quick: small scale and short runs, a smoke check of
+# the benchmark itself (its ratios mean little).  Needs the extension
+# installed (make install) and the shim built (shim/nilus-manager, or
+# NILUS_MANAGER=path).
 set -eu
 cd "$(dirname "$0")/.."
+for arg; do
+	case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
+done
 if [ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ]; then
 	# fsync back on (pg_virtualenv turns it off): commits must be durable for
 	# the write figures to mean anything.  Memory as a small production box.
@@ -22,10 +29,10 @@ if [ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ]; then
 		-o work_mem=16MB -o maintenance_work_mem=256MB "$0" "$@"
 fi
 
-concurrency=8 duration=10 warmup=3 scale_duration=5 quick=0
+concurrency=8 duration=8 warmup=2 scale_duration=4 scale_warmup=1 quick=0
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) quick=1 duration=2 warmup=1 scale_duration=2 ;;
+	--quick) quick=1 duration=2 warmup=1 scale_duration=2 scale_warmup=1 ;;
 	--concurrency) concurrency=$2; shift ;;
 	--duration) duration=$2; shift ;;
 	--warmup) warmup=$2; shift ;;
@@ -124,16 +131,16 @@ log_percentiles() {
 		      printf "%.3f %.3f %.3f\n", v[i50 < 1 ? 1 : i50] / 1000, v[i99 < 1 ? 1 : i99] / 1000, sum / NR / 1000 }'
 }
 
-# pgbench (warmed up): name script setting token tenant clients seconds.
+# pgbench: name script setting token tenant clients seconds warmup_seconds.
 # Appends "pgbench name tps p50 p99 mean"; setting is k=v (a pgbench
 # variable) or -.
 pgbench_run() {
-	local name=$1 script=$2 setting=$3 token=$4 tenant=$5 clients=$6 seconds=$7 tps
+	local name=$1 script=$2 setting=$3 token=$4 tenant=$5 clients=$6 seconds=$7 warm=$8 tps
 	set -- -n -M prepared -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" -f "$bench/pgbench/$script" \
 		-D token="$token" -D tenant="$tenant" -D resources="$resources" \
 		-D pipeline=cdc-1m -D writers=64
 	[ "$setting" = - ] || set -- "$@" -D "$setting"
-	PGUSER=$api_role PGPASSWORD=$api_password pgbench "$@" -T "$warmup" >/dev/null 2>&1 || true
+	PGUSER=$api_role PGPASSWORD=$api_password pgbench "$@" -T "$warm" >/dev/null 2>&1 || true
 	rm -f "$work"/pgb.*
 	if ! PGUSER=$api_role PGPASSWORD=$api_password pgbench "$@" -T "$seconds" \
 		--log --log-prefix="$work/pgb" >"$work/pgbench.out" 2>&1 ||
@@ -194,7 +201,7 @@ measure_routes() {
 	routes | while read -r name sql lua setting kind; do
 		[ "$kind" = "$1" ] || continue
 		say "$name: pgbench, then wrk, ${duration}s each at concurrency $concurrency"
-		pgbench_run "$name" "$sql" "$setting" "$token_large" large "$concurrency" "$duration"
+		pgbench_run "$name" "$sql" "$setting" "$token_large" large "$concurrency" "$duration" "$warmup"
 		wrk_run "$name" "$lua" "$setting"
 	done
 }
@@ -204,12 +211,12 @@ measure_scaling() {
 	routes | while read -r name sql lua setting kind; do
 		case $name in stats_* | pipelines* | runs) ;; *) continue ;; esac
 		say "$name: latency at $large_runs and at $small_runs runs"
-		pgbench_run "scale_large_$name" "$sql" "$setting" "$token_large" large 1 "$scale_duration"
-		pgbench_run "scale_small_$name" "$sql" "$setting" "$token_small" small 1 "$scale_duration"
+		pgbench_run "scale_large_$name" "$sql" "$setting" "$token_large" large 1 "$scale_duration" "$scale_warmup"
+		pgbench_run "scale_small_$name" "$sql" "$setting" "$token_small" small 1 "$scale_duration" "$scale_warmup"
 	done
 	say "get_offsets: latency at $offsets_1m and at $offsets_1k offset records"
-	pgbench_run scale_large_get_offsets get_offsets.sql pipeline=cdc-1m "$token_large" large 1 "$scale_duration"
-	pgbench_run scale_small_get_offsets get_offsets.sql pipeline=cdc-1k "$token_large" large 1 "$scale_duration"
+	pgbench_run scale_large_get_offsets get_offsets.sql pipeline=cdc-1m "$token_large" large 1 "$scale_duration" "$scale_warmup"
+	pgbench_run scale_small_get_offsets get_offsets.sql pipeline=cdc-1k "$token_large" large 1 "$scale_duration" "$scale_warmup"
 }
 
 vmrss() { awk '/^VmRSS/ { print $2 }' "/proc/$shim_pid/status"; }
