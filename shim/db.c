@@ -1,63 +1,88 @@
 /*
- * db.c: the connection pool, prepared statements and the one-round-trip
- * pipeline.
+ * db.c: the connection pool and the one-round-trip pipeline.
  *
- * A request takes a free slot (a connection with its prepared statements)
- * for the time of its round trip, so any connection serves any HTTP
- * connection and a slow request holds up nobody but its own client.  A slot
- * whose connection broke reconnects on its next use; until the database
- * answers again, requests get 503 at once (a short back-off keeps them from
- * each waiting for a connect attempt).
+ * Every connection is non-blocking and watched by the event loop.  A job
+ * takes an idle connection, sends its pipeline (authenticate + the route's
+ * function, with whatever session setup or PREPARE the connection still
+ * lacks) and is answered when the Sync's reply arrives; meanwhile the loop
+ * serves everybody else.  Jobs that find every connection busy wait in
+ * arrival order, at most POOL_WAIT seconds.  A connection that broke is
+ * opened again (asynchronously) when a job needs it; while the database
+ * cannot be reached, jobs get 503 at once, and a short back-off keeps every
+ * request from paying for a connect attempt.
  */
 #include "db.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "errors.h"
+#include "loop.h"
 #include "metrics.h"
 
+#define SETUP_SQL "SET TimeZone TO 'UTC'"	/* timestamps without an offset are UTC */
 #define AUTH_STATEMENT "nilus_auth"
 #define AUTH_SQL "SELECT nilus.authenticate($1::text)"
 #define RECONNECT_BACKOFF 0.25	/* seconds between connect attempts of a slot */
-#define ATTEMPTS 3				/* a serialization failure or a lost idle connection is retried */
-#define POOL_WAIT 10			/* seconds a request waits for a free connection before 503 */
+#define ATTEMPTS 3				/* a serialization failure or a lost connection is retried */
+#define POOL_WAIT 10			/* seconds a job waits for a free connection before 503 */
+#define MAX_COMMANDS 5
+
+enum slot_state
+{
+	SLOT_DOWN, SLOT_CONNECTING, SLOT_IDLE, SLOT_BUSY
+};
+
+/* What each command of a pipeline was, to know its result. */
+enum command
+{
+	CMD_SETUP, CMD_PREPARE_AUTH, CMD_PREPARE_ROUTE, CMD_AUTH, CMD_CALL
+};
+
+struct outcome
+{
+	PGresult   *value;			/* the function's result */
+	PGresult   *error;			/* the first error; the rest of the pipeline was skipped */
+};
 
 struct slot
 {
+	struct watcher watcher;		/* first: the loop hands it back */
 	PGconn	   *conn;
-	bool		pipeline;		/* API slots stay in pipeline mode */
+	int			fd;				/* watched descriptor, -1 = none */
+	uint32_t	events;			/* what fd is watched for */
+	enum slot_state state;
+	bool		set_up;			/* SETUP_SQL has committed on this connection */
 	bool		auth_prepared;
 	bool		prepared[MAX_ROUTES];
 	bool		was_up;			/* so the next connection counts as a reconnect */
 	bool		reported_down;	/* one log line per outage, not per request */
 	double		retry_at;
-	double		backoff;
-	bool		taken;			/* under pool_lock */
-	atomic_bool connected;		/* for the gauges, read without the owner's help */
+	/* the pipeline in flight */
+	struct db_job *job;
+	enum command commands[MAX_COMMANDS];
+	int			ncommands;
+	int			current;		/* index of the command whose results come next */
+	double		sent_at;
+	struct outcome outcome;
 };
 
 static char *dsn;
 static struct slot *slots;
 static unsigned int n_slots;
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_free;
-static struct slot ready_slot;	/* only the metrics listener's single thread uses it */
+static struct db_job *waiting_head, *waiting_tail;
+static atomic_uint busy_count, idle_count;	/* for the gauges, read by the metrics thread */
+static PGconn *ready_conn;		/* only the metrics listener's single thread uses it */
+
+static void on_slot_event(struct watcher *w, uint32_t events);
 
 bool
 db_init(const char *conninfo, unsigned int size)
 {
-	pthread_condattr_t attr;
-
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&pool_free, &attr);
-	pthread_condattr_destroy(&attr);
 	dsn = strdup(conninfo ? conninfo : "");
 	slots = calloc(size, sizeof(*slots));
 	if (!dsn || !slots)
@@ -65,238 +90,59 @@ db_init(const char *conninfo, unsigned int size)
 	n_slots = size;
 	for (unsigned int i = 0; i < size; i++)
 	{
-		slots[i].pipeline = true;
-		slots[i].backoff = RECONNECT_BACKOFF;
+		slots[i].watcher.on_event = on_slot_event;
+		slots[i].fd = -1;
 	}
 	return true;
+}
+
+/* ---- slot states ---- */
+
+static atomic_uint *
+state_counter(enum slot_state state)
+{
+	return state == SLOT_BUSY ? &busy_count : state == SLOT_IDLE ? &idle_count : NULL;
+}
+
+static void
+set_state(struct slot *s, enum slot_state state)
+{
+	atomic_uint *old = state_counter(s->state);
+	atomic_uint *new = state_counter(state);
+
+	if (old)
+		atomic_fetch_sub(old, 1);
+	if (new)
+		atomic_fetch_add(new, 1);
+	s->state = state;
+}
+
+/* Watches the connection's socket for events; libpq may change socket while connecting. */
+static void
+slot_watch(struct slot *s, uint32_t events)
+{
+	int			fd = PQsocket(s->conn);
+
+	if (fd == s->fd && events == s->events)
+		return;
+	s->events = events;
+	if (fd == s->fd && loop_modify(&s->watcher, fd, events))
+		return;
+	if (s->fd >= 0)
+		loop_unwatch(s->fd);
+	s->fd = fd >= 0 && loop_watch(&s->watcher, fd, events) ? fd : -1;
 }
 
 static void
 slot_close(struct slot *s)
 {
+	if (s->fd >= 0)
+		loop_unwatch(s->fd);
+	s->fd = -1;
+	s->events = 0;
 	PQfinish(s->conn);
 	s->conn = NULL;
-	atomic_store(&s->connected, false);
-}
-
-void
-db_shutdown(void)
-{
-	for (unsigned int i = 0; i < n_slots; i++)
-		slot_close(&slots[i]);
-	slot_close(&ready_slot);
-	free(slots);
-	free(dsn);
-	slots = NULL;
-	n_slots = 0;
-	pthread_cond_destroy(&pool_free);
-}
-
-static void
-report_down(struct slot *s, const char *why)
-{
-	size_t		len = strcspn(why, "\n");
-
-	metrics_db_error(DB_ERROR_CONNECT);
-	if (!s->reported_down)
-		fprintf(stderr, "nilus-manager: database unavailable: %.*s\n", (int) len, why);
-	s->reported_down = true;
-	s->retry_at = monotonic_seconds() + s->backoff;
-	slot_close(s);
-}
-
-/* Session settings every statement relies on: timestamps without an offset are UTC. */
-static bool
-slot_setup(struct slot *s)
-{
-	PGresult   *res = PQexec(s->conn, "SET TimeZone TO 'UTC'");
-	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-	PQclear(res);
-	return ok && (!s->pipeline || PQenterPipelineMode(s->conn));
-}
-
-static bool
-slot_open(struct slot *s)
-{
-	/* Ours first, the DSN last: what the operator wrote wins. */
-	static const char *const keys[] = {
-		"fallback_application_name", "connect_timeout", "client_encoding",
-		"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL
-	};
-	const char *const values[] = {"nilus-manager", "5", "UTF8", "30", "10", "3", dsn, NULL};
-
-	if (monotonic_seconds() < s->retry_at)
-		return false;
-	s->conn = PQconnectdbParams(keys, values, 1);
-	if (PQstatus(s->conn) != CONNECTION_OK || !slot_setup(s))
-	{
-		report_down(s, s->conn ? PQerrorMessage(s->conn) : "out of memory");
-		return false;
-	}
-	s->auth_prepared = false;
-	memset(s->prepared, 0, sizeof(s->prepared));
-	if (s->was_up)
-		metrics_db_reconnect();
-	if (s->reported_down)
-		fprintf(stderr, "nilus-manager: database connection restored\n");
-	s->was_up = true;
-	s->reported_down = false;
-	atomic_store(&s->connected, true);
-	return true;
-}
-
-/*
- * An idle connection has nothing to say; if its socket is readable the
- * server is closing it (restart, terminated backend).  Replacing it before
- * use keeps a database restart from costing a request its answer.
- */
-static bool
-slot_usable(struct slot *s)
-{
-	struct pollfd pfd;
-
-	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK)
-		return false;
-	pfd.fd = PQsocket(s->conn);
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	return poll(&pfd, 1, 0) == 0;
-}
-
-static bool
-slot_ready(struct slot *s)
-{
-	if (slot_usable(s))
-		return true;
-	if (s->conn)
-		slot_close(s);
-	return slot_open(s);
-}
-
-/* A free slot, connected ones first; NULL when none frees up within POOL_WAIT. */
-static struct slot *
-slot_take(void)
-{
-	struct timespec deadline;
-	struct slot *found = NULL;
-	int			rc = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += POOL_WAIT;
-	pthread_mutex_lock(&pool_lock);
-	while (!found && rc != ETIMEDOUT)
-	{
-		for (unsigned int i = 0; i < n_slots; i++)
-			if (!slots[i].taken && (!found || (!found->conn && slots[i].conn)))
-				found = &slots[i];
-		if (!found)
-			rc = pthread_cond_timedwait(&pool_free, &pool_lock, &deadline);
-	}
-	if (found)
-		found->taken = true;
-	pthread_mutex_unlock(&pool_lock);
-	return found;
-}
-
-static void
-slot_give_back(struct slot *s)
-{
-	pthread_mutex_lock(&pool_lock);
-	s->taken = false;
-	pthread_cond_signal(&pool_free);
-	pthread_mutex_unlock(&pool_lock);
-}
-
-/* ---- the pipeline ---- */
-
-struct outcome
-{
-	PGresult   *value;			/* the function's result */
-	PGresult   *error;			/* the first error; the rest of the pipeline was skipped */
-	bool		broken;			/* the connection failed or the protocol went astray */
-};
-
-static void
-statement_name(const struct route *route, char *buf, size_t size)
-{
-	snprintf(buf, size, "nilus_r%zu", route_index(route));
-}
-
-static bool
-send_pipeline(struct slot *s, const struct route *route, const char *token,
-			  const char *const *values, int nvalues)
-{
-	char		name[32];
-
-	statement_name(route, name, sizeof(name));
-	if (!s->auth_prepared && !PQsendPrepare(s->conn, AUTH_STATEMENT, AUTH_SQL, 0, NULL))
-		return false;
-	if (!s->prepared[route_index(route)] &&
-		!PQsendPrepare(s->conn, name, route_sql(route), 0, NULL))
-		return false;
-	return PQsendQueryPrepared(s->conn, AUTH_STATEMENT, 1, &token, NULL, NULL, 0) &&
-		PQsendQueryPrepared(s->conn, name, nvalues, values, NULL, NULL, 0) &&
-		PQpipelineSync(s->conn) && PQflush(s->conn) == 0;
-}
-
-/* Reads one command's results.  prepared: set when it is a PREPARE that succeeded. */
-static void
-read_command(struct slot *s, struct outcome *o, bool *prepared, bool is_call)
-{
-	PGresult   *res;
-
-	while ((res = PQgetResult(s->conn)) != NULL)
-	{
-		ExecStatusType status = PQresultStatus(res);
-
-		if (status == PGRES_COMMAND_OK && prepared)
-			*prepared = true;
-		if (status == PGRES_FATAL_ERROR && !o->error)
-			o->error = res;
-		else if (status == PGRES_TUPLES_OK && is_call && !o->value)
-			o->value = res;
-		else
-			PQclear(res);
-	}
-	o->broken = o->broken || PQstatus(s->conn) != CONNECTION_OK;
-}
-
-/* The Sync's answer means the implicit transaction has committed (or rolled back). */
-static void
-read_sync(struct slot *s, struct outcome *o)
-{
-	for (int nulls = 0; nulls < 2 && !o->broken;)
-	{
-		PGresult   *res = PQgetResult(s->conn);
-		ExecStatusType status = PQresultStatus(res);
-
-		if (!res)
-			nulls++;
-		else if (status == PGRES_FATAL_ERROR && !o->error)
-			o->error = res, res = NULL;
-		PQclear(res);
-		if (status == PGRES_PIPELINE_SYNC)
-			return;
-		o->broken = PQstatus(s->conn) != CONNECTION_OK;
-	}
-	o->broken = true;
-}
-
-static void
-read_pipeline(struct slot *s, const struct route *route, bool sent_auth_prepare,
-			  bool sent_route_prepare, struct outcome *o)
-{
-	if (sent_auth_prepare)
-		read_command(s, o, &s->auth_prepared, false);
-	if (sent_route_prepare && !o->broken)
-		read_command(s, o, &s->prepared[route_index(route)], false);
-	if (!o->broken)
-		read_command(s, o, NULL, false);
-	if (!o->broken)
-		read_command(s, o, NULL, true);
-	if (!o->broken)
-		read_sync(s, o);
+	set_state(s, SLOT_DOWN);
 }
 
 static void
@@ -305,32 +151,6 @@ outcome_clear(struct outcome *o)
 	PQclear(o->value);
 	PQclear(o->error);
 	memset(o, 0, sizeof(*o));
-}
-
-/* Runs the pipeline once on a usable slot; false when the connection broke. */
-static bool
-run_pipeline(struct slot *s, const struct route *route, const char *token,
-			 const char *const *values, int nvalues, struct outcome *o)
-{
-	bool		auth_prepare = !s->auth_prepared;
-	bool		route_prepare = !s->prepared[route_index(route)];
-	double		start = monotonic_seconds();
-
-	memset(o, 0, sizeof(*o));
-	o->broken = !send_pipeline(s, route, token, values, nvalues);
-	if (!o->broken)
-		read_pipeline(s, route, auth_prepare, route_prepare, o);
-	metrics_db_roundtrip(monotonic_seconds() - start);
-	if (o->broken)
-	{
-		metrics_db_error(DB_ERROR_LOST);
-		fprintf(stderr, "nilus-manager: database connection lost: %.*s\n",
-				(int) strcspn(PQerrorMessage(s->conn), "\n"), PQerrorMessage(s->conn));
-		outcome_clear(o);
-		slot_close(s);
-		return false;
-	}
-	return true;
 }
 
 /* ---- answers ---- */
@@ -349,7 +169,7 @@ answer_error(struct db_answer *answer, int status, const char *message)
 static void
 answer_from_value(const struct route *route, PGresult *value, struct db_answer *answer)
 {
-	if (PQntuples(value) != 1 || PQnfields(value) != 1 || PQgetisnull(value, 0, 0))
+	if (!value || PQntuples(value) != 1 || PQnfields(value) != 1 || PQgetisnull(value, 0, 0))
 	{
 		fprintf(stderr, "nilus-manager: %s: nilus.%s returned no JSON\n", route->pattern,
 				route->function);
@@ -377,95 +197,487 @@ answer_from_error(const struct route *route, PGresult *error, struct db_answer *
 	PQclear(error);
 }
 
-/*
- * A GET may be sent again after the connection broke; a POST may not: it
- * may have committed before the break, and the client must decide.
- */
-static bool
-may_resend(const struct route *route)
+static void
+complete_with_error(struct db_job *job, int status, const char *message)
 {
-	return strcmp(route->method, "GET") == 0;
+	struct db_answer answer;
+
+	answer_error(&answer, status, message);
+	job->done(job, &answer);
 }
 
-/* One request on one slot: retries what may be retried, else answers. */
+/* ---- the waiting jobs ---- */
+
 static void
-call_on_slot(struct slot *s, const struct route *route, const char *token,
-			 const char *const *values, int nvalues, struct db_answer *answer)
+push_back(struct db_job *job)
 {
-	struct outcome o;
+	job->next = NULL;
+	if (waiting_tail)
+		waiting_tail->next = job;
+	else
+		waiting_head = job;
+	waiting_tail = job;
+}
 
-	for (int attempt = 0; attempt < ATTEMPTS; attempt++)
+/* A job sent again goes first: it has waited already. */
+static void
+push_front(struct db_job *job)
+{
+	job->next = waiting_head;
+	waiting_head = job;
+	if (!waiting_tail)
+		waiting_tail = job;
+}
+
+static struct db_job *
+pop_front(void)
+{
+	struct db_job *job = waiting_head;
+
+	if (job)
 	{
-		const char *sqlstate;
+		waiting_head = job->next;
+		if (!waiting_head)
+			waiting_tail = NULL;
+		job->next = NULL;
+	}
+	return job;
+}
 
-		if (!slot_ready(s))
+static void
+fail_waiting(int status, const char *message)
+{
+	struct db_job *job;
+
+	while ((job = pop_front()) != NULL)
+		complete_with_error(job, status, message);
+}
+
+/* ---- connecting ---- */
+
+static void
+report_down(struct slot *s, const char *why)
+{
+	size_t		len = strcspn(why, "\n");
+
+	metrics_db_error(DB_ERROR_CONNECT);
+	if (!s->reported_down)
+		fprintf(stderr, "nilus-manager: database unavailable: %.*s\n", (int) len, why);
+	s->reported_down = true;
+	s->retry_at = monotonic_seconds() + RECONNECT_BACKOFF;
+	slot_close(s);
+}
+
+static PGconn *
+connect_params(bool nonblocking)
+{
+	/* Ours first, the DSN last: what the operator wrote wins. */
+	static const char *const keys[] = {
+		"fallback_application_name", "connect_timeout", "client_encoding",
+		"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL
+	};
+	const char *const values[] = {"nilus-manager", "5", "UTF8", "30", "10", "3", dsn, NULL};
+
+	return nonblocking ? PQconnectStartParams(keys, values, 1) : PQconnectdbParams(keys, values, 1);
+}
+
+static void
+connected(struct slot *s)
+{
+	if (PQsetnonblocking(s->conn, 1) != 0 || !PQenterPipelineMode(s->conn))
+	{
+		report_down(s, PQerrorMessage(s->conn));
+		return;
+	}
+	s->set_up = s->auth_prepared = false;
+	memset(s->prepared, 0, sizeof(s->prepared));
+	if (s->was_up)
+		metrics_db_reconnect();
+	if (s->reported_down)
+		fprintf(stderr, "nilus-manager: database connection restored\n");
+	s->was_up = true;
+	s->reported_down = false;
+	set_state(s, SLOT_IDLE);
+	slot_watch(s, EPOLLIN);
+}
+
+/* One step of PQconnectPoll's state machine, when the socket is ready for it. */
+static void
+connect_step(struct slot *s)
+{
+	PostgresPollingStatusType status = PQconnectPoll(s->conn);
+
+	/* libpq may have closed the socket and opened another under the same number. */
+	if (s->fd >= 0)
+		loop_unwatch(s->fd);
+	s->fd = -1;
+	switch (status)
+	{
+		case PGRES_POLLING_READING:
+			slot_watch(s, EPOLLIN);
 			break;
-		if (!run_pipeline(s, route, token, values, nvalues, &o))
-		{
-			if (may_resend(route))
-				continue;
+		case PGRES_POLLING_WRITING:
+			slot_watch(s, EPOLLOUT);
 			break;
-		}
-		sqlstate = o.error ? PQresultErrorField(o.error, PG_DIAG_SQLSTATE) : NULL;
-		if (error_is_retryable(sqlstate))
+		case PGRES_POLLING_OK:
+			connected(s);
+			break;
+		default:
+			report_down(s, PQerrorMessage(s->conn));
+			break;
+	}
+}
+
+static void
+connect_start(struct slot *s)
+{
+	s->conn = connect_params(true);
+	if (!s->conn || PQstatus(s->conn) == CONNECTION_BAD)
+	{
+		report_down(s, s->conn ? PQerrorMessage(s->conn) : "out of memory");
+		return;
+	}
+	set_state(s, SLOT_CONNECTING);
+	/* Before the first PQconnectPoll the socket is waited on as if it had said WRITING. */
+	slot_watch(s, EPOLLOUT);
+	if (s->fd < 0)
+		report_down(s, "cannot watch the connection's socket");
+}
+
+/* ---- the pipeline ---- */
+
+static void
+statement_name(const struct route *route, char *buf, size_t size)
+{
+	snprintf(buf, size, "nilus_r%zu", route_index(route));
+}
+
+static bool
+send_command(struct slot *s, enum command command, bool sent)
+{
+	s->commands[s->ncommands++] = command;
+	return sent;
+}
+
+static bool
+send_pipeline(struct slot *s, const struct db_job *job)
+{
+	PGconn	   *c = s->conn;
+	size_t		index = route_index(job->route);
+	char		name[32];
+
+	statement_name(job->route, name, sizeof(name));
+	s->ncommands = s->current = 0;
+	if (!s->set_up && !send_command(s, CMD_SETUP, PQsendQueryParams(c, SETUP_SQL, 0, NULL, NULL,
+																		NULL, NULL, 0)))
+		return false;
+	if (!s->auth_prepared && !send_command(s, CMD_PREPARE_AUTH,
+										   PQsendPrepare(c, AUTH_STATEMENT, AUTH_SQL, 0, NULL)))
+		return false;
+	if (!s->prepared[index] && !send_command(s, CMD_PREPARE_ROUTE,
+											 PQsendPrepare(c, name, route_sql(job->route), 0, NULL)))
+		return false;
+	return send_command(s, CMD_AUTH, PQsendQueryPrepared(c, AUTH_STATEMENT, 1, &job->token,
+														 NULL, NULL, 0)) &&
+		send_command(s, CMD_CALL, PQsendQueryPrepared(c, name, job->nvalues, job->values,
+													  NULL, NULL, 0)) &&
+		PQpipelineSync(c);
+}
+
+/* Sends what libpq holds; false when the connection failed. */
+static bool
+flush(struct slot *s)
+{
+	int			rc = PQflush(s->conn);
+
+	if (rc < 0)
+		return false;
+	slot_watch(s, rc == 0 ? EPOLLIN : EPOLLIN | EPOLLOUT);
+	return s->fd >= 0;
+}
+
+/*
+ * The connection failed under a job.  A GET is sent again on another
+ * connection; a POST is not: it may have committed before the break, and
+ * the client must decide.
+ */
+static void
+connection_lost(struct slot *s)
+{
+	struct db_job *job = s->job;
+
+	metrics_db_error(DB_ERROR_LOST);
+	fprintf(stderr, "nilus-manager: database connection lost: %.*s\n",
+			(int) strcspn(PQerrorMessage(s->conn), "\n"), PQerrorMessage(s->conn));
+	outcome_clear(&s->outcome);
+	s->job = NULL;
+	slot_close(s);
+	s->retry_at = 0;			/* a restarted server is tried at once */
+	if (!job)
+		return;
+	if (strcmp(job->route->method, "GET") == 0 && ++job->attempts < ATTEMPTS)
+		push_front(job);
+	else
+		complete_with_error(job, 503, "database unavailable");
+}
+
+static void
+start_job(struct slot *s, struct db_job *job)
+{
+	set_state(s, SLOT_BUSY);
+	s->job = job;
+	memset(&s->outcome, 0, sizeof(s->outcome));
+	s->sent_at = monotonic_seconds();
+	if (!send_pipeline(s, job) || !flush(s))
+		connection_lost(s);
+}
+
+static void
+take_result(struct slot *s, PGresult *res)
+{
+	ExecStatusType status = PQresultStatus(res);
+	enum command command = s->current < s->ncommands ? s->commands[s->current] : CMD_SETUP;
+
+	if (status == PGRES_FATAL_ERROR && !s->outcome.error)
+		s->outcome.error = res;
+	else if (status == PGRES_TUPLES_OK && command == CMD_CALL && !s->outcome.value)
+		s->outcome.value = res;
+	else
+	{
+		/* A statement once prepared stays, whatever becomes of the transaction. */
+		if (status == PGRES_COMMAND_OK && command == CMD_PREPARE_AUTH)
+			s->auth_prepared = true;
+		else if (status == PGRES_COMMAND_OK && command == CMD_PREPARE_ROUTE)
+			s->prepared[route_index(s->job->route)] = true;
+		PQclear(res);
+	}
+}
+
+/* The Sync's reply: the implicit transaction has committed (or rolled back). */
+static void
+finish_job(struct slot *s)
+{
+	struct db_job *job = s->job;
+	struct outcome o = s->outcome;
+	const char *sqlstate = o.error ? PQresultErrorField(o.error, PG_DIAG_SQLSTATE) : NULL;
+	struct db_answer answer;
+
+	metrics_db_roundtrip(monotonic_seconds() - s->sent_at);
+	s->job = NULL;
+	memset(&s->outcome, 0, sizeof(s->outcome));
+	set_state(s, SLOT_IDLE);
+	slot_watch(s, EPOLLIN);
+	if (!o.error)
+		s->set_up = true;		/* a SET is undone with its transaction */
+	if (error_is_retryable(sqlstate) && ++job->attempts < ATTEMPTS)
+	{
+		outcome_clear(&o);
+		push_front(job);
+		return;
+	}
+	if (error_is_unavailable(sqlstate))
+		slot_close(s);
+	if (o.error)
+	{
+		PQclear(o.value);
+		answer_from_error(job->route, o.error, &answer);
+	}
+	else
+		answer_from_value(job->route, o.value, &answer);
+	job->done(job, &answer);
+}
+
+/* Takes every result that has arrived, as far as it goes without waiting. */
+static void
+read_results(struct slot *s)
+{
+	while (!PQisBusy(s->conn))
+	{
+		PGresult   *res = PQgetResult(s->conn);
+
+		if (!res)
 		{
-			outcome_clear(&o);
+			/* A command's results are over; past the last one the protocol went astray. */
+			if (++s->current > s->ncommands)
+				break;
 			continue;
 		}
-		if (error_is_unavailable(sqlstate))
-			slot_close(s);
-		if (o.error)
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
 		{
-			PQclear(o.value);
-			answer_from_error(route, o.error, answer);
+			PQclear(res);
+			finish_job(s);
+			return;
 		}
-		else
-			answer_from_value(route, o.value, answer);
-		return;
+		take_result(s, res);
 	}
-	answer_error(answer, 503, "database unavailable");
+	if (PQstatus(s->conn) != CONNECTION_OK || s->current > s->ncommands)
+		connection_lost(s);
 }
 
-void
-db_call(const struct route *route, const char *token, const char *const *values, int nvalues,
-		struct db_answer *answer)
+static void
+on_busy_event(struct slot *s, uint32_t events)
 {
-	struct slot *s = slot_take();
-
-	if (!s)
+	if ((events & EPOLLOUT) && !flush(s))
 	{
-		answer_error(answer, 503, "every database connection is busy; try again");
+		connection_lost(s);
 		return;
 	}
-	call_on_slot(s, route, token, values, nvalues, answer);
-	slot_give_back(s);
+	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	if (!PQconsumeInput(s->conn))
+		connection_lost(s);
+	else
+		read_results(s);
+}
+
+/* ---- dispatch ---- */
+
+static struct slot *
+find_slot(enum slot_state state)
+{
+	for (unsigned int i = 0; i < n_slots; i++)
+		if (slots[i].state == state)
+			return &slots[i];
+	return NULL;
+}
+
+/* Opens the closed connections whose back-off is over: jobs are waiting. */
+static void
+open_more(void)
+{
+	double		now = monotonic_seconds();
+
+	for (unsigned int i = 0; i < n_slots; i++)
+		if (slots[i].state == SLOT_DOWN && slots[i].retry_at <= now)
+			connect_start(&slots[i]);
+}
+
+/* Gives waiting jobs to idle connections; fails them when none can come. */
+static void
+dispatch(void)
+{
+	struct slot *s;
+
+	while (waiting_head && (s = find_slot(SLOT_IDLE)) != NULL)
+		start_job(s, pop_front());
+	if (!waiting_head)
+		return;
+	open_more();
+	/* A connection being opened is never idle yet: the jobs wait for it. */
+	if (!find_slot(SLOT_BUSY) && !find_slot(SLOT_CONNECTING))
+		fail_waiting(503, "database unavailable");
+}
+
+static void
+on_slot_event(struct watcher *w, uint32_t events)
+{
+	struct slot *s = (struct slot *) w;
+
+	switch (s->state)
+	{
+		case SLOT_CONNECTING:
+			connect_step(s);
+			break;
+		case SLOT_BUSY:
+			on_busy_event(s, events);
+			break;
+		case SLOT_IDLE:
+			/* An idle connection has nothing to say: the server is closing it. */
+			if (!PQconsumeInput(s->conn) || PQstatus(s->conn) != CONNECTION_OK)
+				connection_lost(s);
+			break;
+		case SLOT_DOWN:
+			break;
+	}
+	dispatch();
 }
 
 void
-db_answer_release(struct db_answer *answer)
+db_submit(struct db_job *job)
 {
-	if (answer->result)
-		PQclear(answer->result);
-	else
-		free((char *) answer->body);
-	memset(answer, 0, sizeof(*answer));
+	job->queued_at = monotonic_seconds();
+	job->attempts = 0;
+	push_back(job);
+	dispatch();
+}
+
+void
+db_tick(void)
+{
+	double		now = monotonic_seconds();
+
+	while (waiting_head && now - waiting_head->queued_at > POOL_WAIT)
+		complete_with_error(pop_front(), 503, "every database connection is busy; try again");
+	dispatch();
+}
+
+int
+db_tick_due_ms(void)
+{
+	return waiting_head ? 50 : -1;
+}
+
+void
+db_cancel_all(void)
+{
+	fail_waiting(503, "the server is stopping");
+	for (unsigned int i = 0; i < n_slots; i++)
+		if (slots[i].job)
+		{
+			struct db_job *job = slots[i].job;
+
+			slots[i].job = NULL;
+			outcome_clear(&slots[i].outcome);
+			slot_close(&slots[i]);
+			complete_with_error(job, 503, "the server is stopping");
+		}
+}
+
+void
+db_shutdown(void)
+{
+	db_cancel_all();
+	for (unsigned int i = 0; i < n_slots; i++)
+		slot_close(&slots[i]);
+	PQfinish(ready_conn);
+	ready_conn = NULL;
+	free(slots);
+	free(dsn);
+	slots = NULL;
+	n_slots = 0;
 }
 
 /* ---- readiness and gauges ---- */
 
+/* The readiness check's query; NULL when the connection failed. */
+static PGresult *
+ready_query(void)
+{
+	if (!ready_conn || PQstatus(ready_conn) != CONNECTION_OK)
+	{
+		PQfinish(ready_conn);
+		ready_conn = connect_params(false);
+	}
+	if (PQstatus(ready_conn) != CONNECTION_OK)
+		return NULL;
+	return PQexec(ready_conn, "SELECT extversion FROM pg_extension WHERE extname = 'nilus'");
+}
+
 bool
 db_ready(char *why, size_t size)
 {
-	PGresult   *res;
+	PGresult   *res = ready_query();
 	bool		ok = false;
 
-	if (!slot_ready(&ready_slot))
+	/* A connection the server closed since the last check is opened again once. */
+	if (PQstatus(ready_conn) != CONNECTION_OK)
 	{
-		snprintf(why, size, "database unreachable");
-		return false;
+		PQclear(res);
+		res = ready_query();
 	}
-	res = PQexec(ready_slot.conn, "SELECT extversion FROM pg_extension WHERE extname = 'nilus'");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (!res || PQstatus(ready_conn) != CONNECTION_OK)
+		snprintf(why, size, "database unreachable");
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		snprintf(why, size, "database error %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
 				 PQresultErrorField(res, PG_DIAG_SQLSTATE) : "(connection)");
 	else if (PQntuples(res) == 0)
@@ -476,20 +688,12 @@ db_ready(char *why, size_t size)
 	else
 		ok = true;
 	PQclear(res);
-	if (PQstatus(ready_slot.conn) != CONNECTION_OK)
-		slot_close(&ready_slot);
 	return ok;
 }
 
 void
 db_pool_counts(unsigned int *in_use, unsigned int *idle)
 {
-	*in_use = *idle = 0;
-	pthread_mutex_lock(&pool_lock);
-	for (unsigned int i = 0; i < n_slots; i++)
-	{
-		*in_use += slots[i].taken;
-		*idle += !slots[i].taken && atomic_load(&slots[i].connected);
-	}
-	pthread_mutex_unlock(&pool_lock);
+	*in_use = atomic_load(&busy_count);
+	*idle = atomic_load(&idle_count);
 }

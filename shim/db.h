@@ -1,7 +1,8 @@
 /*
- * db.h: the shim's PostgreSQL side.  A pool of connections, statements
- * prepared once per connection, and each request sent as one pipeline
- * (authenticate + the route's function) = one round trip.
+ * db.h: the shim's PostgreSQL side.  A pool of non-blocking connections
+ * driven by the event loop (loop.h), statements prepared once per
+ * connection, and each request sent as one pipeline (authenticate + the
+ * route's function) = one round trip.
  */
 #ifndef NILUS_DB_H
 #define NILUS_DB_H
@@ -22,18 +23,47 @@ struct db_answer
 	PGresult   *result;			/* owns body when set (PQclear it), else body is malloc'd */
 };
 
+struct db_job;
+/* Takes the answer's ownership.  Runs on the loop's thread, maybe within db_submit. */
+typedef void (*db_done_fn) (struct db_job *job, struct db_answer *answer);
+
+/*
+ * One request's call, owned by the caller until done runs.  values: the
+ * route's bound parameters in order (path, query, body); NULL = not given;
+ * they and token must stay valid until then.
+ */
+struct db_job
+{
+	const struct route *route;
+	const char *token;
+	const char *values[MAX_BOUND_PARAMS];
+	int			nvalues;
+	db_done_fn	done;
+	/* the pool's */
+	struct db_job *next;
+	double		queued_at;
+	int			attempts;
+};
+
 /* size: connections in the pool, i.e. requests executed at once. */
 bool		db_init(const char *dsn, unsigned int size);
 void		db_shutdown(void);
 
-/* values: the route's bound parameters in order (path, query, body); NULL = not given. */
-void		db_call(const struct route *route, const char *token, const char *const *values,
-					int nvalues, struct db_answer *answer);
-void		db_answer_release(struct db_answer *answer);
+/* Runs the job on an idle connection, or queues it until one is free. */
+void		db_submit(struct db_job *job);
+
+/* Expires jobs that waited too long and retries connections; the loop calls it often. */
+void		db_tick(void);
+/* Milliseconds until db_tick has work (or -1 for none). */
+int			db_tick_due_ms(void);
+
+/* Answers every job not yet answered with 503: the shim is stopping. */
+void		db_cancel_all(void);
 
 /* Readiness: the database answers and has the extension at the shim's version. */
 bool		db_ready(char *why, size_t size);
 
+/* Safe from any thread. */
 void		db_pool_counts(unsigned int *in_use, unsigned int *idle);
 
 #endif

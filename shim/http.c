@@ -8,12 +8,15 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +25,7 @@
 #include "db.h"
 #include "docs.h"
 #include "errors.h"
+#include "loop.h"
 #include "metrics.h"
 #include "routes.h"
 
@@ -37,12 +41,11 @@
 #define DISCARD_LIMIT (64 * 1024 * 1024)
 #define IDLE_TIMEOUT 60			/* seconds a keep-alive connection may idle */
 #define MAX_CONNECTIONS 1000
-/* Virtual size; only touched pages count.  jansson's 2048 nesting levels need room. */
-#define THREAD_STACK (1024 * 1024)
+#define IDLE_WAKEUP_MS 1000		/* the loop's longest sleep */
 
 static struct http_config config;
-static atomic_int in_flight;
-static atomic_bool stopping;
+static int	in_flight;
+static bool stopping;
 
 struct request
 {
@@ -59,6 +62,9 @@ struct request
 	size_t		discarded;		/* body bytes of a request already refused */
 	struct MHD_Response *response;	/* settled, not yet queued */
 	bool		queued;
+	struct db_job job;			/* the database call, once submitted */
+	bool		submitted;
+	struct MHD_Connection *suspended;	/* while it waits for the database */
 	char		raw_path[128];	/* for the log line of unmatched requests */
 };
 
@@ -101,7 +107,7 @@ reply(struct MHD_Connection *connection, int status, struct MHD_Response *respon
 	if (status == 401)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	/* While stopping, keep-alive clients are told to go, so that the stop can finish. */
-	if (atomic_load(&stopping))
+	if (stopping)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 	queued = MHD_queue_response(connection, (unsigned int) status, response);
 	MHD_destroy_response(response);
@@ -130,6 +136,7 @@ settle_error(struct request *rq, int status, const char *code, const char *messa
 	settle(rq, status, response_error(status, code, message, parameter));
 }
 
+/* Counted when queued, so that a client that has its answer finds it in /metrics. */
 static enum MHD_Result
 deliver(struct MHD_Connection *connection, struct request *rq)
 {
@@ -137,6 +144,8 @@ deliver(struct MHD_Connection *connection, struct request *rq)
 
 	rq->response = NULL;
 	rq->queued = true;
+	metrics_request(rq->found == ROUTE_MATCH_NONE ? METRICS_UNMATCHED : rq->match.slot,
+					rq->method, rq->status, monotonic_seconds() - rq->start);
 	return reply(connection, rq->status, response) ? MHD_YES : MHD_NO;
 }
 
@@ -281,29 +290,46 @@ scan_query(struct MHD_Connection *connection, struct request *rq)
 
 /* ---- the database call ---- */
 
+/* The database's answer: settled, and the request goes on if it was suspended. */
+static void
+on_answer(struct db_job *job, struct db_answer *answer)
+{
+	struct request *rq = (struct request *) ((char *) job - offsetof(struct request, job));
+	struct MHD_Response *response;
+
+	if (answer->result)
+		response = response_owned(JSON_TYPE, answer->body, answer->len, free_result,
+								  answer->result);
+	else
+		response = response_owned(JSON_TYPE, answer->body, answer->len, free,
+								  (void *) answer->body);
+	settle(rq, answer->status, response);
+	if (rq->suspended)
+	{
+		MHD_resume_connection(rq->suspended);
+		rq->suspended = NULL;
+	}
+}
+
 static void
 call_function(struct request *rq)
 {
 	const struct route *route = rq->match.route;
-	const char *values[MAX_BOUND_PARAMS];
+	struct db_job *job = &rq->job;
 	size_t		npath = route_path_param_count(route);
 	size_t		nquery = route_query_count(route);
-	int			n = 0;
-	struct db_answer result;
-	struct MHD_Response *response;
 
+	job->route = route;
+	job->token = rq->token;
+	job->done = on_answer;
+	job->nvalues = 0;
 	for (size_t i = 0; i < npath; i++)
-		values[n++] = rq->match.path_values[i];
+		job->values[job->nvalues++] = rq->match.path_values[i];
 	for (size_t i = 0; i < nquery; i++)
-		values[n++] = rq->query[i];
+		job->values[job->nvalues++] = rq->query[i];
 	if (route->body)
-		values[n++] = rq->body;
-	db_call(route, rq->token, values, n, &result);
-	if (result.result)
-		response = response_owned(JSON_TYPE, result.body, result.len, free_result, result.result);
-	else
-		response = response_owned(JSON_TYPE, result.body, result.len, free, (void *) result.body);
-	settle(rq, result.status, response);
+		job->values[job->nvalues++] = rq->body;
+	db_submit(job);
 }
 
 /* ---- bodies ---- */
@@ -507,7 +533,7 @@ request_new(const char *method)
 		return NULL;
 	rq->start = monotonic_seconds();
 	snprintf(rq->method, sizeof(rq->method), "%s", method);
-	atomic_fetch_add(&in_flight, 1);
+	in_flight++;
 	return rq;
 }
 
@@ -550,10 +576,21 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url, const 
 	}
 	if (rq->queued)
 		return MHD_YES;
-	if (rq->status == 0 && rq->match.route->body)
-		finish_body(rq);
-	else if (rq->status == 0)
-		call_function(rq);
+	if (rq->status == 0 && !rq->submitted)
+	{
+		rq->submitted = true;
+		if (rq->match.route->body)
+			finish_body(rq);
+		else
+			call_function(rq);
+	}
+	if (rq->status == 0)
+	{
+		/* The answer comes later, from the loop: MHD calls again once resumed. */
+		rq->suspended = connection;
+		MHD_suspend_connection(connection);
+		return MHD_YES;
+	}
 	return deliver(connection, rq);
 }
 
@@ -616,12 +653,9 @@ on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 		return;
 	seconds = monotonic_seconds() - rq->start;
 	log_request(rq, seconds, toe);
-	if (rq->status != 0)
-		metrics_request(rq->found == ROUTE_MATCH_NONE ? METRICS_UNMATCHED : rq->match.slot,
-					rq->method, rq->status, seconds);
 	request_free(rq);
 	*req_cls = NULL;
-	atomic_fetch_sub(&in_flight, 1);
+	in_flight--;
 }
 
 /* Paths and arguments reach us still percent-encoded: we decode them strictly ourselves. */
@@ -637,13 +671,12 @@ http_start(const struct http_config *cfg)
 {
 	config = *cfg;
 	docs_init(cfg->docs_dir);
-	return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-							MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+	/* No thread of MHD's own: http_serve's loop runs it beside the database connections. */
+	return MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 							(cfg->ipv6 ? MHD_USE_IPv6 : 0),
 							0, NULL, NULL, on_request, NULL,
 							MHD_OPTION_SOCK_ADDR, cfg->addr,
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) MAX_CONNECTIONS,
-							MHD_OPTION_THREAD_STACK_SIZE, (size_t) THREAD_STACK,
 							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT,
 							MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -652,23 +685,88 @@ http_start(const struct http_config *cfg)
 							MHD_OPTION_END);
 }
 
-void
-http_stop(struct MHD_Daemon *daemon, double grace)
-{
-	MHD_socket listener;
-	double		deadline = monotonic_seconds() + grace;
+/* ---- the loop ---- */
 
-	atomic_store(&stopping, true);
-	listener = MHD_quiesce_daemon(daemon);
+struct stop_watch
+{
+	struct watcher watcher;
+	int			fd;				/* signalfd of the stop signals */
+	struct MHD_Daemon *daemon;
+	MHD_socket	listener;
+	double		deadline;
+	double		grace;
+};
+
+/* MHD's own epoll set became readable: MHD_run, after every wait, takes it from there. */
+static void
+on_daemon_event(struct watcher *w, uint32_t events)
+{
+	(void) w, (void) events;
+}
+
+static void
+on_stop_signal(struct watcher *w, uint32_t events)
+{
+	struct stop_watch *stop = (struct stop_watch *) w;
+	struct signalfd_siginfo info;
+
+	(void) events;
+	if (read(stop->fd, &info, sizeof(info)) != sizeof(info) || stopping)
+		return;
+	fprintf(stderr, "nilus-manager: %s received, finishing requests in flight\n",
+			info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	stopping = true;
+	stop->deadline = monotonic_seconds() + stop->grace;
+	stop->listener = MHD_quiesce_daemon(stop->daemon);
 	/* New connections are refused at once instead of waiting in the backlog until we exit. */
-	if (listener != MHD_INVALID_SOCKET)
-		shutdown(listener, SHUT_RDWR);
-	while (atomic_load(&in_flight) > 0 && monotonic_seconds() < deadline)
-		nanosleep(&(struct timespec) {.tv_nsec = 10 * 1000 * 1000}, NULL);
-	if (atomic_load(&in_flight) > 0)
-		fprintf(stderr, "nilus-manager: stopping with %d requests unfinished\n",
-				atomic_load(&in_flight));
+	if (stop->listener != MHD_INVALID_SOCKET)
+		shutdown(stop->listener, SHUT_RDWR);
+}
+
+static int
+next_wakeup_ms(struct MHD_Daemon *daemon)
+{
+	MHD_UNSIGNED_LONG_LONG mhd_ms;
+	int			ms = stopping ? 10 : IDLE_WAKEUP_MS;
+	int			db_ms = db_tick_due_ms();
+
+	if (MHD_get_timeout(daemon, &mhd_ms) == MHD_YES && mhd_ms < (MHD_UNSIGNED_LONG_LONG) ms)
+		ms = (int) mhd_ms;
+	return db_ms >= 0 && db_ms < ms ? db_ms : ms;
+}
+
+static bool
+watch_daemon(struct MHD_Daemon *daemon, struct watcher *w)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+
+	return info && loop_watch(w, info->epoll_fd, EPOLLIN);
+}
+
+bool
+http_serve(struct MHD_Daemon *daemon, const sigset_t *stop_signals, double grace)
+{
+	struct watcher daemon_watcher = {.on_event = on_daemon_event};
+	struct stop_watch stop = {.watcher.on_event = on_stop_signal, .daemon = daemon,
+	.listener = MHD_INVALID_SOCKET, .grace = grace};
+
+	stop.fd = signalfd(-1, stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (stop.fd < 0 || !watch_daemon(daemon, &daemon_watcher) ||
+		!loop_watch(&stop.watcher, stop.fd, EPOLLIN))
+		return false;
+	while (!stopping || (in_flight > 0 && monotonic_seconds() < stop.deadline))
+	{
+		loop_wait(next_wakeup_ms(daemon));
+		db_tick();
+		MHD_run(daemon);
+	}
+	if (in_flight > 0)
+		fprintf(stderr, "nilus-manager: stopping with %d requests unfinished\n", in_flight);
+	db_cancel_all();
+	MHD_run(daemon);
 	MHD_stop_daemon(daemon);
-	if (listener != MHD_INVALID_SOCKET)
-		close(listener);
+	if (stop.listener != MHD_INVALID_SOCKET)
+		close(stop.listener);
+	close(stop.fd);
+	return true;
 }

@@ -4,6 +4,7 @@
 #ifndef NILUS_HTTP_H
 #define NILUS_HTTP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -21,8 +22,13 @@ struct http_config
 
 struct MHD_Daemon *http_start(const struct http_config *config);
 
-/* Stops accepting, lets requests in flight finish (at most grace seconds), then stops. */
-void		http_stop(struct MHD_Daemon *daemon, double grace);
+/*
+ * Serves the API on the calling thread (with the event loop, loop.h) until
+ * one of stop_signals arrives; then stops accepting, lets requests in flight
+ * finish (at most grace seconds) and stops the daemon.  False when it could
+ * not start serving.
+ */
+bool		http_serve(struct MHD_Daemon *daemon, const sigset_t *stop_signals, double grace);
 
 /* A response with an owned body; free_fn(free_cls) runs when MHD is done with it. */
 struct MHD_Response *response_owned(const char *content_type, const char *body, size_t len,

@@ -17,6 +17,7 @@
 
 #include "db.h"
 #include "http.h"
+#include "loop.h"
 #include "metrics.h"
 #include "openapi.h"
 #include "routes.h"
@@ -52,7 +53,7 @@ usage(FILE *out)
 			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_LISTEN,\n"
 			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR.\n"
 			"--threads N is how many requests run at once, each on its own database connection;\n"
-			"every HTTP connection is served by a light thread of its own.\n"
+			"one event loop serves every HTTP connection and every database connection.\n"
 			"Defaults: DSN from the libpq environment (PGHOST, PGPORT, ...), --listen 0.0.0.0:8080,\n"
 			"--metrics-listen 0.0.0.0:9090, --threads = number of cores, --max-body 8MiB,\n"
 			"--docs-dir %s.\n", NILUS_DOCS_DIR);
@@ -206,7 +207,7 @@ warn_missing_assets(const char *dir)
 				"/nilus-manager/docs will lack its scripts\n", dir);
 }
 
-/* A thread and a socket per HTTP connection: allow as many files as the hard limit does. */
+/* A socket per HTTP connection: allow as many files as the hard limit does. */
 static void
 raise_file_limit(void)
 {
@@ -238,7 +239,6 @@ main(int argc, char **argv)
 	struct http_config config;
 	struct MHD_Daemon *api, *metrics;
 	sigset_t	stop;
-	int			sig;
 
 	parse_flags(argc, argv, &o);
 	o.dsn = from_env(o.dsn, "NILUS_DSN", "");
@@ -259,7 +259,7 @@ main(int argc, char **argv)
 	raise_file_limit();
 	block_signals(&stop);
 	routes_init();
-	if (!openapi_init() || !db_init(o.dsn, config.threads))
+	if (!loop_init() || !openapi_init() || !db_init(o.dsn, config.threads))
 	{
 		fprintf(stderr, "nilus-manager: cannot initialize (out of memory?)\n");
 		return 1;
@@ -279,12 +279,16 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr, "nilus-manager %s: API on %s, metrics on %s, %u threads, max body %zu bytes\n",
 			NILUS_VERSION, o.listen, o.metrics_listen, config.threads, config.max_body);
-	sigwait(&stop, &sig);
-	fprintf(stderr, "nilus-manager: %s received, finishing requests in flight\n",
-			sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	http_stop(api, STOP_GRACE);
+	if (!http_serve(api, &stop, STOP_GRACE))
+	{
+		fprintf(stderr, "nilus-manager: cannot serve: %s\n", strerror(errno));
+		MHD_stop_daemon(api);
+		MHD_stop_daemon(metrics);
+		return 1;
+	}
 	MHD_stop_daemon(metrics);
 	db_shutdown();
+	loop_free();
 	openapi_free();
 	fprintf(stderr, "nilus-manager: stopped\n");
 	return 0;

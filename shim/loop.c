@@ -1,0 +1,74 @@
+/*
+ * loop.c: a thin layer over epoll; see loop.h.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* Events taken per wait: under load one wake-up serves this many sockets. */
+#define BATCH 64
+
+static int	epoll_fd = -1;
+
+bool
+loop_init(void)
+{
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	return epoll_fd >= 0;
+}
+
+void
+loop_free(void)
+{
+	if (epoll_fd >= 0)
+		close(epoll_fd);
+	epoll_fd = -1;
+}
+
+static bool
+control(int op, struct watcher *w, int fd, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+
+	if (epoll_ctl(epoll_fd, op, fd, &ev) == 0)
+		return true;
+	fprintf(stderr, "nilus-manager: epoll_ctl: %s\n", strerror(errno));
+	return false;
+}
+
+bool
+loop_watch(struct watcher *w, int fd, uint32_t events)
+{
+	return control(EPOLL_CTL_ADD, w, fd, events);
+}
+
+bool
+loop_modify(struct watcher *w, int fd, uint32_t events)
+{
+	return control(EPOLL_CTL_MOD, w, fd, events);
+}
+
+void
+loop_unwatch(int fd)
+{
+	/* Closing a descriptor unwatches it too: failure here is harmless. */
+	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void
+loop_wait(int timeout_ms)
+{
+	struct epoll_event events[BATCH];
+	int			n = epoll_wait(epoll_fd, events, BATCH, timeout_ms);
+
+	for (int i = 0; i < n; i++)
+	{
+		struct watcher *w = events[i].data.ptr;
+
+		w->on_event(w, events[i].events);
+	}
+}

@@ -1,0 +1,29 @@
+/*
+ * loop.h: the API side's event loop, one epoll set that the HTTP daemon's
+ * sockets, the database connections and the stop signals share, so that one
+ * thread serves them all without handing work between threads.
+ */
+#ifndef NILUS_LOOP_H
+#define NILUS_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Embedded first in whatever owns a watched descriptor. */
+struct watcher
+{
+	void		(*on_event) (struct watcher *self, uint32_t events);
+};
+
+bool		loop_init(void);
+void		loop_free(void);
+
+/* events: EPOLLIN and/or EPOLLOUT, level-triggered. */
+bool		loop_watch(struct watcher *w, int fd, uint32_t events);
+bool		loop_modify(struct watcher *w, int fd, uint32_t events);
+void		loop_unwatch(int fd);
+
+/* Waits at most timeout_ms for events and runs the watchers of those that came. */
+void		loop_wait(int timeout_ms);
+
+#endif
