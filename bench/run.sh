@@ -8,6 +8,11 @@
 #
 #   bench/run.sh [--quick] [--concurrency N] [--duration S] [--warmup S]
 #                [--scale-duration S] [-- generate.sh options]
+#   bench/run.sh --database NAME [options]
+#
+# --database NAME: measure a database already loaded by bench/generate.sh,
+# on the server the libpq environment names (PGHOST, PGPORT, PGUSER: a
+# superuser), instead of a fresh pg_virtualenv cluster; nothing is loaded.
 #
 # Defaults: concurrency 8 (wrk connections, pgbench clients and the shim's
 # database connections alike), 8 s per measurement after 2 s of warm-up,
@@ -18,10 +23,13 @@
 # NILUS_MANAGER=path).
 set -eu
 cd "$(dirname "$0")/.."
+reuse=
 for arg; do
 	case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
+	[ "$reuse" != next ] || reuse=$arg
+	[ "$arg" != --database ] || reuse=next
 done
-if [ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ]; then
+if [ -z "$reuse" ] && [ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ]; then
 	# fsync back on (pg_virtualenv turns it off): commits must be durable for
 	# the write figures to mean anything.  Memory as a small production box.
 	exec env NILUS_BENCH_IN_VIRTUALENV=1 pg_virtualenv -t \
@@ -37,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--duration) duration=$2; shift ;;
 	--warmup) warmup=$2; shift ;;
 	--scale-duration) scale_duration=$2; shift ;;
+	--database) shift ;;
 	--) shift; break ;;
 	*) echo "run.sh: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
 	esac
@@ -63,19 +72,22 @@ say() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 #---------------------------------------------------------------------------
 # Database, role, tokens, data
 #---------------------------------------------------------------------------
-export PGDATABASE=nilus_bench
+export PGDATABASE=${reuse:-nilus_bench}
+export PGHOST=${PGHOST:-/var/run/postgresql} PGPORT=${PGPORT:-5432}
 api_role=nilus_bench_api
 api_password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-createdb nilus_bench
+[ -n "$reuse" ] || { createdb nilus_bench && psql -X -q -c 'CREATE EXTENSION nilus'; }
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION nilus;
+DROP ROLE IF EXISTS $api_role;
 CREATE ROLE $api_role LOGIN PASSWORD '$api_password' IN ROLE nilus_api;
 SQL
 token_large=$(psql -X -At -c "SELECT nilus.create_token('large', ARRAY['read', 'runtime'], 'bench-large')")
 token_small=$(psql -X -At -c "SELECT nilus.create_token('small', ARRAY['read', 'runtime'], 'bench-small')")
 
-say "loading history (bench/generate.sh $*)"
-"$bench/generate.sh" "$@" >&2
+if [ -z "$reuse" ]; then
+	say "loading history (bench/generate.sh $*)"
+	"$bench/generate.sh" "$@" >&2
+fi
 large_runs=$(psql -X -At -c "SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'large'")
 small_runs=$(psql -X -At -c "SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'small'")
 offsets_1m=$(psql -X -At -c "SELECT count(*) FROM nilus.cdc_offset WHERE tenant = 'large' AND pipeline_name = 'cdc-1m'")
@@ -85,8 +97,7 @@ resources=$(psql -X -At -c "SELECT count(DISTINCT resource_id) FROM nilus.pipeli
 #---------------------------------------------------------------------------
 # nilus-manager, one database connection per concurrent client
 #---------------------------------------------------------------------------
-# A port nobody listens on: the shim reuses ports (SO_REUSEPORT), so a busy
-# port would not fail, it would share our connections with a stranger.
+# A port nobody listens on (the shim would refuse a busy one).
 free_port() {
 	p=$(( $(od -An -N2 -tu2 /dev/urandom) % 20000 + 30000 ))
 	while ss -Hltn "sport = :$p" | grep -q .; do p=$((p + 1)); done

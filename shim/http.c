@@ -605,10 +605,24 @@ sanitize(char *s)
 			*s = '?';
 }
 
+/*
+ * The access log is written once per turn of the loop, whole lines only:
+ * under load one write carries many lines.
+ */
+static char log_buffer[64 * 1024];
+static size_t log_used;
+
+static void
+flush_log(void)
+{
+	if (log_used > 0 && write(STDERR_FILENO, log_buffer, log_used) < 0)
+		log_used = 0;			/* nowhere to log to: drop it */
+	log_used = 0;
+}
+
 static void
 log_request(struct request *rq, double seconds, enum MHD_RequestTerminationCode toe)
 {
-	char		line[512];
 	char		when[32];
 	struct timespec now;
 	struct tm	tm;
@@ -619,14 +633,16 @@ log_request(struct request *rq, double seconds, enum MHD_RequestTerminationCode 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	sanitize(rq->raw_path);
 	sanitize(rq->method);
-	len = snprintf(line, sizeof(line), "%s.%03ldZ %s %s %d %.3fms%s\n", when,
+	if (sizeof(log_buffer) - log_used < 512)
+		flush_log();
+	/* raw_path (128) and method (16) are bounded: a line fits in 512 bytes. */
+	len = snprintf(log_buffer + log_used, 512, "%s.%03ldZ %s %s %d %.3fms%s\n", when,
 				   now.tv_nsec / 1000000, rq->method,
 				   rq->found == ROUTE_MATCH_NONE ? rq->raw_path : route_pattern(rq->match.slot),
 				   rq->status, seconds * 1000.0,
 				   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
-	/* One write per line, so that lines of concurrent requests never interleave. */
-	if (len > 0 && write(STDERR_FILENO, line, (size_t) len < sizeof(line) ? (size_t) len : sizeof(line) - 1) < 0)
-		return;
+	if (len > 0 && len < 512)
+		log_used += (size_t) len;
 }
 
 static void
@@ -759,12 +775,14 @@ http_serve(struct MHD_Daemon *daemon, const sigset_t *stop_signals, double grace
 		loop_wait(next_wakeup_ms(daemon));
 		db_tick();
 		MHD_run(daemon);
+		flush_log();
 	}
 	if (in_flight > 0)
 		fprintf(stderr, "nilus-manager: stopping with %d requests unfinished\n", in_flight);
 	db_cancel_all();
 	MHD_run(daemon);
 	MHD_stop_daemon(daemon);
+	flush_log();
 	if (stop.listener != MHD_INVALID_SOCKET)
 		close(stop.listener);
 	close(stop.fd);
