@@ -41,7 +41,7 @@ run_task() {
 			-v resources="$5" -v users="$6" -v batch="$7" ;;
 	offsets) # tenant pipeline resource_id connector records keys
 		psql_file gen_offsets.sql -v tenant="$1" -v pipeline="$2" -v resource_id="$3" \
-			-v connector="$4" -v records="$5" -v keys="$6" -v batch=2000 ;;
+			-v connector="$4" -v records="$5" -v keys="$6" ;;
 	schema)  # tenant pipeline resource_id connector records
 		psql_file gen_schema.sql -v tenant="$1" -v pipeline="$2" -v resource_id="$3" \
 			-v connector="$4" -v records="$5" ;;
@@ -58,7 +58,7 @@ fi
 
 large_runs=5000000 small_runs=50000 tenants=3 resources=20 users=8 days=90
 large_offsets=1000000 small_offsets=1000 connectors=4 connector_offsets=3000 schema_records=20
-jobs=$(nproc) batch=200
+jobs=$(nproc) batch=2000
 while [ $# -gt 0 ]; do
 	case $1 in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 	[ $# -ge 2 ] || { echo "generate.sh: $1 needs a value" >&2; exit 2; }

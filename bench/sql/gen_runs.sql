@@ -43,6 +43,7 @@ DECLARE
     n          int;
     slice_from float8;
     slice_len  float8;
+    r          record;
 BEGIN
     WHILE done < total LOOP
         n := least(batch, total - done);
@@ -65,40 +66,43 @@ BEGIN
               FROM generate_series(1, n)) g
         ORDER BY s;
 
-        PERFORM nilus.store_run(tenant, jsonb_build_object(
-                    'run_id', run_id,
-                    'resource_id', 'workflow-' || lpad(res::text, 2, '0'),
-                    'pipeline_name', 'pipeline-' || lpad(res::text, 2, '0'),
-                    'run_as_user', 'user-' || lpad(usr::text, 2, '0'),
-                    'started_at', started_at,
-                    'metadata', jsonb_build_object('nilus_version', '0.9.3',
-                                                   'worker', 'worker-' || (res % 4),
-                                                   'trigger', CASE WHEN res % 3 = 0 THEN 'manual' ELSE 'schedule' END)))
-        FROM (SELECT * FROM gen_run ORDER BY started_at) r;
-        -- Committed apart, as the runtime's two posts are: the finish then
-        -- updates committed rows.
-        COMMIT;
+        -- One transaction per post, as the runtime's posts are: a batch in
+        -- one transaction would update each rollup row hundreds of times
+        -- before any version could be pruned.
+        FOR r IN SELECT * FROM gen_run ORDER BY started_at LOOP
+            PERFORM nilus.store_run(tenant, jsonb_build_object(
+                        'run_id', r.run_id,
+                        'resource_id', 'workflow-' || lpad(r.res::text, 2, '0'),
+                        'pipeline_name', 'pipeline-' || lpad(r.res::text, 2, '0'),
+                        'run_as_user', 'user-' || lpad(r.usr::text, 2, '0'),
+                        'started_at', r.started_at,
+                        'metadata', jsonb_build_object('nilus_version', '0.9.3',
+                                                       'worker', 'worker-' || (r.res % 4),
+                                                       'trigger', CASE WHEN r.res % 3 = 0 THEN 'manual' ELSE 'schedule' END)));
+            COMMIT;
+        END LOOP;
 
-        PERFORM nilus.store_run(tenant, jsonb_build_object(
-                    'run_id', run_id,
-                    'resource_id', 'workflow-' || lpad(res::text, 2, '0'),
-                    'pipeline_name', 'pipeline-' || lpad(res::text, 2, '0'),
-                    'started_at', started_at,
-                    'finished_at', finished_at,
-                    'is_success', ok,
-                    'records', CASE WHEN ok
-                        THEN jsonb_build_object('extracted', extracted, 'normalized', extracted, 'loaded', extracted)
-                        ELSE jsonb_build_object('extracted', extracted, 'normalized', extracted / 2, 'loaded', 0) END)
-                || CASE WHEN give_dur
-                        THEN jsonb_build_object('duration_sec', round(extract(epoch FROM finished_at - started_at), 3))
-                        ELSE '{}' END
-                || CASE WHEN ok THEN '{}'
-                        ELSE jsonb_build_object('error', (ARRAY[
-                            'psycopg2.OperationalError: could not connect to server: Connection timed out',
-                            'botocore.exceptions.ClientError: An error occurred (SlowDown) when calling the PutObject operation',
-                            'KeyError: ''customer_id'' in normalize step'])[1 + res % 3]) END)
-        FROM (SELECT * FROM gen_run WHERE finished_at <= now() ORDER BY finished_at) r;
-        COMMIT;
+        FOR r IN SELECT * FROM gen_run WHERE finished_at <= now() ORDER BY finished_at LOOP
+            PERFORM nilus.store_run(tenant, jsonb_build_object(
+                        'run_id', r.run_id,
+                        'resource_id', 'workflow-' || lpad(r.res::text, 2, '0'),
+                        'pipeline_name', 'pipeline-' || lpad(r.res::text, 2, '0'),
+                        'started_at', r.started_at,
+                        'finished_at', r.finished_at,
+                        'is_success', r.ok,
+                        'records', CASE WHEN r.ok
+                            THEN jsonb_build_object('extracted', r.extracted, 'normalized', r.extracted, 'loaded', r.extracted)
+                            ELSE jsonb_build_object('extracted', r.extracted, 'normalized', r.extracted / 2, 'loaded', 0) END)
+                    || CASE WHEN r.give_dur
+                            THEN jsonb_build_object('duration_sec', round(extract(epoch FROM r.finished_at - r.started_at), 3))
+                            ELSE '{}' END
+                    || CASE WHEN r.ok THEN '{}'
+                            ELSE jsonb_build_object('error', (ARRAY[
+                                'psycopg2.OperationalError: could not connect to server: Connection timed out',
+                                'botocore.exceptions.ClientError: An error occurred (SlowDown) when calling the PutObject operation',
+                                'KeyError: ''customer_id'' in normalize step'])[1 + r.res % 3]) END);
+            COMMIT;
+        END LOOP;
         done := done + n;
         IF current_setting('nilus_bench.progress', true) = 'on' AND done % 100000 < n THEN
             RAISE NOTICE '% runs % at %', tenant, done, clock_timestamp();
