@@ -113,12 +113,18 @@ extern void nj_column(NilusJson *js, HeapTuple tuple, TupleDesc desc, const char
 extern void nj_row(NilusJson *js, HeapTuple tuple, TupleDesc desc);
 extern Datum nj_result(NilusJson *js);	/* the json datum to return */
 
-/* spi.c: plans prepared once per backend and kept. */
+/*
+ * spi.c: plans prepared once per backend and kept.  generic: always run the
+ * generic plan (planned once), for statements whose best plan does not
+ * depend on the values (single-row writes by key); else the plan cache
+ * chooses, and may plan again for each execution.
+ */
 typedef struct NilusPlan
 {
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[16];
+	bool		generic;
 	SPIPlanPtr	plan;
 } NilusPlan;
 extern SPIPlanPtr nilus_plan(NilusPlan *plan);

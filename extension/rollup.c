@@ -3,10 +3,14 @@
  *
  * A trigger rather than code in store_run, so that every write path (the
  * runtime's posts, an operator's correcting UPDATE, a retention DELETE)
- * keeps them right.  An update first takes the old row's contribution out,
- * then puts the new one in.  Counts and sums are exact under both; a maximum
- * is not, so when the value that leaves a bucket may have been its maximum,
- * the bucket's maximum is recomputed from its runs (one resource, one hour).
+ * keeps them right.  An update that leaves the run in the same rows (the
+ * finishing post) adds the difference; any other first takes the old row's
+ * contribution out, then puts the new one in.  Counts and sums are exact
+ * under all three; a maximum is not, so when the value that leaves a bucket
+ * may have been its maximum and no greater one replaces it, the old row is
+ * taken out and the bucket's maximum recomputed from its runs (one resource,
+ * one hour).  The statements are planned once, generically: the plan does
+ * not depend on the values.
  */
 #include "nilus.h"
 
@@ -15,6 +19,7 @@
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
@@ -28,8 +33,8 @@ typedef struct RunContribution
 	Datum		run_as_user;
 	bool		has_user;
 	TimestampTz bucket;
-	bool		finished;
-	bool		succeeded;
+	bool		succeeded;		/* finished, successfully */
+	bool		failed;			/* finished, unsuccessfully */
 	bool		has_duration;
 	double		duration;
 } RunContribution;
@@ -72,10 +77,10 @@ contribution_of(HeapTuple row, TupleDesc desc)
 	c.has_user = !isnull;
 	c.bucket = nilus_hour_floor(DatumGetTimestampTz(column(row, desc, "started_at", &isnull)));
 	outcome = column(row, desc, "is_success", &isnull);
-	c.finished = !isnull;
-	c.succeeded = c.finished && DatumGetBool(outcome);
+	c.succeeded = !isnull && DatumGetBool(outcome);
+	c.failed = !isnull && !DatumGetBool(outcome);
 	duration = column(row, desc, "duration_sec", &isnull);
-	c.has_duration = c.finished && !isnull;
+	c.has_duration = (c.succeeded || c.failed) && !isnull;
 	c.duration = c.has_duration ? DatumGetFloat8(duration) : 0;
 	return c;
 }
@@ -86,67 +91,87 @@ text_equal(Datum a, Datum b)
 	return DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, a, b));
 }
 
+/* Do a and b count in the same rollup rows? */
 static bool
-same_contribution(const RunContribution *a, const RunContribution *b)
+same_rows(const RunContribution *a, const RunContribution *b)
 {
 	return text_equal(a->tenant, b->tenant) &&
 		text_equal(a->resource_id, b->resource_id) &&
 		a->has_user == b->has_user &&
 		(!a->has_user || text_equal(a->run_as_user, b->run_as_user)) &&
-		a->bucket == b->bucket && a->finished == b->finished &&
-		a->succeeded == b->succeeded && a->has_duration == b->has_duration &&
-		a->duration == b->duration;
+		a->bucket == b->bucket;
 }
 
-/* Adds (sign 1) or takes out (sign -1) the counts of the tenant and user rows. */
+static bool
+same_contribution(const RunContribution *a, const RunContribution *b)
+{
+	return same_rows(a, b) && a->succeeded == b->succeeded && a->failed == b->failed &&
+		a->has_duration == b->has_duration && a->duration == b->duration;
+}
+
+/*
+ * Adds runs (1, -1 or 0) and the given changes of the counts to the tenant
+ * and user rows of run c; nothing when all three are 0.
+ */
 static void
-apply_counts(const RunContribution *c, int sign)
+add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
 {
 	static NilusPlan tenant_counts = {
 		"INSERT INTO nilus.run_rollup_tenant AS r (tenant, bucket, shard, runs, succeeded, failed) "
 		"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, bucket, shard) DO UPDATE SET "
 		"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, "
 		"failed = r.failed + EXCLUDED.failed",
-		6, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID}
+		6, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID}, .generic = true
 	};
 	static NilusPlan user_counts = {
 		"INSERT INTO nilus.run_rollup_user AS r (tenant, bucket, shard, runs, succeeded, failed, run_as_user) "
 		"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, run_as_user, bucket, shard) DO UPDATE SET "
 		"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, "
 		"failed = r.failed + EXCLUDED.failed",
-		7, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TEXTOID}
+		7, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TEXTOID}, .generic = true
 	};
 	Datum		values[7] = {
 		c->tenant, TimestampTzGetDatum(c->bucket), Int16GetDatum(MyProcPid % ROLLUP_SHARDS),
-		Int64GetDatum(sign), Int64GetDatum(c->finished && c->succeeded ? sign : 0),
-		Int64GetDatum(c->finished && !c->succeeded ? sign : 0), c->run_as_user
+		Int64GetDatum(runs), Int64GetDatum(succeeded), Int64GetDatum(failed), c->run_as_user
 	};
 
+	if (runs == 0 && succeeded == 0 && failed == 0)
+		return;
 	nilus_execute(&tenant_counts, values, NULL, false, 0);
 	if (c->has_user)
 		nilus_execute(&user_counts, values, NULL, false, 0);
 }
 
+/*
+ * Adds run c to its resource row; or, given old (the same run's previous
+ * version, counted in the same row, with no duration or none greater than
+ * c's), c's difference from it.
+ */
 static void
-add_to_resource(const RunContribution *c)
+add_to_resource(const RunContribution *c, const RunContribution *old)
 {
+	static const RunContribution no_run;	/* counts nothing */
 	static NilusPlan add = {
 		"INSERT INTO nilus.run_rollup_resource AS r "
 		"(tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max) "
-		"VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8) ON CONFLICT (tenant, resource_id, bucket) DO UPDATE SET "
-		"runs = r.runs + 1, succeeded = r.succeeded + EXCLUDED.succeeded, failed = r.failed + EXCLUDED.failed, "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric - $9::numeric, $10) "
+		"ON CONFLICT (tenant, resource_id, bucket) DO UPDATE SET "
+		"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, failed = r.failed + EXCLUDED.failed, "
 		"durations = r.durations + EXCLUDED.durations, duration_sum = r.duration_sum + EXCLUDED.duration_sum, "
 		"duration_max = greatest(r.duration_max, EXCLUDED.duration_max)",
-		8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID}
+		10, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID},
+		.generic = true
 	};
-	Datum		values[8] = {
-		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket),
-		Int64GetDatum(c->finished && c->succeeded), Int64GetDatum(c->finished && !c->succeeded),
-		Int64GetDatum(c->has_duration), Float8GetDatum(c->duration), Float8GetDatum(c->duration)
+	const RunContribution *o = old ? old : &no_run;
+	Datum		values[10] = {
+		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket), Int64GetDatum(old == NULL),
+		Int64GetDatum(c->succeeded - o->succeeded), Int64GetDatum(c->failed - o->failed),
+		Int64GetDatum(c->has_duration - o->has_duration),
+		Float8GetDatum(c->duration), Float8GetDatum(o->duration), Float8GetDatum(c->duration)
 	};
-	char		nulls[8] = "       ";
+	char		nulls[10] = "         ";
 
-	nulls[7] = c->has_duration ? ' ' : 'n';
+	nulls[9] = c->has_duration ? ' ' : 'n';
 	nilus_execute(&add, values, nulls, false, 0);
 }
 
@@ -162,11 +187,11 @@ remove_from_resource(const RunContribution *c)
 		"     AND started_at < $3 + interval '1 hour' AND is_success IS NOT NULL) "
 		"  ELSE duration_max END "
 		"WHERE tenant = $1 AND resource_id = $2 AND bucket = $3",
-		8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID}
+		8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID}, .generic = true
 	};
 	Datum		values[8] = {
 		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket),
-		Int64GetDatum(c->finished && c->succeeded), Int64GetDatum(c->finished && !c->succeeded),
+		Int64GetDatum(c->succeeded), Int64GetDatum(c->failed),
 		Int64GetDatum(c->has_duration), Float8GetDatum(c->duration), BoolGetDatum(c->has_duration)
 	};
 
@@ -176,15 +201,37 @@ remove_from_resource(const RunContribution *c)
 static void
 add_run(const RunContribution *c)
 {
-	add_to_resource(c);
-	apply_counts(c, 1);
+	add_to_resource(c, NULL);
+	add_counts(c, 1, c->succeeded, c->failed);
 }
 
 static void
 remove_run(const RunContribution *c)
 {
 	remove_from_resource(c);
-	apply_counts(c, -1);
+	add_counts(c, -1, -c->succeeded, -c->failed);
+}
+
+/*
+ * A run that stays in its rows (the finishing post, most corrections) moves
+ * them by the difference, when that keeps the maximum exact: unless the old
+ * duration, perhaps the maximum, gives way to a smaller one or none.
+ */
+static void
+change_run(const RunContribution *old, const RunContribution *new)
+{
+	if (same_rows(old, new) &&
+		(!old->has_duration ||
+		 (new->has_duration && float8_cmp_internal(new->duration, old->duration) >= 0)))
+	{
+		add_to_resource(new, old);
+		add_counts(new, 0, new->succeeded - old->succeeded, new->failed - old->failed);
+	}
+	else
+	{
+		remove_run(old);
+		add_run(new);
+	}
 }
 
 PG_FUNCTION_INFO_V1(nilus_pipeline_run_rollup);
@@ -218,10 +265,7 @@ nilus_pipeline_run_rollup(PG_FUNCTION_ARGS)
 		old_run = contribution_of(trigger->tg_trigtuple, desc);
 		new_run = contribution_of(trigger->tg_newtuple, desc);
 		if (!same_contribution(&old_run, &new_run))
-		{
-			remove_run(&old_run);
-			add_run(&new_run);
-		}
+			change_run(&old_run, &new_run);
 	}
 	SPI_finish();
 	return PointerGetDatum(NULL);

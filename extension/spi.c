@@ -8,7 +8,8 @@ nilus_plan(NilusPlan *plan)
 {
 	if (plan->plan == NULL)
 	{
-		SPIPlanPtr	prepared = SPI_prepare(plan->sql, plan->nargs, plan->argtypes);
+		SPIPlanPtr	prepared = SPI_prepare_cursor(plan->sql, plan->nargs, plan->argtypes,
+												  plan->generic ? CURSOR_OPT_GENERIC_PLAN : 0);
 
 		if (prepared == NULL)
 			elog(ERROR, "nilus: could not prepare \"%s\": %s",

@@ -5,7 +5,7 @@
 -- tenants), and deletions; listing totals built on them stay exact.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(196);
+SELECT plan(211);
 -- Buckets are UTC hours whatever the session's zone (this one is UTC+05:30).
 SET LOCAL TimeZone = 'Asia/Kolkata';
 
@@ -103,6 +103,47 @@ SELECT nilus.store_run(r.tenant, pg_temp.run_body(r.run_id, r.resource_id, r.sta
   FROM nilus.pipeline_run r WHERE random() < 0.1 \g /dev/null
 SELECT pg_temp.rollups_match('after straight UPDATEs, DELETEs and more posts');
 SELECT pg_temp.totals_match('after straight UPDATEs');
+
+-- One run's posts and corrections in one bucket: the finishing post and
+-- corrections that keep the run in its rows add the difference (and leave
+-- the tenant and user rows alone when their counts do not change); a
+-- duration that may be the maximum giving way to a smaller one or none, or
+-- a move to another resource, has the maximum recomputed.
+CREATE FUNCTION pg_temp.bucket_of(resource text) RETURNS text LANGUAGE sql AS $$
+    SELECT format('%s runs, %s succeeded, %s failed, %s durations, sum %s, max %s',
+                  runs, succeeded, failed, durations, duration_sum::float8, coalesce(duration_max::text, 'none'))
+      FROM nilus.run_rollup_resource
+     WHERE tenant = 'initech' AND resource_id = resource AND bucket = '2024-03-01T10:00:00Z'
+$$;
+CREATE FUNCTION pg_temp.post(run integer, resource text, extra jsonb) RETURNS void LANGUAGE sql AS $$
+    SELECT FROM nilus.store_run('initech', pg_temp.run_body(format('00000000-0000-0000-0000-%s', lpad(run::text, 12, '0'))::uuid,
+                                                           resource, '2024-03-01T10:05:00Z', extra))
+$$;
+CREATE FUNCTION pg_temp.count_rows() RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(ctid::text, ' ' ORDER BY ctid) FROM (SELECT ctid FROM nilus.run_rollup_tenant WHERE tenant = 'initech'
+                                                          UNION ALL SELECT ctid FROM nilus.run_rollup_user WHERE tenant = 'initech') z
+$$;
+SELECT pg_temp.post(2, 'res-x', '{"run_as_user": "erin", "is_success": true, "duration_sec": 30}') \g /dev/null
+SELECT pg_temp.post(1, 'res-x', '{"run_as_user": "erin"}') \g /dev/null
+SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 1 succeeded, 0 failed, 1 durations, sum 30, max 30', 'one run finished, one started');
+SELECT pg_temp.post(1, 'res-x', '{"is_success": true, "duration_sec": 50}') \g /dev/null
+SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 2 succeeded, 0 failed, 2 durations, sum 80, max 50', 'finishing post: a new maximum');
+SELECT pg_temp.count_rows() AS count_rows \gset
+SELECT pg_temp.post(1, 'res-x', '{"is_success": true, "duration_sec": 55.5}') \g /dev/null
+SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 2 succeeded, 0 failed, 2 durations, sum 85.5, max 55.5', 'correction to a greater duration');
+SELECT is(pg_temp.count_rows(), :'count_rows', 'a correction of the duration alone leaves the tenant and user rows alone');
+SELECT pg_temp.post(1, 'res-x', '{"is_success": false, "duration_sec": 20}') \g /dev/null
+SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 1 succeeded, 1 failed, 2 durations, sum 50, max 30', 'correction of the maximum to a smaller duration');
+SELECT pg_temp.post(1, 'res-x', '{"is_success": true, "duration_sec": 20}') \g /dev/null
+SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 2 succeeded, 0 failed, 2 durations, sum 50, max 30', 'correction of the outcome alone');
+UPDATE nilus.pipeline_run SET duration_sec = NULL WHERE tenant = 'initech' AND run_id = '00000000-0000-0000-0000-000000000002';
+SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 2 succeeded, 0 failed, 1 durations, sum 20, max 20', 'the maximum''s duration cleared');
+SELECT pg_temp.post(1, 'res-x', '{"is_success": true}') \g /dev/null
+SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 2 succeeded, 0 failed, 0 durations, sum 0, max none', 'the last duration cleared');
+SELECT pg_temp.post(1, 'res-y', '{"is_success": true, "duration_sec": 10}') \g /dev/null
+SELECT is(pg_temp.bucket_of('res-x'), '1 runs, 1 succeeded, 0 failed, 0 durations, sum 0, max none', 'a run moved to another resource leaves its bucket');
+SELECT is(pg_temp.bucket_of('res-y'), '1 runs, 1 succeeded, 0 failed, 1 durations, sum 10, max 10', '... and joins the other''s');
+SELECT pg_temp.rollups_match('after one run''s posts and corrections');
 
 -- Every run of a resource deleted at once, then everything.
 DELETE FROM nilus.pipeline_run WHERE resource_id = 'res-a';
