@@ -63,8 +63,8 @@ extern TimestampTz nilus_parse_timestamptz(const char *value, const char *parame
 	"duration_sec, error, records, metadata"
 
 /* rollup.c: the hour buckets rollups are kept in (UTC). */
-extern TimestampTz nilus_hour_floor(TimestampTz ts);
-extern TimestampTz nilus_hour_ceil(TimestampTz ts);
+extern TimestampTz nilus_floor(TimestampTz ts, int64 unit);
+extern TimestampTz nilus_ceil(TimestampTz ts, int64 unit);
 
 /*
  * body.c: reading request bodies, jsonb objects (nested ones too).  `where`

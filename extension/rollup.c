@@ -1,5 +1,6 @@
 /*
- * rollup.c: keeps the hourly run rollups equal to nilus.pipeline_run.
+ * rollup.c: keeps the hourly and daily run rollups equal to
+ * nilus.pipeline_run.
  *
  * A trigger rather than code in store_run, so that every write path (the
  * runtime's posts, an operator's correcting UPDATE, a retention DELETE)
@@ -9,7 +10,8 @@
  * under all three; a maximum is not, so when the value that leaves a bucket
  * may have been its maximum and no greater one replaces it, the old row is
  * taken out and the bucket's maximum recomputed from its runs (one resource,
- * one hour).  The statements are planned once, generically: the plan does
+ * one hour), the day's from its hours.  Each statement writes the hourly row
+ * and the daily row together.  The statements are planned once, generically: the plan does
  * not depend on the values.
  */
 #include "nilus.h"
@@ -26,35 +28,63 @@
 /* Tenant and user rows are split in shards by backend: see the install script. */
 #define ROLLUP_SHARDS 4
 
+/*
+ * The statements' text for one rollup table, hourly or daily: bucket is the
+ * parameter holding the row's bucket.
+ */
+#define ADD_TENANT_COUNTS(table, bucket) \
+	"INSERT INTO " table " AS r (tenant, bucket, shard, runs, succeeded, failed) " \
+	"VALUES ($1, " bucket ", $3, $4, $5, $6) ON CONFLICT (tenant, bucket, shard) DO UPDATE SET " \
+	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
+	"failed = r.failed + EXCLUDED.failed"
+#define ADD_TO_RESOURCE(table, bucket) \
+	"INSERT INTO " table " AS r " \
+	"(tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max) " \
+	"VALUES ($1, $2, " bucket ", $4, $5, $6, $7, $8::numeric - $9::numeric, $10) " \
+	"ON CONFLICT (tenant, resource_id, bucket) DO UPDATE SET " \
+	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
+	"failed = r.failed + EXCLUDED.failed, durations = r.durations + EXCLUDED.durations, " \
+	"duration_sum = r.duration_sum + EXCLUDED.duration_sum, " \
+	"duration_max = greatest(r.duration_max, EXCLUDED.duration_max)"
+/* max_query: the bucket's maximum recomputed, when the leaving value may have been it. */
+#define REMOVE_FROM_RESOURCE(table, bucket, max_query) \
+	"UPDATE " table " SET runs = runs - 1, succeeded = succeeded - $4, " \
+	"failed = failed - $5, durations = durations - $6, duration_sum = duration_sum - $7::numeric, " \
+	"duration_max = CASE WHEN $8 AND $7 >= duration_max THEN (" max_query ") " \
+	"ELSE duration_max END " \
+	"WHERE tenant = $1 AND resource_id = $2 AND bucket = " bucket
+
 typedef struct RunContribution
 {
 	Datum		tenant;
 	Datum		resource_id;
 	Datum		run_as_user;
 	bool		has_user;
-	TimestampTz bucket;
+	TimestampTz bucket;			/* UTC hour */
+	TimestampTz day;			/* UTC day */
 	bool		succeeded;		/* finished, successfully */
 	bool		failed;			/* finished, unsuccessfully */
 	bool		has_duration;
 	double		duration;
 } RunContribution;
 
+/* ts rounded down to a multiple of unit (an hour, a day) since the epoch: UTC. */
 TimestampTz
-nilus_hour_floor(TimestampTz ts)
+nilus_floor(TimestampTz ts, int64 unit)
 {
-	TimestampTz rem = ts % USECS_PER_HOUR;
+	TimestampTz rem = ts % unit;
 
 	if (TIMESTAMP_NOT_FINITE(ts))
 		return ts;
-	return rem < 0 ? ts - rem - USECS_PER_HOUR : ts - rem;
+	return rem < 0 ? ts - rem - unit : ts - rem;
 }
 
 TimestampTz
-nilus_hour_ceil(TimestampTz ts)
+nilus_ceil(TimestampTz ts, int64 unit)
 {
-	TimestampTz floor = nilus_hour_floor(ts);
+	TimestampTz floor = nilus_floor(ts, unit);
 
-	return (floor == ts || TIMESTAMP_NOT_FINITE(ts)) ? ts : floor + USECS_PER_HOUR;
+	return (floor == ts || TIMESTAMP_NOT_FINITE(ts)) ? ts : floor + unit;
 }
 
 static Datum
@@ -75,7 +105,9 @@ contribution_of(HeapTuple row, TupleDesc desc)
 	c.resource_id = column(row, desc, "resource_id", &isnull);
 	c.run_as_user = column(row, desc, "run_as_user", &isnull);
 	c.has_user = !isnull;
-	c.bucket = nilus_hour_floor(DatumGetTimestampTz(column(row, desc, "started_at", &isnull)));
+	c.bucket = nilus_floor(DatumGetTimestampTz(column(row, desc, "started_at", &isnull)),
+						   USECS_PER_HOUR);
+	c.day = nilus_floor(c.bucket, USECS_PER_DAY);
 	outcome = column(row, desc, "is_success", &isnull);
 	c.succeeded = !isnull && DatumGetBool(outcome);
 	c.failed = !isnull && !DatumGetBool(outcome);
@@ -117,11 +149,10 @@ static void
 add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
 {
 	static NilusPlan tenant_counts = {
-		"INSERT INTO nilus.run_rollup_tenant AS r (tenant, bucket, shard, runs, succeeded, failed) "
-		"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, bucket, shard) DO UPDATE SET "
-		"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, "
-		"failed = r.failed + EXCLUDED.failed",
-		6, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID}, .generic = true
+		"WITH hour AS (" ADD_TENANT_COUNTS("nilus.run_rollup_tenant", "$2") ") "
+		ADD_TENANT_COUNTS("nilus.run_rollup_tenant_day", "$7"),
+		7, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID},
+		.generic = true
 	};
 	static NilusPlan user_counts = {
 		"INSERT INTO nilus.run_rollup_user AS r (tenant, bucket, shard, runs, succeeded, failed, run_as_user) "
@@ -132,12 +163,14 @@ add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
 	};
 	Datum		values[7] = {
 		c->tenant, TimestampTzGetDatum(c->bucket), Int16GetDatum(MyProcPid % ROLLUP_SHARDS),
-		Int64GetDatum(runs), Int64GetDatum(succeeded), Int64GetDatum(failed), c->run_as_user
+		Int64GetDatum(runs), Int64GetDatum(succeeded), Int64GetDatum(failed),
+		TimestampTzGetDatum(c->day)
 	};
 
 	if (runs == 0 && succeeded == 0 && failed == 0)
 		return;
 	nilus_execute(&tenant_counts, values, NULL, false, 0);
+	values[6] = c->run_as_user;
 	if (c->has_user)
 		nilus_execute(&user_counts, values, NULL, false, 0);
 }
@@ -152,24 +185,21 @@ add_to_resource(const RunContribution *c, const RunContribution *old)
 {
 	static const RunContribution no_run;	/* counts nothing */
 	static NilusPlan add = {
-		"INSERT INTO nilus.run_rollup_resource AS r "
-		"(tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric - $9::numeric, $10) "
-		"ON CONFLICT (tenant, resource_id, bucket) DO UPDATE SET "
-		"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, failed = r.failed + EXCLUDED.failed, "
-		"durations = r.durations + EXCLUDED.durations, duration_sum = r.duration_sum + EXCLUDED.duration_sum, "
-		"duration_max = greatest(r.duration_max, EXCLUDED.duration_max)",
-		10, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID},
+		"WITH hour AS (" ADD_TO_RESOURCE("nilus.run_rollup_resource", "$3") ") "
+		ADD_TO_RESOURCE("nilus.run_rollup_resource_day", "$11"),
+		11, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID,
+		FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID},
 		.generic = true
 	};
 	const RunContribution *o = old ? old : &no_run;
-	Datum		values[10] = {
+	Datum		values[11] = {
 		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket), Int64GetDatum(old == NULL),
 		Int64GetDatum(c->succeeded - o->succeeded), Int64GetDatum(c->failed - o->failed),
 		Int64GetDatum(c->has_duration - o->has_duration),
-		Float8GetDatum(c->duration), Float8GetDatum(o->duration), Float8GetDatum(c->duration)
+		Float8GetDatum(c->duration), Float8GetDatum(o->duration), Float8GetDatum(c->duration),
+		TimestampTzGetDatum(c->day)
 	};
-	char		nulls[10] = "         ";
+	char		nulls[11] = "          ";
 
 	nulls[9] = c->has_duration ? ' ' : 'n';
 	nilus_execute(&add, values, nulls, false, 0);
@@ -178,24 +208,34 @@ add_to_resource(const RunContribution *c, const RunContribution *old)
 static void
 remove_from_resource(const RunContribution *c)
 {
-	static NilusPlan remove = {
-		"UPDATE nilus.run_rollup_resource SET runs = runs - 1, succeeded = succeeded - $4, "
-		"failed = failed - $5, durations = durations - $6, duration_sum = duration_sum - $7::numeric, "
-		"duration_max = CASE WHEN $8 AND $7 >= duration_max THEN "
-		"  (SELECT max(duration_sec) FROM nilus.pipeline_run "
-		"   WHERE tenant = $1 AND resource_id = $2 AND started_at >= $3 "
-		"     AND started_at < $3 + interval '1 hour' AND is_success IS NOT NULL) "
-		"  ELSE duration_max END "
-		"WHERE tenant = $1 AND resource_id = $2 AND bucket = $3",
-		8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID}, .generic = true
+	static NilusPlan remove_hour = {
+		REMOVE_FROM_RESOURCE("nilus.run_rollup_resource", "$3",
+							 "SELECT max(duration_sec) FROM nilus.pipeline_run "
+							 "WHERE tenant = $1 AND resource_id = $2 AND started_at >= $3 "
+							 "AND started_at < $3 + interval '1 hour' AND is_success IS NOT NULL"),
+		9, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID,
+		TIMESTAMPTZOID},
+		.generic = true
 	};
-	Datum		values[8] = {
+	/* After the hour's row: the day's maximum is the greatest of its hours'. */
+	static NilusPlan remove_day = {
+		REMOVE_FROM_RESOURCE("nilus.run_rollup_resource_day", "$9",
+							 "SELECT max(duration_max) FROM nilus.run_rollup_resource "
+							 "WHERE tenant = $1 AND resource_id = $2 AND bucket >= $9 "
+							 "AND bucket < $9 + interval '1 day'"),
+		9, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID,
+		TIMESTAMPTZOID},
+		.generic = true
+	};
+	Datum		values[9] = {
 		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket),
 		Int64GetDatum(c->succeeded), Int64GetDatum(c->failed),
-		Int64GetDatum(c->has_duration), Float8GetDatum(c->duration), BoolGetDatum(c->has_duration)
+		Int64GetDatum(c->has_duration), Float8GetDatum(c->duration), BoolGetDatum(c->has_duration),
+		TimestampTzGetDatum(c->day)
 	};
 
-	nilus_execute(&remove, values, NULL, false, 0);
+	nilus_execute(&remove_hour, values, NULL, false, 0);
+	nilus_execute(&remove_day, values, NULL, false, 0);
 }
 
 static void

@@ -1,10 +1,12 @@
 /*
- * stats.c: run counts and statistics from the hourly rollups.
+ * stats.c: run counts and statistics from the rollups.
  *
- * A window [lo, hi) is answered as the whole hours inside it, read from a
- * rollup, plus the runs of its two partial hours at the edges, read from
- * nilus.pipeline_run itself: the cost follows the window's length in hours,
- * not the number of runs in it, and the answer equals the plain aggregate.
+ * A window [lo, hi) is answered as the whole UTC days inside it, read from a
+ * daily rollup, the whole hours left at either end from an hourly rollup,
+ * and the runs of the two partial hours at the edges from nilus.pipeline_run
+ * itself: the cost follows the window's days plus at most 46 hours and the
+ * runs of 2 hours, not the number of runs in it, and the answer equals the
+ * plain aggregate.
  */
 #include "nilus.h"
 
@@ -12,30 +14,51 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-/* The window split in whole hours [whole_from, whole_until) and two edges. */
+/* The window split, in time order. */
 typedef struct SplitWindow
 {
-	NilusRange	lower_edge;
-	NilusRange	whole;
-	NilusRange	upper_edge;
+	NilusRange	lower_edge;		/* runs */
+	NilusRange	lower_hours;
+	NilusRange	days;
+	NilusRange	upper_hours;
+	NilusRange	upper_edge;		/* runs */
 } SplitWindow;
 
 static SplitWindow
 split_window(NilusRange window)
 {
 	SplitWindow split;
-	TimestampTz from = nilus_hour_ceil(window.lo);
-	TimestampTz until = nilus_hour_floor(window.hi);
+	TimestampTz hours_from = nilus_ceil(window.lo, USECS_PER_HOUR);
+	TimestampTz hours_until = nilus_floor(window.hi, USECS_PER_HOUR);
+	TimestampTz days_from;
+	TimestampTz days_until;
 
-	if (from > until)			/* within one hour: all of it is edge */
-		from = until = window.hi;
-	split.lower_edge.lo = window.lo;
-	split.lower_edge.hi = from;
-	split.whole.lo = from;
-	split.whole.hi = until;
-	split.upper_edge.lo = until;
-	split.upper_edge.hi = window.hi;
+	if (hours_from > hours_until)	/* within one hour: all of it is edge */
+		hours_from = hours_until = window.hi;
+	days_from = nilus_ceil(hours_from, USECS_PER_DAY);
+	days_until = nilus_floor(hours_until, USECS_PER_DAY);
+	if (days_from > days_until)	/* within one day: all of it is hours */
+		days_from = days_until = hours_until;
+	split.lower_edge = (NilusRange) {window.lo, hours_from};
+	split.lower_hours = (NilusRange) {hours_from, days_from};
+	split.days = (NilusRange) {days_from, days_until};
+	split.upper_hours = (NilusRange) {days_until, hours_until};
+	split.upper_edge = (NilusRange) {hours_until, window.hi};
 	return split;
+}
+
+/* The split's ranges as parameters first .. first + 9, in time order. */
+static void
+split_values(const SplitWindow *split, Datum *values, int first)
+{
+	const NilusRange *ranges[5] = {&split->lower_edge, &split->lower_hours, &split->days,
+	&split->upper_hours, &split->upper_edge};
+
+	for (int i = 0; i < 5; i++)
+	{
+		values[first + 2 * i] = TimestampTzGetDatum(ranges[i]->lo);
+		values[first + 2 * i + 1] = TimestampTzGetDatum(ranges[i]->hi);
+	}
 }
 
 static int64
@@ -65,41 +88,66 @@ enum RollupCount
 	COUNT_RUNS, COUNT_SUCCEEDED, COUNT_FAILED
 };
 
+/*
+ * The rollup's sum over the whole hours and days of split: $7..$12 are its
+ * hours, days and hours (split_values from $5).  Users have no daily rows:
+ * their hours run from $7 to $12.
+ */
+static const char *
+range_sum(const char *column, const char *table, const char *key, int lo, int hi)
+{
+	return psprintf("(SELECT coalesce(sum(%s), 0) FROM nilus.%s WHERE %s "
+					"AND bucket >= $%d AND bucket < $%d)", column, table, key, lo, hi);
+}
+
+static const char *
+rollup_sum_sql(enum RollupTable table, const char *column)
+{
+	static const char *const keys[3] = {
+		"tenant = $1", "tenant = $1 AND resource_id = $2", "tenant = $1 AND run_as_user = $3"
+	};
+	static const char *const hourly[3] = {"run_rollup_tenant", "run_rollup_resource", "run_rollup_user"};
+	static const char *const daily[3] = {"run_rollup_tenant_day", "run_rollup_resource_day", NULL};
+
+	if (!daily[table])
+		return psprintf("SELECT %s::int8", range_sum(column, hourly[table], keys[table], 7, 12));
+	return psprintf("SELECT (%s + %s + %s)::int8",
+					range_sum(column, hourly[table], keys[table], 7, 8),
+					range_sum(column, daily[table], keys[table], 9, 10),
+					range_sum(column, hourly[table], keys[table], 11, 12));
+}
+
 static int64
-rollup_count(const RunFilter *filter, NilusRange whole)
+rollup_count(const RunFilter *filter, const SplitWindow *split)
 {
 	static NilusPlan sums[3][3];
-	static const char *const tables[3] = {
-		"nilus.run_rollup_tenant WHERE tenant = $1",
-		"nilus.run_rollup_resource WHERE tenant = $1 AND resource_id = $2",
-		"nilus.run_rollup_user WHERE tenant = $1 AND run_as_user = $3"
-	};
 	static const char *const columns[3] = {"runs", "succeeded", "failed"};
 	enum RollupTable table = filter->resource_id ? ROLLUP_RESOURCE :
 		filter->run_as_user ? ROLLUP_USER : ROLLUP_TENANT;
 	enum RollupCount column = !filter->has_outcome ? COUNT_RUNS :
 		filter->outcome ? COUNT_SUCCEEDED : COUNT_FAILED;
 	NilusPlan  *sum = &sums[table][column];
-	Datum		values[8];
-	char		nulls[8];
+	Datum		values[14];
+	char		nulls[14];
 	bool		isnull;
 
 	if (sum->sql == NULL)
 	{
-		static const Oid types[6] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		static const Oid types[14] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+			TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-		sum->sql = MemoryContextStrdup(TopMemoryContext,
-									   psprintf("SELECT coalesce(sum(%s), 0)::int8 FROM %s "
-												"AND bucket >= $5 AND bucket < $6",
-												columns[column], tables[table]));
-		sum->nargs = 6;
+		sum->sql = rollup_sum_sql(table, columns[column]);
+		MemoryContextSwitchTo(old);
+		sum->nargs = 14;
 		memcpy(sum->argtypes, types, sizeof(types));
 	}
-	if (whole.lo >= whole.hi)
+	if (split->lower_hours.lo >= split->upper_hours.hi)
 		return 0;
 	nilus_run_filter_values(filter, values, nulls);
-	values[4] = TimestampTzGetDatum(whole.lo);
-	values[5] = TimestampTzGetDatum(whole.hi);
+	memset(nulls, ' ', sizeof(nulls));
+	split_values(split, values, 4);
 	nilus_execute(sum, values, nulls, true, 1);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -119,7 +167,7 @@ nilus_count_runs(const RunFilter *filter)
 	if (filter->resource_id && filter->run_as_user)
 		return exact_count(filter);
 	split = split_window(filter->range);
-	total = rollup_count(filter, split.whole);
+	total = rollup_count(filter, &split);
 	edge.range = split.lower_edge;
 	total += exact_count(&edge);
 	edge.range = split.upper_edge;
@@ -155,19 +203,29 @@ parse_period(const char *period)
 	return n * unit;
 }
 
+/* One part of the stats: a rollup's rows over one range of the split. */
+#define STATS_ROLLUP(table, lo, hi) \
+	"SELECT succeeded, failed, durations, duration_sum, duration_max FROM " table \
+	" WHERE tenant = $1 AND resource_id = $2 AND bucket >= " lo " AND bucket < " hi
+/* ... or the finished runs of one edge (two ranges, so each reads the resource's index). */
+#define STATS_RUNS(lo, hi) \
+	"SELECT (is_success)::int AS succeeded, (NOT is_success)::int AS failed, " \
+	"(duration_sec IS NOT NULL)::int AS durations, coalesce(duration_sec::numeric, 0) AS duration_sum, " \
+	"duration_sec AS duration_max FROM nilus.pipeline_run " \
+	"WHERE tenant = $1 AND resource_id = $2 AND started_at >= " lo " AND started_at < " hi \
+	" AND is_success IS NOT NULL"
+
 /*
- * One statement: whole hours from the resource rollup, the edges from the
- * runs.  Averages and rates are rounded to 2 decimals.
+ * One statement over the split ($3..$12, split_values).  Averages and rates
+ * are rounded to 2 decimals.
  */
 static NilusPlan resource_stats = {
 	"WITH parts AS ("
-	"  SELECT succeeded, failed, durations, duration_sum, duration_max FROM nilus.run_rollup_resource "
-	"   WHERE tenant = $1 AND resource_id = $2 AND bucket >= $5 AND bucket < $6 "
-	"  UNION ALL "
-	"  SELECT (is_success)::int, (NOT is_success)::int, (duration_sec IS NOT NULL)::int, "
-	"         coalesce(duration_sec::numeric, 0), duration_sec FROM nilus.pipeline_run "
-	"   WHERE tenant = $1 AND resource_id = $2 AND is_success IS NOT NULL "
-	"     AND ((started_at >= $3 AND started_at < $4) OR (started_at >= $7 AND started_at < $8))), "
+	STATS_RUNS("$3", "$4") " UNION ALL "
+	STATS_ROLLUP("nilus.run_rollup_resource", "$5", "$6") " UNION ALL "
+	STATS_ROLLUP("nilus.run_rollup_resource_day", "$7", "$8") " UNION ALL "
+	STATS_ROLLUP("nilus.run_rollup_resource", "$9", "$10") " UNION ALL "
+	STATS_RUNS("$11", "$12") "), "
 	"totals AS (SELECT coalesce(sum(succeeded), 0) AS successful, coalesce(sum(failed), 0) AS failed, "
 	"                  sum(durations) AS durations, sum(duration_sum) AS duration_sum, "
 	"                  max(duration_max) AS max_duration FROM parts) "
@@ -176,8 +234,9 @@ static NilusPlan resource_stats = {
 	"       round(100.0 * successful / nullif(successful + failed, 0), 2)::float8 AS success_rate, "
 	"       round(duration_sum / nullif(durations, 0), 2)::float8 AS avg_duration_sec, "
 	"       max_duration AS max_duration_sec FROM totals",
-	8, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, TIMESTAMPTZOID}
+	12, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID}
 };
 
 PG_FUNCTION_INFO_V1(nilus_pipeline_stats);
@@ -192,7 +251,7 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	NilusRange	window;
 	SplitWindow split;
-	Datum		values[8];
+	Datum		values[12];
 	NilusJson	js;
 
 	nilus_require_access(tenant, NILUS_RIGHT_READ);
@@ -204,12 +263,7 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
-	values[2] = TimestampTzGetDatum(split.lower_edge.lo);
-	values[3] = TimestampTzGetDatum(split.lower_edge.hi);
-	values[4] = TimestampTzGetDatum(split.whole.lo);
-	values[5] = TimestampTzGetDatum(split.whole.hi);
-	values[6] = TimestampTzGetDatum(split.upper_edge.lo);
-	values[7] = TimestampTzGetDatum(split.upper_edge.hi);
+	split_values(&split, values, 2);
 
 	nj_init(&js);
 	SPI_connect();

@@ -1,11 +1,12 @@
 -- The hourly rollups (per resource, per tenant, per user; tenant and user
--- rows split in shards that readers add up) equal GROUP BY aggregates over
--- nilus.pipeline_run per UTC hour after random inserts, posts, corrections
+-- rows split in shards that readers add up) and the daily ones (per resource,
+-- per tenant) equal GROUP BY aggregates over nilus.pipeline_run per UTC hour
+-- and per UTC day after random inserts, posts, corrections
 -- through store_run and straight UPDATEs (across buckets, resources, users,
 -- tenants), and deletions; listing totals built on them stay exact.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(211);
+SELECT plan(223);
 -- Buckets are UTC hours whatever the session's zone (this one is UTC+05:30).
 SET LOCAL TimeZone = 'Asia/Kolkata';
 
@@ -19,6 +20,21 @@ CREATE VIEW pg_temp.expected_resource AS
 CREATE VIEW pg_temp.stored_resource AS
     SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max
       FROM nilus.run_rollup_resource WHERE runs <> 0;
+CREATE VIEW pg_temp.expected_resource_day AS
+    SELECT tenant, resource_id, date_trunc('day', bucket, 'UTC') AS day, sum(runs)::bigint AS runs,
+           sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed, sum(durations)::bigint AS durations,
+           sum(duration_sum) AS duration_sum, max(duration_max) AS duration_max
+      FROM pg_temp.expected_resource GROUP BY 1, 2, 3;
+CREATE VIEW pg_temp.stored_resource_day AS
+    SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max
+      FROM nilus.run_rollup_resource_day WHERE runs <> 0;
+CREATE VIEW pg_temp.expected_tenant_day AS
+    SELECT tenant, date_trunc('day', started_at, 'UTC') AS day, count(*) AS runs,
+           count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed
+      FROM nilus.pipeline_run GROUP BY 1, 2;
+CREATE VIEW pg_temp.stored_tenant_day AS
+    SELECT tenant, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
+      FROM nilus.run_rollup_tenant_day GROUP BY 1, 2 HAVING sum(runs) <> 0;
 CREATE VIEW pg_temp.expected_tenant AS
     SELECT tenant, date_trunc('hour', started_at, 'UTC') AS bucket, count(*) AS runs,
            count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed
@@ -34,7 +50,7 @@ CREATE VIEW pg_temp.stored_user AS
     SELECT tenant, run_as_user, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
       FROM nilus.run_rollup_user GROUP BY 1, 2, 3 HAVING sum(runs) <> 0;
 
--- Five assertions: each rollup equals its aggregate, and buckets emptied
+-- Seven assertions: each rollup equals its aggregate, and buckets emptied
 -- of runs hold nothing else.
 CREATE FUNCTION pg_temp.rollups_match(stage text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 BEGIN
@@ -47,16 +63,26 @@ BEGIN
     RETURN NEXT results_eq('SELECT * FROM pg_temp.stored_user ORDER BY 1, 2, 3',
                            'SELECT * FROM pg_temp.expected_user ORDER BY 1, 2, 3',
                            stage || ': run_rollup_user (shards summed) = GROUP BY tenant, run_as_user, hour');
-    RETURN NEXT is((SELECT count(*) FROM nilus.run_rollup_resource
+    RETURN NEXT results_eq('SELECT * FROM pg_temp.stored_resource_day ORDER BY 1, 2, 3',
+                           'SELECT * FROM pg_temp.expected_resource_day ORDER BY 1, 2, 3',
+                           stage || ': run_rollup_resource_day = GROUP BY tenant, resource_id, day');
+    RETURN NEXT results_eq('SELECT * FROM pg_temp.stored_tenant_day ORDER BY 1, 2',
+                           'SELECT * FROM pg_temp.expected_tenant_day ORDER BY 1, 2',
+                           stage || ': run_rollup_tenant_day (shards summed) = GROUP BY tenant, day');
+    RETURN NEXT is((SELECT count(*) FROM (SELECT * FROM nilus.run_rollup_resource
+                                          UNION ALL SELECT * FROM nilus.run_rollup_resource_day) r
                      WHERE runs = 0 AND (succeeded, failed, durations, duration_sum) <> (0, 0, 0, 0)
                         OR runs = 0 AND duration_max IS NOT NULL),
-                   0::bigint, stage || ': resource buckets without runs hold no counts, sums or maximum');
+                   0::bigint, stage || ': resource buckets (hours, days) without runs hold no counts, sums or maximum');
     RETURN NEXT is((SELECT count(*) FROM (SELECT 1 FROM nilus.run_rollup_tenant GROUP BY tenant, bucket
+                                          HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
+                                          UNION ALL
+                                          SELECT 1 FROM nilus.run_rollup_tenant_day GROUP BY tenant, bucket
                                           HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
                                           UNION ALL
                                           SELECT 1 FROM nilus.run_rollup_user GROUP BY tenant, run_as_user, bucket
                                           HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)) z),
-                   0::bigint, stage || ': tenant and user buckets without runs hold no counts');
+                   0::bigint, stage || ': tenant (hours, days) and user buckets without runs hold no counts');
 END $$;
 
 -- Listing totals on the common filters, built on the rollups.

@@ -1,0 +1,108 @@
+-- Upgrading 0.1.0 to 0.2.0 (ALTER EXTENSION nilus UPDATE): the daily
+-- rollups are filled from the hourly ones 0.1.0 kept, get row-level
+-- security, and from then on stats, totals and later writes are exact.
+BEGIN;
+SELECT plan(13);
+-- Days are UTC days whatever the session's zone.
+SET LOCAL TimeZone = 'America/New_York';
+
+DROP EXTENSION nilus;
+CREATE EXTENSION nilus VERSION '0.1.0';
+\ir lib/helpers.psql
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.1.0', 'installs at 0.1.0');
+SELECT hasnt_table('nilus', 'run_rollup_resource_day', '0.1.0 has no daily rollups');
+
+-- History written under 0.1.0: runs over 40 days, and the hourly rollups as
+-- 0.1.0's trigger kept them (tenant and user rows spread over the shards).
+ALTER TABLE nilus.pipeline_run DISABLE TRIGGER pipeline_run_rollup;
+SELECT setseed(0.14) \g /dev/null
+INSERT INTO nilus.pipeline_run (tenant, run_id, resource_id, pipeline_name, run_as_user, started_at,
+                                finished_at, is_success, duration_sec)
+SELECT (ARRAY['acme', 'globex'])[1 + i % 2], gen_random_uuid(), 'res-' || (i % 3), 'p',
+       (ARRAY['alice', 'bob', NULL])[1 + i % 3], s, s + d * interval '1 second',
+       CASE WHEN i % 7 = 0 THEN NULL ELSE i % 5 <> 0 END, CASE WHEN i % 7 = 0 OR i % 11 = 0 THEN NULL ELSE d END
+  FROM (SELECT i, now() - random() * interval '40 days' AS s, round((random() * 300)::numeric, 3)::float8 AS d
+          FROM generate_series(1, 3000) i) g;
+UPDATE nilus.pipeline_run SET finished_at = NULL WHERE is_success IS NULL;
+INSERT INTO nilus.run_rollup_resource
+SELECT tenant, resource_id, date_trunc('hour', started_at, 'UTC'), count(*),
+       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success),
+       count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL),
+       coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0),
+       max(duration_sec) FILTER (WHERE is_success IS NOT NULL)
+  FROM nilus.pipeline_run GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_tenant
+SELECT tenant, date_trunc('hour', started_at, 'UTC'), hashtext(run_id::text) & 3, count(*),
+       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success)
+  FROM nilus.pipeline_run GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_user
+SELECT tenant, run_as_user, date_trunc('hour', started_at, 'UTC'), hashtext(run_id::text) & 3, count(*),
+       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success)
+  FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3, 4;
+ALTER TABLE nilus.pipeline_run ENABLE TRIGGER pipeline_run_rollup;
+
+ALTER EXTENSION nilus UPDATE TO '0.2.0';
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.2.0', 'updates to 0.2.0');
+
+CREATE VIEW pg_temp.daily_match AS
+    SELECT (SELECT array_agg(x ORDER BY x) FROM (
+                SELECT (tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum,
+                        duration_max)::text AS x
+                  FROM nilus.run_rollup_resource_day WHERE runs <> 0) s)
+           IS NOT DISTINCT FROM
+           (SELECT array_agg(x ORDER BY x) FROM (
+                SELECT (tenant, resource_id, date_trunc('day', started_at, 'UTC'), count(*),
+                        count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success),
+                        count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL),
+                        coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0),
+                        max(duration_sec) FILTER (WHERE is_success IS NOT NULL))::text AS x
+                  FROM nilus.pipeline_run GROUP BY tenant, resource_id, date_trunc('day', started_at, 'UTC')) e) AS resource_ok,
+           (SELECT array_agg(x ORDER BY x) FROM (
+                SELECT (tenant, bucket, sum(runs), sum(succeeded), sum(failed))::text AS x
+                  FROM nilus.run_rollup_tenant_day GROUP BY tenant, bucket HAVING sum(runs) <> 0) s)
+           IS NOT DISTINCT FROM
+           (SELECT array_agg(x ORDER BY x) FROM (
+                SELECT (tenant, date_trunc('day', started_at, 'UTC'), count(*),
+                        count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success))::text AS x
+                  FROM nilus.pipeline_run GROUP BY tenant, date_trunc('day', started_at, 'UTC')) e) AS tenant_ok;
+
+SELECT ok(resource_ok, 'run_rollup_resource_day filled: = GROUP BY tenant, resource_id, UTC day') FROM pg_temp.daily_match;
+SELECT ok(tenant_ok, 'run_rollup_tenant_day filled (shards summed): = GROUP BY tenant, UTC day') FROM pg_temp.daily_match;
+SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
+            WHERE oid IN ('nilus.run_rollup_resource_day'::regclass, 'nilus.run_rollup_tenant_day'::regclass)),
+          'row-level security on the daily rollups');
+
+CREATE FUNCTION pg_temp.expected_stats(tenant text, resource_id text, period interval) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'total_runs', count(*),
+        'successful_runs', count(*) FILTER (WHERE r.is_success),
+        'failed_runs', count(*) FILTER (WHERE NOT r.is_success),
+        'success_rate', round(100.0 * count(*) FILTER (WHERE r.is_success) / nullif(count(*), 0), 2),
+        'avg_duration_sec', round(avg(r.duration_sec::numeric), 2),
+        'max_duration_sec', max(r.duration_sec))
+      FROM nilus.pipeline_run r
+     WHERE r.tenant = expected_stats.tenant AND r.resource_id = expected_stats.resource_id
+       AND r.is_success IS NOT NULL AND r.started_at BETWEEN now() - period AND now()
+$$;
+SELECT is(nilus.pipeline_stats('acme', 'res-1', p)::jsonb -> 'stats', pg_temp.expected_stats('acme', 'res-1', s),
+          'after the update, pipeline_stats ' || p || ' = the plain aggregate')
+  FROM (VALUES ('7d', interval '168 hours'), ('30d', interval '720 hours'), ('1w', interval '168 hours')) AS v(p, s);
+SELECT is((nilus.list_pipelines('globex', started_at_gte => now() - interval '20 days 3 hours 7 minutes',
+                                started_at_lte => now() - interval '2 days 5 minutes')::jsonb ->> 'total')::bigint,
+          (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'globex'
+              AND started_at BETWEEN now() - interval '20 days 3 hours 7 minutes' AND now() - interval '2 days 5 minutes'),
+          'after the update, a listing''s total over a range of days = count(*)');
+
+-- Writes after the update keep the daily rows: a new run, a correction, a deletion.
+SELECT nilus.store_run('acme', pg_temp.run_body('14000000-0000-0000-0000-000000000001', 'res-1',
+                                                now() - interval '3 days', '{"is_success": true, "duration_sec": 9999}')) \g /dev/null
+UPDATE nilus.pipeline_run SET duration_sec = 1 WHERE tenant = 'acme' AND duration_sec = 9999;
+DELETE FROM nilus.pipeline_run WHERE tenant = 'globex' AND resource_id = 'res-2' AND started_at > now() - interval '10 days';
+SELECT ok(resource_ok, 'after later writes: run_rollup_resource_day = GROUP BY tenant, resource_id, UTC day') FROM pg_temp.daily_match;
+SELECT ok(tenant_ok, 'after later writes: run_rollup_tenant_day = GROUP BY tenant, UTC day') FROM pg_temp.daily_match;
+SELECT is(nilus.pipeline_stats('acme', 'res-1', '30d')::jsonb -> 'stats', pg_temp.expected_stats('acme', 'res-1', '720 hours'),
+          'after later writes, pipeline_stats 30d = the plain aggregate');
+
+SELECT * FROM finish();
+ROLLBACK;
