@@ -81,8 +81,8 @@ psql -X -q -v ON_ERROR_STOP=1 <<SQL
 DROP ROLE IF EXISTS $api_role;
 CREATE ROLE $api_role LOGIN PASSWORD '$api_password' IN ROLE nilus_api;
 SQL
-token_large=$(psql -X -At -c "SELECT nilus.create_token('large', ARRAY['read', 'runtime'], 'bench-large')")
-token_small=$(psql -X -At -c "SELECT nilus.create_token('small', ARRAY['read', 'runtime'], 'bench-small')")
+token_large=$(psql -X -At -c "SELECT nilus.create_token('large', ARRAY['read', 'runtime'], 'bench-large-' || extract(epoch FROM now())::bigint)")
+token_small=$(psql -X -At -c "SELECT nilus.create_token('small', ARRAY['read', 'runtime'], 'bench-small-' || extract(epoch FROM now())::bigint)")
 
 if [ -z "$reuse" ]; then
 	say "loading history (bench/generate.sh $*)"

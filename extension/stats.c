@@ -153,6 +153,33 @@ rollup_count(const RunFilter *filter, const SplitWindow *split)
 }
 
 /*
+ * The runs of a filter within an edge, a part of one hour.  An edge longer
+ * than half its hour is the hour's rollup count less the runs of the rest
+ * of the hour: the runs read are those of half an hour at most.
+ */
+static int64
+edge_count(const RunFilter *filter, NilusRange range)
+{
+	RunFilter	part = *filter;
+	TimestampTz hour = nilus_floor(range.lo, USECS_PER_HOUR);
+	SplitWindow whole_hour;
+	int64		count;
+
+	if (TIMESTAMP_NOT_FINITE(range.lo) || TIMESTAMP_NOT_FINITE(range.hi) ||
+		range.hi - range.lo <= USECS_PER_HOUR / 2)
+	{
+		part.range = range;
+		return exact_count(&part);
+	}
+	whole_hour = split_window((NilusRange) {hour, hour + USECS_PER_HOUR});
+	count = rollup_count(filter, &whole_hour);
+	part.range = (NilusRange) {hour, range.lo};
+	count -= exact_count(&part);
+	part.range = (NilusRange) {range.hi, hour + USECS_PER_HOUR};
+	return count - exact_count(&part);
+}
+
+/*
  * The exact number of runs a listing's filter selects.  The rollups answer
  * every filter but one on both resource and user, which is counted directly.
  * Call within SPI.
@@ -161,18 +188,12 @@ int64
 nilus_count_runs(const RunFilter *filter)
 {
 	SplitWindow split;
-	RunFilter	edge = *filter;
-	int64		total;
 
 	if (filter->resource_id && filter->run_as_user)
 		return exact_count(filter);
 	split = split_window(filter->range);
-	total = rollup_count(filter, &split);
-	edge.range = split.lower_edge;
-	total += exact_count(&edge);
-	edge.range = split.upper_edge;
-	total += exact_count(&edge);
-	return total;
+	return rollup_count(filter, &split) + edge_count(filter, split.lower_edge) +
+		edge_count(filter, split.upper_edge);
 }
 
 /* period: <n>m, <n>h, <n>d or <n>w, up to 366 days. */

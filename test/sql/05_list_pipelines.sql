@@ -3,7 +3,7 @@
 -- pages walked end to end without skip or repeat.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(334);
+SELECT plan(376);
 -- started_at=YYYY-MM-DD is a UTC day whatever the session's zone.
 SET LOCAL TimeZone = 'America/New_York';
 

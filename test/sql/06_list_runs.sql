@@ -3,7 +3,7 @@
 -- run_id order without skip or repeat.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(185);
+SELECT plan(203);
 
 -- 120 runs of one resource, all started at the same instant, and one other.
 SELECT nilus.store_run('acme', pg_temp.run_body(md5('tie' || i)::uuid, 'res-tie', '2026-11-28 10:15:00+00',

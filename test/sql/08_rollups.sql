@@ -6,7 +6,7 @@
 -- tenants), and deletions; listing totals built on them stay exact.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(223);
+SELECT plan(307);
 -- Buckets are UTC hours whatever the session's zone (this one is UTC+05:30).
 SET LOCAL TimeZone = 'Asia/Kolkata';
 
