@@ -60,14 +60,18 @@ static NilusPlan insert_offset = {
  * batch with the batch's last record of each key.  Rows are locked in key
  * order, so concurrent batches over the same keys queue instead of
  * deadlocking; of two records of one key the higher record_insert_seq wins,
- * whatever order they commit in.
+ * whatever order they commit in.  The batch's records are found one by one
+ * by primary key: as a plain "id = ANY" a plan made while the table was
+ * small could filter the whole history instead, for the backend's lifetime.
  */
 static NilusPlan update_latest_offsets = {
 	"INSERT INTO nilus.cdc_offset_latest AS l (tenant, pipeline_name, offset_key, id, "
 	"  connector_name, offset_val, record_insert_ts, record_insert_seq) "
 	"SELECT DISTINCT ON (offset_key) tenant, pipeline_name, offset_key, id, connector_name, "
 	"       offset_val, record_insert_ts, record_insert_seq "
-	"FROM nilus.cdc_offset WHERE tenant = $1 AND id = ANY ($2) "
+	"FROM unnest($2) AS stored(id_stored), "
+	"     LATERAL (SELECT * FROM nilus.cdc_offset "
+	"              WHERE tenant = $1 AND id = id_stored LIMIT 1) AS o "
 	"ORDER BY offset_key, record_insert_seq DESC "
 	"ON CONFLICT (tenant, pipeline_name, offset_key) DO UPDATE SET "
 	"  id = EXCLUDED.id, connector_name = EXCLUDED.connector_name, "
