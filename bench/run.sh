@@ -29,6 +29,9 @@ for arg; do
 	[ "$reuse" != next ] || reuse=$arg
 	[ "$arg" != --database ] || reuse=next
 done
+if [ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ] && ! command -v wrk >/dev/null; then
+	NILUS_BENCH_DEPS=1 scripts/install-deps.sh
+fi
 if [ -z "$reuse" ] && [ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ]; then
 	# fsync back on (pg_virtualenv turns it off): commits must be durable for
 	# the write figures to mean anything.  Memory as a small production box.
@@ -78,6 +81,7 @@ api_role=nilus_bench_api
 api_password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 [ -n "$reuse" ] || { createdb nilus_bench && psql -X -q -c 'CREATE EXTENSION nilus'; }
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
+SET client_min_messages = warning;
 DROP ROLE IF EXISTS $api_role;
 CREATE ROLE $api_role LOGIN PASSWORD '$api_password' IN ROLE nilus_api;
 SQL
