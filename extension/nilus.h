@@ -62,7 +62,7 @@ extern TimestampTz nilus_parse_timestamptz(const char *value, const char *parame
 	"run_id, resource_id, pipeline_name, run_as_user, started_at, finished_at, is_success, " \
 	"duration_sec, error, records, metadata"
 
-/* rollup.c: the hour buckets rollups are kept in (UTC). */
+/* rollup.c: ts rounded down / up to a multiple of unit (an hour, a day), in UTC. */
 extern TimestampTz nilus_floor(TimestampTz ts, int64 unit);
 extern TimestampTz nilus_ceil(TimestampTz ts, int64 unit);
 

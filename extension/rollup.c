@@ -11,8 +11,8 @@
  * may have been its maximum and no greater one replaces it, the old row is
  * taken out and the bucket's maximum recomputed from its runs (one resource,
  * one hour), the day's from its hours.  Each statement writes the hourly row
- * and the daily row together.  The statements are planned once, generically: the plan does
- * not depend on the values.
+ * and the daily row together.  The statements are planned once, generically:
+ * the plan does not depend on the values.
  */
 #include "nilus.h"
 
@@ -53,6 +53,14 @@
 	"duration_max = CASE WHEN $8 AND $7 >= duration_max THEN (" max_query ") " \
 	"ELSE duration_max END " \
 	"WHERE tenant = $1 AND resource_id = $2 AND bucket = " bucket
+/* The plan of REMOVE_FROM_RESOURCE: both take remove_from_resource's 9 values. */
+#define REMOVE_PLAN(table, bucket, max_query) \
+	{ \
+		REMOVE_FROM_RESOURCE(table, bucket, max_query), \
+		9, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID, \
+		TIMESTAMPTZOID}, \
+		.generic = true \
+	}
 
 typedef struct RunContribution
 {
@@ -208,25 +216,17 @@ add_to_resource(const RunContribution *c, const RunContribution *old)
 static void
 remove_from_resource(const RunContribution *c)
 {
-	static NilusPlan remove_hour = {
-		REMOVE_FROM_RESOURCE("nilus.run_rollup_resource", "$3",
-							 "SELECT max(duration_sec) FROM nilus.pipeline_run "
-							 "WHERE tenant = $1 AND resource_id = $2 AND started_at >= $3 "
-							 "AND started_at < $3 + interval '1 hour' AND is_success IS NOT NULL"),
-		9, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID,
-		TIMESTAMPTZOID},
-		.generic = true
-	};
+	static NilusPlan remove_hour =
+		REMOVE_PLAN("nilus.run_rollup_resource", "$3",
+					"SELECT max(duration_sec) FROM nilus.pipeline_run "
+					"WHERE tenant = $1 AND resource_id = $2 AND started_at >= $3 "
+					"AND started_at < $3 + interval '1 hour' AND is_success IS NOT NULL");
 	/* After the hour's row: the day's maximum is the greatest of its hours'. */
-	static NilusPlan remove_day = {
-		REMOVE_FROM_RESOURCE("nilus.run_rollup_resource_day", "$9",
-							 "SELECT max(duration_max) FROM nilus.run_rollup_resource "
-							 "WHERE tenant = $1 AND resource_id = $2 AND bucket >= $9 "
-							 "AND bucket < $9 + interval '1 day'"),
-		9, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID,
-		TIMESTAMPTZOID},
-		.generic = true
-	};
+	static NilusPlan remove_day =
+		REMOVE_PLAN("nilus.run_rollup_resource_day", "$9",
+					"SELECT max(duration_max) FROM nilus.run_rollup_resource "
+					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $9 "
+					"AND bucket < $9 + interval '1 day'");
 	Datum		values[9] = {
 		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket),
 		Int64GetDatum(c->succeeded), Int64GetDatum(c->failed),

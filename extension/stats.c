@@ -88,11 +88,6 @@ enum RollupCount
 	COUNT_RUNS, COUNT_SUCCEEDED, COUNT_FAILED
 };
 
-/*
- * The rollup's sum over the whole hours and days of split: $7..$12 are its
- * hours, days and hours (split_values from $5).  Users have no daily rows:
- * their hours run from $7 to $12.
- */
 static const char *
 range_sum(const char *column, const char *table, const char *key, int lo, int hi)
 {
@@ -100,6 +95,11 @@ range_sum(const char *column, const char *table, const char *key, int lo, int hi
 					"AND bucket >= $%d AND bucket < $%d)", column, table, key, lo, hi);
 }
 
+/*
+ * The rollup's sum over the whole hours and days of split: $7..$12 are its
+ * hours, days and hours (split_values from $5).  Users have no daily rows:
+ * their hours run from $7 to $12.
+ */
 static const char *
 rollup_sum_sql(enum RollupTable table, const char *column)
 {
@@ -136,10 +136,7 @@ rollup_count(const RunFilter *filter, const SplitWindow *split)
 		static const Oid types[14] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID,
 			TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		sum->sql = rollup_sum_sql(table, columns[column]);
-		MemoryContextSwitchTo(old);
+		sum->sql = MemoryContextStrdup(TopMemoryContext, rollup_sum_sql(table, columns[column]));
 		sum->nargs = 14;
 		memcpy(sum->argtypes, types, sizeof(types));
 	}
