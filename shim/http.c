@@ -609,14 +609,16 @@ sanitize(char *s)
  * The access log is written once per turn of the loop, whole lines only:
  * under load one write carries many lines.
  */
+#define LOG_LINE_MAX 512		/* raw_path (128) and method (16) are bounded: a line fits */
 static char log_buffer[64 * 1024];
 static size_t log_used;
 
 static void
 flush_log(void)
 {
-	if (log_used > 0 && write(STDERR_FILENO, log_buffer, log_used) < 0)
-		log_used = 0;			/* nowhere to log to: drop it */
+	ssize_t		written = log_used > 0 ? write(STDERR_FILENO, log_buffer, log_used) : 0;
+
+	(void) written;				/* a failed write drops the lines: nowhere else to log them */
 	log_used = 0;
 }
 
@@ -633,15 +635,14 @@ log_request(struct request *rq, double seconds, enum MHD_RequestTerminationCode 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	sanitize(rq->raw_path);
 	sanitize(rq->method);
-	if (sizeof(log_buffer) - log_used < 512)
+	if (sizeof(log_buffer) - log_used < LOG_LINE_MAX)
 		flush_log();
-	/* raw_path (128) and method (16) are bounded: a line fits in 512 bytes. */
-	len = snprintf(log_buffer + log_used, 512, "%s.%03ldZ %s %s %d %.3fms%s\n", when,
+	len = snprintf(log_buffer + log_used, LOG_LINE_MAX, "%s.%03ldZ %s %s %d %.3fms%s\n", when,
 				   now.tv_nsec / 1000000, rq->method,
 				   rq->found == ROUTE_MATCH_NONE ? rq->raw_path : route_pattern(rq->match.slot),
 				   rq->status, seconds * 1000.0,
 				   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
-	if (len > 0 && len < 512)
+	if (len > 0 && len < LOG_LINE_MAX)
 		log_used += (size_t) len;
 }
 
