@@ -6,20 +6,6 @@ BEGIN;
 \ir lib/helpers.psql
 SELECT plan(177);
 
--- The plain aggregate, as the SPEC defines the stats.
-CREATE FUNCTION pg_temp.expected_stats(tenant text, resource_id text, period interval) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
-        'total_runs', count(*),
-        'successful_runs', count(*) FILTER (WHERE r.is_success),
-        'failed_runs', count(*) FILTER (WHERE NOT r.is_success),
-        'success_rate', round(100.0 * count(*) FILTER (WHERE r.is_success) / nullif(count(*), 0), 2),
-        'avg_duration_sec', round(avg(r.duration_sec::numeric), 2),
-        'max_duration_sec', max(r.duration_sec))
-      FROM nilus.pipeline_run r
-     WHERE r.tenant = expected_stats.tenant AND r.resource_id = expected_stats.resource_id
-       AND r.is_success IS NOT NULL AND r.started_at BETWEEN now() - period AND now()
-$$;
 -- Periods as the SPEC spells them and the interval each means (hours, not
 -- days, so that no time zone's DST changes them).
 CREATE TEMP TABLE periods (period text, span interval) ON COMMIT DROP;

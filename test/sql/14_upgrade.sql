@@ -72,19 +72,6 @@ SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
             WHERE oid IN ('nilus.run_rollup_resource_day'::regclass, 'nilus.run_rollup_tenant_day'::regclass)),
           'row-level security on the daily rollups');
 
-CREATE FUNCTION pg_temp.expected_stats(tenant text, resource_id text, period interval) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
-        'total_runs', count(*),
-        'successful_runs', count(*) FILTER (WHERE r.is_success),
-        'failed_runs', count(*) FILTER (WHERE NOT r.is_success),
-        'success_rate', round(100.0 * count(*) FILTER (WHERE r.is_success) / nullif(count(*), 0), 2),
-        'avg_duration_sec', round(avg(r.duration_sec::numeric), 2),
-        'max_duration_sec', max(r.duration_sec))
-      FROM nilus.pipeline_run r
-     WHERE r.tenant = expected_stats.tenant AND r.resource_id = expected_stats.resource_id
-       AND r.is_success IS NOT NULL AND r.started_at BETWEEN now() - period AND now()
-$$;
 SELECT is(nilus.pipeline_stats('acme', 'res-1', p)::jsonb -> 'stats', pg_temp.expected_stats('acme', 'res-1', s),
           'after the update, pipeline_stats ' || p || ' = the plain aggregate')
   FROM (VALUES ('7d', interval '168 hours'), ('30d', interval '720 hours'), ('1w', interval '168 hours')) AS v(p, s);
