@@ -2,10 +2,16 @@
  * db.c: the connection pool and the one-round-trip pipeline.
  *
  * Every connection is non-blocking and watched by the event loop.  A job
- * takes an idle connection, sends its pipeline (authenticate + the route's
- * function, with whatever session setup or PREPARE the connection still
- * lacks) and is answered when the Sync's reply arrives; meanwhile the loop
- * serves everybody else.  Jobs that find every connection busy wait in
+ * sends its pipeline (authenticate + the route's function, with whatever
+ * session setup or PREPARE the connection still lacks, then a Sync) and is
+ * answered when the Sync's reply arrives; meanwhile the loop serves
+ * everybody else.  A job takes an idle connection, else joins the least
+ * loaded one, up to PIPELINE_DEPTH pipelines on each: the backend finds the
+ * next request in its socket when it finishes one, instead of sleeping
+ * until the shim has read the answer and sent another.  Each pipeline has
+ * its own Sync, so its own transaction, and the replies come in the order
+ * sent.  The pipelines taken during one turn of the loop leave in one write
+ * per connection (db_flush).  Jobs that find every connection full wait in
  * arrival order, at most POOL_WAIT seconds.  A connection that broke is
  * opened again (asynchronously) when a job needs it; while the database
  * cannot be reached, jobs get 503 at once, and a short back-off keeps every
@@ -31,6 +37,7 @@
 #define ATTEMPTS 3				/* a serialization failure or a lost connection is retried */
 #define POOL_WAIT 10			/* seconds a job waits for a free connection before 503 */
 #define MAX_COMMANDS 5
+#define PIPELINE_DEPTH 4		/* pipelines in flight on one connection */
 
 enum slot_state
 {
@@ -49,6 +56,17 @@ struct outcome
 	PGresult   *error;			/* the first error; the rest of the pipeline was skipped */
 };
 
+/* One job's pipeline on a connection, from sending it to its Sync's reply. */
+struct flight
+{
+	struct db_job *job;
+	enum command commands[MAX_COMMANDS];
+	int			ncommands;
+	int			current;		/* index of the command whose results come next */
+	double		sent_at;
+	struct outcome outcome;
+};
+
 struct slot
 {
 	struct watcher watcher;		/* first: the loop hands it back */
@@ -62,13 +80,11 @@ struct slot
 	bool		was_up;			/* so the next connection counts as a reconnect */
 	bool		reported_down;	/* one log line per outage, not per request */
 	double		retry_at;
-	/* the pipeline in flight */
-	struct db_job *job;
-	enum command commands[MAX_COMMANDS];
-	int			ncommands;
-	int			current;		/* index of the command whose results come next */
-	double		sent_at;
-	struct outcome outcome;
+	/* the pipelines in flight, answered in the order sent: a ring */
+	struct flight flights[PIPELINE_DEPTH];
+	int			first;
+	int			in_flight;
+	bool		unsent;			/* pipelines wait in libpq's buffer for db_flush */
 };
 
 static char *dsn;
@@ -352,34 +368,40 @@ statement_name(const struct route *route, char *buf, size_t size)
 	snprintf(buf, size, "nilus_r%zu", route_index(route));
 }
 
-static bool
-send_command(struct slot *s, enum command command, bool sent)
+static struct flight *
+flight_at(struct slot *s, int i)
 {
-	s->commands[s->ncommands++] = command;
+	return &s->flights[(s->first + i) % PIPELINE_DEPTH];
+}
+
+static bool
+send_command(struct flight *f, enum command command, bool sent)
+{
+	f->commands[f->ncommands++] = command;
 	return sent;
 }
 
 static bool
-send_pipeline(struct slot *s, const struct db_job *job)
+send_pipeline(struct slot *s, struct flight *f)
 {
 	PGconn	   *c = s->conn;
+	const struct db_job *job = f->job;
 	size_t		index = route_index(job->route);
 	char		name[32];
 
 	statement_name(job->route, name, sizeof(name));
-	s->ncommands = s->current = 0;
-	if (!s->set_up && !send_command(s, CMD_SETUP, PQsendQueryParams(c, SETUP_SQL, 0, NULL, NULL,
+	if (!s->set_up && !send_command(f, CMD_SETUP, PQsendQueryParams(c, SETUP_SQL, 0, NULL, NULL,
 																		NULL, NULL, 0)))
 		return false;
-	if (!s->auth_prepared && !send_command(s, CMD_PREPARE_AUTH,
+	if (!s->auth_prepared && !send_command(f, CMD_PREPARE_AUTH,
 										   PQsendPrepare(c, AUTH_STATEMENT, AUTH_SQL, 0, NULL)))
 		return false;
-	if (!s->prepared[index] && !send_command(s, CMD_PREPARE_ROUTE,
+	if (!s->prepared[index] && !send_command(f, CMD_PREPARE_ROUTE,
 											 PQsendPrepare(c, name, route_sql(job->route), 0, NULL)))
 		return false;
-	return send_command(s, CMD_AUTH, PQsendQueryPrepared(c, AUTH_STATEMENT, 1, &job->token,
+	return send_command(f, CMD_AUTH, PQsendQueryPrepared(c, AUTH_STATEMENT, 1, &job->token,
 														 NULL, NULL, 0)) &&
-		send_command(s, CMD_CALL, PQsendQueryPrepared(c, name, job->nvalues, job->values,
+		send_command(f, CMD_CALL, PQsendQueryPrepared(c, name, job->nvalues, job->values,
 													  NULL, NULL, 0)) &&
 		PQpipelineSync(c);
 }
@@ -397,86 +419,110 @@ flush(struct slot *s)
 }
 
 /*
- * The connection failed under a job.  A GET is sent again on another
- * connection; a POST is not: it may have committed before the break, and
- * the client must decide.
+ * Closes the connection under its pipelines.  A GET is sent again on
+ * another connection, unless the shim is stopping; a POST is not: it may
+ * have committed before the break, and the client must decide.
  */
+static void
+drop_flights(struct slot *s, bool stopping)
+{
+	struct db_job *jobs[PIPELINE_DEPTH];
+	int			n = s->in_flight;
+
+	for (int i = 0; i < n; i++)
+	{
+		jobs[i] = flight_at(s, i)->job;
+		outcome_clear(&flight_at(s, i)->outcome);
+	}
+	s->in_flight = 0;
+	slot_close(s);
+	/* Backwards, so that the jobs sent again keep their order at the queue's front. */
+	for (int i = n - 1; i >= 0; i--)
+	{
+		if (!stopping && strcmp(jobs[i]->route->method, "GET") == 0 && ++jobs[i]->attempts < ATTEMPTS)
+			push_front(jobs[i]);
+		else
+			complete_with_error(jobs[i], 503, stopping ? "the server is stopping" : "database unavailable");
+	}
+}
+
 static void
 connection_lost(struct slot *s)
 {
-	struct db_job *job = s->job;
-
 	metrics_db_error(DB_ERROR_LOST);
 	fprintf(stderr, "nilus-manager: database connection lost: %.*s\n",
 			(int) strcspn(PQerrorMessage(s->conn), "\n"), PQerrorMessage(s->conn));
-	outcome_clear(&s->outcome);
-	s->job = NULL;
-	slot_close(s);
+	drop_flights(s, false);
 	s->retry_at = 0;			/* a restarted server is tried at once */
-	if (!job)
-		return;
-	if (strcmp(job->route->method, "GET") == 0 && ++job->attempts < ATTEMPTS)
-		push_front(job);
-	else
-		complete_with_error(job, 503, "database unavailable");
 }
 
 static void
 start_job(struct slot *s, struct db_job *job)
 {
-	set_state(s, SLOT_BUSY);
-	s->job = job;
-	memset(&s->outcome, 0, sizeof(s->outcome));
-	s->sent_at = monotonic_seconds();
-	if (!send_pipeline(s, job) || !flush(s))
+	struct flight *f = flight_at(s, s->in_flight);
+
+	memset(f, 0, sizeof(*f));
+	f->job = job;
+	f->sent_at = monotonic_seconds();
+	s->in_flight++;
+	if (s->state != SLOT_BUSY)
+		set_state(s, SLOT_BUSY);
+	if (send_pipeline(s, f))
+		s->unsent = true;
+	else
 		connection_lost(s);
 }
 
 static void
-take_result(struct slot *s, PGresult *res)
+take_result(struct slot *s, struct flight *f, PGresult *res)
 {
 	ExecStatusType status = PQresultStatus(res);
-	enum command command = s->current < s->ncommands ? s->commands[s->current] : CMD_SETUP;
+	enum command command = f->current < f->ncommands ? f->commands[f->current] : CMD_SETUP;
 
-	if (status == PGRES_FATAL_ERROR && !s->outcome.error)
-		s->outcome.error = res;
-	else if (status == PGRES_TUPLES_OK && command == CMD_CALL && !s->outcome.value)
-		s->outcome.value = res;
+	if (status == PGRES_FATAL_ERROR && !f->outcome.error)
+		f->outcome.error = res;
+	else if (status == PGRES_TUPLES_OK && command == CMD_CALL && !f->outcome.value)
+		f->outcome.value = res;
 	else
 	{
 		/* A statement once prepared stays, whatever becomes of the transaction. */
 		if (status == PGRES_COMMAND_OK && command == CMD_PREPARE_AUTH)
 			s->auth_prepared = true;
 		else if (status == PGRES_COMMAND_OK && command == CMD_PREPARE_ROUTE)
-			s->prepared[route_index(s->job->route)] = true;
+			s->prepared[route_index(f->job->route)] = true;
 		PQclear(res);
 	}
 }
 
-/* The Sync's reply: the implicit transaction has committed (or rolled back). */
-static void
+/*
+ * The oldest pipeline's Sync reply: its implicit transaction has committed
+ * (or rolled back).  False when that closed the connection.
+ */
+static bool
 finish_job(struct slot *s)
 {
-	struct db_job *job = s->job;
-	struct outcome o = s->outcome;
+	struct flight *f = flight_at(s, 0);
+	struct db_job *job = f->job;
+	struct outcome o = f->outcome;
 	const char *sqlstate = o.error ? PQresultErrorField(o.error, PG_DIAG_SQLSTATE) : NULL;
+	bool		unavailable = error_is_unavailable(sqlstate);
 	struct db_answer answer;
 
-	metrics_db_roundtrip(monotonic_seconds() - s->sent_at);
-	s->job = NULL;
-	memset(&s->outcome, 0, sizeof(s->outcome));
-	set_state(s, SLOT_IDLE);
-	slot_watch(s, EPOLLIN);
+	metrics_db_roundtrip(monotonic_seconds() - f->sent_at);
+	s->first = (s->first + 1) % PIPELINE_DEPTH;
+	if (--s->in_flight == 0)
+	{
+		set_state(s, SLOT_IDLE);
+		slot_watch(s, EPOLLIN);
+	}
 	if (!o.error)
 		s->set_up = true;		/* a SET is undone with its transaction */
 	if (error_is_retryable(sqlstate) && ++job->attempts < ATTEMPTS)
 	{
 		outcome_clear(&o);
 		push_front(job);
-		return;
+		return true;
 	}
-	if (error_is_unavailable(sqlstate))
-		slot_close(s);
 	if (o.error)
 	{
 		PQclear(o.value);
@@ -485,32 +531,40 @@ finish_job(struct slot *s)
 	else
 		answer_from_value(job->route, o.value, &answer);
 	job->done(job, &answer);
+	if (unavailable)
+		drop_flights(s, false);
+	return !unavailable;
 }
 
 /* Takes every result that has arrived, as far as it goes without waiting. */
 static void
 read_results(struct slot *s)
 {
-	while (!PQisBusy(s->conn))
+	while (s->in_flight > 0 && !PQisBusy(s->conn))
 	{
+		struct flight *f = flight_at(s, 0);
 		PGresult   *res = PQgetResult(s->conn);
 
 		if (!res)
 		{
 			/* A command's results are over; past the last one the protocol went astray. */
-			if (++s->current > s->ncommands)
-				break;
+			if (++f->current > f->ncommands)
+			{
+				connection_lost(s);
+				return;
+			}
 			continue;
 		}
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
 		{
 			PQclear(res);
-			finish_job(s);
-			return;
+			if (!finish_job(s))
+				return;
+			continue;
 		}
-		take_result(s, res);
+		take_result(s, f, res);
 	}
-	if (PQstatus(s->conn) != CONNECTION_OK || s->current > s->ncommands)
+	if (PQstatus(s->conn) != CONNECTION_OK)
 		connection_lost(s);
 }
 
@@ -552,13 +606,37 @@ open_more(void)
 			connect_start(&slots[i]);
 }
 
-/* Gives waiting jobs to idle connections; fails them when none can come. */
+/*
+ * The connection for a job: an idle one, else the least loaded one with
+ * room for another pipeline.  Not one whose session setup or statements the
+ * job needs are still on their way: if they failed, the job would fail too.
+ */
+static struct slot *
+slot_for(const struct db_job *job)
+{
+	size_t		index = route_index(job->route);
+	struct slot *best = NULL;
+
+	for (unsigned int i = 0; i < n_slots; i++)
+	{
+		struct slot *s = &slots[i];
+
+		if (s->state == SLOT_IDLE)
+			return s;
+		if (s->state == SLOT_BUSY && s->in_flight < PIPELINE_DEPTH && s->set_up &&
+			s->auth_prepared && s->prepared[index] && (!best || s->in_flight < best->in_flight))
+			best = s;
+	}
+	return best;
+}
+
+/* Gives waiting jobs to connections; fails them when none can come. */
 static void
 dispatch(void)
 {
 	struct slot *s;
 
-	while (waiting_head && (s = find_slot(SLOT_IDLE)) != NULL)
+	while (waiting_head && (s = slot_for(waiting_head)) != NULL)
 		start_job(s, pop_front());
 	if (!waiting_head)
 		return;
@@ -602,6 +680,19 @@ db_submit(struct db_job *job)
 }
 
 void
+db_flush(void)
+{
+	for (unsigned int i = 0; i < n_slots; i++)
+	{
+		struct slot *s = &slots[i];
+
+		if (s->unsent && s->state == SLOT_BUSY && !flush(s))
+			connection_lost(s);
+		s->unsent = false;
+	}
+}
+
+void
 db_tick(void)
 {
 	double		now = monotonic_seconds();
@@ -622,15 +713,8 @@ db_cancel_all(void)
 {
 	fail_waiting(503, "the server is stopping");
 	for (unsigned int i = 0; i < n_slots; i++)
-		if (slots[i].job)
-		{
-			struct db_job *job = slots[i].job;
-
-			slots[i].job = NULL;
-			outcome_clear(&slots[i].outcome);
-			slot_close(&slots[i]);
-			complete_with_error(job, 503, "the server is stopping");
-		}
+		if (slots[i].in_flight > 0)
+			drop_flights(&slots[i], true);
 }
 
 void

@@ -2,7 +2,8 @@
  * db.h: the shim's PostgreSQL side.  A pool of non-blocking connections
  * driven by the event loop (loop.h), statements prepared once per
  * connection, and each request sent as one pipeline (authenticate + the
- * route's function) = one round trip.
+ * route's function, then a Sync) = one round trip; a connection carries
+ * several requests' pipelines at once.
  */
 #ifndef NILUS_DB_H
 #define NILUS_DB_H
@@ -49,8 +50,14 @@ struct db_job
 bool		db_init(const char *dsn, unsigned int size);
 void		db_shutdown(void);
 
-/* Runs the job on an idle connection, or queues it until one is free. */
+/* Runs the job on a connection with room for it, or queues it until one has. */
 void		db_submit(struct db_job *job);
+
+/*
+ * Sends the pipelines submitted since the last call, one write per
+ * connection; the loop calls it once per turn, after serving HTTP.
+ */
+void		db_flush(void);
 
 /* Expires jobs that waited too long and retries connections; the loop calls it often. */
 void		db_tick(void);

@@ -776,6 +776,7 @@ http_serve(struct MHD_Daemon *daemon, const sigset_t *stop_signals, double grace
 		loop_wait(next_wakeup_ms(daemon));
 		db_tick();
 		MHD_run(daemon);
+		db_flush();
 		flush_log();
 	}
 	if (in_flight > 0)

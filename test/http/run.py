@@ -1023,6 +1023,59 @@ def state_concurrent_posts_get_distinct_versions():
 
 
 @test
+def requests_sharing_one_connection_are_answered_each_on_its_own():
+    """With --threads 1 concurrent requests share one database connection; one's
+    error or refusal is no other's, and every acknowledged write is committed."""
+    shim = Shim("one-connection", extra=["--threads", "1"])
+    shim.start()
+    try:
+        offsets = f"/tenants/initech/pipeline/{seg(FIX['cdc_pipes'][0][0])}/offsets"
+        want_offsets = ok_json(get(offsets, token="initech_all"))
+        cases = []
+        for i in range(8):
+            state = f"/tenants/acme/pipeline/shared-connection-{i}/state"
+            cases += [("POST", state, {"state": {"i": i}}, "acme_all", 201),
+                      ("POST", state, {"run_id": "no state"}, "acme_all", 400),
+                      ("GET", offsets, None, "initech_all", 200),
+                      ("GET", offsets, None, "revoked", 401),
+                      ("GET", offsets, None, "acme_all", 403),
+                      ("GET", "/tenants/acme/pipelines/orders-sync/stats", {"period": "5x"}, "acme_all", 400)]
+        barrier = threading.Barrier(len(cases))
+        results = [None] * len(cases)
+
+        def worker(i):
+            method, path, body, token, _ = cases[i]
+            barrier.wait()
+            try:
+                if method == "POST":
+                    results[i] = post(path, body, token=token, port=shim.port)
+                else:
+                    results[i] = get(path, body, token=token, port=shim.port)
+            except OSError as e:
+                results[i] = e
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(cases))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for (method, path, body, token, status), r in zip(cases, results):
+            check(isinstance(r, Resp) and r.status == status,
+                  f"{method} {path} with {token} {body}: expected {status}, got {r!r}")
+            if status == 200:
+                eq(r.json, want_offsets, "offsets read beside failing requests")
+            elif status >= 400:
+                eq(r.json["error"]["status"], status, "error body")
+        stored = db_json("SELECT pipeline_name, state FROM nilus.pipeline_state "
+                         "WHERE tenant = 'acme' AND pipeline_name LIKE 'shared-connection-%'")
+        eq(sorted((r["pipeline_name"], r["state"]["i"]) for r in stored),
+           [(f"shared-connection-{i}", i) for i in range(8)], "each acknowledged state, once")
+        eq(shim.stop(), 0, "exit status after SIGTERM")
+    finally:
+        shim.stop()
+
+
+@test
 def state_bad_bodies_change_nothing():
     path = "/tenants/acme/pipeline/orders-sync-state/state"
     with Unchanged():
