@@ -221,6 +221,40 @@ parse_period(const char *period)
 	return n * unit;
 }
 
+/* The finished runs of the resource in [lo, hi): what its rollup rows count. */
+#define FINISHED_RUNS(lo, hi) \
+	"FROM nilus.pipeline_run WHERE tenant = $1 AND resource_id = $2 " \
+	"AND started_at >= " lo " AND started_at < " hi " AND is_success IS NOT NULL"
+
+/*
+ * The stats window widened to the whole hour at either end where the hour's
+ * part outside the window has no finished run: the answer is the same, and
+ * that hour is read from its rollup row instead of its runs.  The hour of
+ * now has no runs after now, unless a clock was ahead, so the runs of the
+ * hour being written are not read again by every stats call.
+ */
+static NilusRange
+widen_to_quiet_hours(Datum tenant, Datum resource_id, NilusRange window)
+{
+	static NilusPlan outside = {
+		"SELECT NOT EXISTS (SELECT 1 " FINISHED_RUNS("$3", "$4") "), "
+		"       NOT EXISTS (SELECT 1 " FINISHED_RUNS("$5", "$6") ")",
+		6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	};
+	TimestampTz hour_lo = nilus_floor(window.lo, USECS_PER_HOUR);
+	TimestampTz hour_hi = nilus_ceil(window.hi, USECS_PER_HOUR);
+	Datum		values[6] = {tenant, resource_id, TimestampTzGetDatum(hour_lo),
+		TimestampTzGetDatum(window.lo), TimestampTzGetDatum(window.hi), TimestampTzGetDatum(hour_hi)};
+	bool		isnull;
+
+	nilus_execute(&outside, values, NULL, true, 1);
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		window.lo = hour_lo;
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		window.hi = hour_hi;
+	return window;
+}
+
 /* One part of the stats: a rollup's rows over one range of the split. */
 #define STATS_ROLLUP(table, lo, hi) \
 	"SELECT succeeded, failed, durations, duration_sum, duration_max FROM " table \
@@ -229,9 +263,7 @@ parse_period(const char *period)
 #define STATS_RUNS(lo, hi) \
 	"SELECT (is_success)::int AS succeeded, (NOT is_success)::int AS failed, " \
 	"(duration_sec IS NOT NULL)::int AS durations, coalesce(duration_sec::numeric, 0) AS duration_sum, " \
-	"duration_sec AS duration_max FROM nilus.pipeline_run " \
-	"WHERE tenant = $1 AND resource_id = $2 AND started_at >= " lo " AND started_at < " hi \
-	" AND is_success IS NOT NULL"
+	"duration_sec AS duration_max " FINISHED_RUNS(lo, hi)
 
 /*
  * One statement over the split ($3..$12, split_values).  Averages and rates
@@ -277,14 +309,13 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 	period = PG_ARGISNULL(2) ? "24h" : TextDatumGetCString(PG_GETARG_DATUM(2));
 	window.lo = now - parse_period(period);
 	window.hi = now + 1;		/* [now - period, now] */
-	split = split_window(window);
-
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
-	split_values(&split, values, 2);
 
 	nj_init(&js);
 	SPI_connect();
+	split = split_window(widen_to_quiet_hours(values[0], values[1], window));
+	split_values(&split, values, 2);
 	nilus_execute(&resource_stats, values, NULL, true, 1);
 	nj_begin_object(&js);
 	nj_key(&js, "resource_id");
