@@ -90,6 +90,7 @@ struct slot
 static char *dsn;
 static struct slot *slots;
 static unsigned int n_slots;
+static unsigned int n_cores;
 static struct db_job *waiting_head, *waiting_tail;
 static atomic_uint busy_count, idle_count;	/* for the gauges, read by the metrics thread */
 static PGconn *ready_conn;		/* only the metrics listener's single thread uses it */
@@ -97,13 +98,14 @@ static PGconn *ready_conn;		/* only the metrics listener's single thread uses it
 static void on_slot_event(struct watcher *w, uint32_t events);
 
 bool
-db_init(const char *conninfo, unsigned int size)
+db_init(const char *conninfo, unsigned int size, unsigned int cores)
 {
 	dsn = strdup(conninfo ? conninfo : "");
 	slots = calloc(size, sizeof(*slots));
 	if (!dsn || !slots)
 		return false;
 	n_slots = size;
+	n_cores = cores;
 	for (unsigned int i = 0; i < size; i++)
 	{
 		slots[i].watcher.on_event = on_slot_event;
@@ -368,6 +370,12 @@ statement_name(const struct route *route, char *buf, size_t size)
 	snprintf(buf, size, "nilus_r%zu", route_index(route));
 }
 
+static bool
+is_read(const struct db_job *job)
+{
+	return strcmp(job->route->method, "GET") == 0;
+}
+
 static struct flight *
 flight_at(struct slot *s, int i)
 {
@@ -439,7 +447,7 @@ drop_flights(struct slot *s, bool stopping)
 	/* Backwards, so that the jobs sent again keep their order at the queue's front. */
 	for (int i = n - 1; i >= 0; i--)
 	{
-		if (!stopping && strcmp(jobs[i]->route->method, "GET") == 0 && ++jobs[i]->attempts < ATTEMPTS)
+		if (!stopping && is_read(jobs[i]) && ++jobs[i]->attempts < ATTEMPTS)
 			push_front(jobs[i]);
 		else
 			complete_with_error(jobs[i], 503, stopping ? "the server is stopping" : "database unavailable");
@@ -607,27 +615,39 @@ open_more(void)
 }
 
 /*
- * The connection for a job: an idle one, else the least loaded one with
- * room for another pipeline.  Not one whose session setup or statements the
- * job needs are still on their way: if they failed, the job would fail too.
+ * The connection for a job.  A read keeps its backend's core busy: reads
+ * fill the connections of as many backends as there are cores before they
+ * take another idle one, because more backends running at once than cores
+ * only take turns, and starve the one loop that serves them all.  A write
+ * spends most of its time waiting for its commit to be flushed, a flush
+ * that other backends' commits share: it takes an idle connection whenever
+ * there is one.  A job never joins a connection whose session setup or
+ * statements it needs are still on their way: if they failed, so would it.
  */
 static struct slot *
 slot_for(const struct db_job *job)
 {
 	size_t		index = route_index(job->route);
-	struct slot *best = NULL;
+	struct slot *idle = NULL;
+	struct slot *least = NULL;
+	unsigned int busy = 0;
 
 	for (unsigned int i = 0; i < n_slots; i++)
 	{
 		struct slot *s = &slots[i];
 
-		if (s->state == SLOT_IDLE)
-			return s;
-		if (s->state == SLOT_BUSY && s->in_flight < PIPELINE_DEPTH && s->set_up &&
-			s->auth_prepared && s->prepared[index] && (!best || s->in_flight < best->in_flight))
-			best = s;
+		if (s->state == SLOT_IDLE && !idle)
+			idle = s;
+		if (s->state != SLOT_BUSY)
+			continue;
+		busy++;
+		if (s->in_flight < PIPELINE_DEPTH && s->set_up && s->auth_prepared && s->prepared[index] &&
+			(!least || s->in_flight < least->in_flight))
+			least = s;
 	}
-	return best;
+	if (idle && (!least || busy < n_cores || !is_read(job)))
+		return idle;
+	return least;
 }
 
 /* Gives waiting jobs to connections; fails them when none can come. */

@@ -46,8 +46,11 @@ struct db_job
 	int			attempts;
 };
 
-/* size: connections in the pool, i.e. requests executed at once. */
-bool		db_init(const char *dsn, unsigned int size);
+/*
+ * size: connections in the pool, i.e. requests executed at once; cores: how
+ * many of them reads keep busy before they take another (see slot_for).
+ */
+bool		db_init(const char *dsn, unsigned int size, unsigned int cores);
 void		db_shutdown(void);
 
 /* Runs the job on a connection with room for it, or queues it until one has. */

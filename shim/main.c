@@ -142,17 +142,21 @@ parse_size(const char *text)
 }
 
 static unsigned int
+online_cores(void)
+{
+	long		cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cores > 0 ? (unsigned int) cores : 1;
+}
+
+static unsigned int
 parse_threads(const char *text)
 {
 	char	   *end;
 	long		n;
 
 	if (!text)
-	{
-		long		cores = sysconf(_SC_NPROCESSORS_ONLN);
-
-		return cores > 0 ? (unsigned int) cores : 1;
-	}
+		return online_cores();
 	errno = 0;
 	n = strtol(text, &end, 10);
 	if (errno || end == text || *end || n < 1 || n > 1024)
@@ -259,7 +263,7 @@ main(int argc, char **argv)
 	raise_file_limit();
 	block_signals(&stop);
 	routes_init();
-	if (!loop_init() || !openapi_init() || !db_init(o.dsn, config.threads))
+	if (!loop_init() || !openapi_init() || !db_init(o.dsn, config.threads, online_cores()))
 	{
 		fprintf(stderr, "nilus-manager: cannot initialize (out of memory?)\n");
 		return 1;
