@@ -260,10 +260,21 @@ measure_memory() {
 	[ "$7" = 0 ] && [ "$8" = 0 ] || failure "wrk -c256: $7 socket errors, $8 non-2xx responses"
 }
 
+# The write benchmarks put their runs into the last hour or two: stats_24h
+# again, against its figure from before them (measure_scaling).  Appends
+# "hour_runs n", the tenant's runs started in the hour of now.
+measure_after_writes() {
+	say "stats_24h: latency after the writes"
+	pgbench_run after_writes_stats_24h stats.sql period=24h "$token_large" large 1 "$scale_duration" "$scale_warmup"
+	echo "hour_runs $(psql -X -At -c "SELECT count(*) FROM nilus.pipeline_run
+		WHERE tenant = 'large' AND started_at >= date_trunc('hour', now())")" >>"$results"
+}
+
 measure_routes read
 measure_scaling
 measure_memory
 measure_routes write
+measure_after_writes
 
 #---------------------------------------------------------------------------
 # Report
@@ -314,4 +325,9 @@ mib=$(awk -v k="$2" 'BEGIN { printf "%.1f", k / 1024 }')
 printf '3. Memory: nilus-manager VmRSS max %s MiB (%s KiB before) with %s established connections,' "$mib" "$4" "$3"
 printf ' %s req/s, p99 %s ms, %s socket errors, %s non-2xx: <= 32 MiB %s\n' "$5" "$7" "$8" "$9" \
 	"$(awk -v k="$2" 'BEGIN { print (k > 0 && k <= 32768) ? "met" : "MISSED" }')"
+echo
+after=$(fs pgbench after_writes_stats_24h 6)
+before=$(fs pgbench scale_large_stats_24h 6)
+printf '4. stats_24h after the write benchmarks (%s runs of the tenant in the hour of now): %s ms against %s ms before, ratio %s\n' \
+	"$(awk '$1 == "hour_runs" { print $2 }' "$results")" "${after:-n/a}" "${before:-n/a}" "$(judge "$after" "$before" 2 '<=' | cut -d' ' -f1)"
 [ ! -e "$work/failed" ] || { echo "run.sh: some measurements failed (see above)" >&2; exit 1; }
