@@ -38,6 +38,7 @@
 #define POOL_WAIT 10			/* seconds a job waits for a free connection before 503 */
 #define MAX_COMMANDS 5
 #define PIPELINE_DEPTH 4		/* pipelines in flight on one connection */
+#define STALLED_AFTER 0.05		/* seconds a pipeline runs before none may join it */
 
 enum slot_state
 {
@@ -621,8 +622,11 @@ open_more(void)
  * only take turns, and starve the one loop that serves them all.  A write
  * spends most of its time waiting for its commit to be flushed, a flush
  * that other backends' commits share: it takes an idle connection whenever
- * there is one.  A job never joins a connection whose session setup or
- * statements it needs are still on their way: if they failed, so would it.
+ * there is one.  A connection whose oldest pipeline has run for longer than
+ * STALLED_AFTER (a long report, a lock wait) neither takes more nor counts
+ * as busy, so that reads do not queue behind it while connections idle.  A
+ * job never joins a connection whose session setup or statements it needs
+ * are still on their way: if they failed, so would it.
  */
 static struct slot *
 slot_for(const struct db_job *job)
@@ -631,6 +635,7 @@ slot_for(const struct db_job *job)
 	struct slot *idle = NULL;
 	struct slot *least = NULL;
 	unsigned int busy = 0;
+	double		now = monotonic_seconds();
 
 	for (unsigned int i = 0; i < n_slots; i++)
 	{
@@ -638,7 +643,7 @@ slot_for(const struct db_job *job)
 
 		if (s->state == SLOT_IDLE && !idle)
 			idle = s;
-		if (s->state != SLOT_BUSY)
+		if (s->state != SLOT_BUSY || now - flight_at(s, 0)->sent_at > STALLED_AFTER)
 			continue;
 		busy++;
 		if (s->in_flight < PIPELINE_DEPTH && s->set_up && s->auth_prepared && s->prepared[index] &&

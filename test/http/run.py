@@ -1075,6 +1075,57 @@ def requests_sharing_one_connection_are_answered_each_on_its_own():
         shim.stop()
 
 
+def stall_reads(shim, count, then):
+    """Sends count listings whose totals wait for a lock on the tenant rollups, calls
+    then() while they wait, and returns their answers once the lock is gone."""
+    locker = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", DB],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    results = [None] * count
+
+    def stalled_read(i):
+        try:
+            results[i] = get("/tenants/acme/pipelines", port=shim.port)
+        except OSError as e:
+            results[i] = e
+
+    threads = [threading.Thread(target=stalled_read, args=(i,)) for i in range(count)]
+    try:
+        locker.stdin.write("BEGIN;\nLOCK TABLE nilus.run_rollup_tenant IN ACCESS EXCLUSIVE MODE;\n"
+                           "\\echo locked\n")
+        locker.stdin.flush()
+        eq(locker.stdout.readline().strip(), "locked", "the lock is taken")
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        then()
+        eq(results, [None] * count, "the reads behind the lock, still waiting")
+    finally:
+        locker.communicate("COMMIT;\n", timeout=10)
+        for t in threads:
+            t.join(timeout=30)
+    for r in results:
+        check(isinstance(r, Resp) and r.status == 200, f"a read after the lock was released: {r!r}")
+
+
+@test
+def reads_stalled_on_a_lock_hold_no_other_read_back():
+    """Reads waiting for a lock leave the shim's other connections to the reads after them,
+    even reads of the same route, which could join their connections."""
+    stalled = (os.cpu_count() or 1) + 1
+    shim = Shim("stalled", extra=["--threads", str(stalled + 1)])
+    shim.start()
+    try:
+        # Once to spread the route's prepared statement over the connections, then the test.
+        stall_reads(shim, stalled, lambda: None)
+        # A filter on both resource and user is counted from the runs, not the rollups.
+        exact = {"resource_id": R_EVENTS, "run_as_user": "bob"}
+        stall_reads(shim, stalled, lambda: ok_json(get("/tenants/acme/pipelines", exact,
+                                                       port=shim.port, timeout=10)))
+    finally:
+        shim.stop()
+
+
 @test
 def state_bad_bodies_change_nothing():
     path = "/tenants/acme/pipeline/orders-sync-state/state"
