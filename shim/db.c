@@ -85,7 +85,6 @@ struct slot
 	struct flight flights[PIPELINE_DEPTH];
 	int			first;
 	int			in_flight;
-	bool		unsent;			/* pipelines wait in libpq's buffer for db_flush */
 };
 
 static char *dsn;
@@ -476,9 +475,8 @@ start_job(struct slot *s, struct db_job *job)
 	s->in_flight++;
 	if (s->state != SLOT_BUSY)
 		set_state(s, SLOT_BUSY);
-	if (send_pipeline(s, f))
-		s->unsent = true;
-	else
+	/* Sent by db_flush, with the other pipelines of this turn. */
+	if (!send_pipeline(s, f))
 		connection_lost(s);
 }
 
@@ -709,11 +707,9 @@ db_flush(void)
 {
 	for (unsigned int i = 0; i < n_slots; i++)
 	{
-		struct slot *s = &slots[i];
-
-		if (s->unsent && s->state == SLOT_BUSY && !flush(s))
-			connection_lost(s);
-		s->unsent = false;
+		/* libpq sends only what it holds: a connection with nothing new costs no call. */
+		if (slots[i].state == SLOT_BUSY && !flush(&slots[i]))
+			connection_lost(&slots[i]);
 	}
 }
 
