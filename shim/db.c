@@ -3,19 +3,19 @@
  *
  * Every connection is non-blocking and watched by the event loop.  A job
  * sends its pipeline (authenticate + the route's function, with whatever
- * session setup or PREPARE the connection still lacks, then a Sync) and is
- * answered when the Sync's reply arrives; meanwhile the loop serves
- * everybody else.  A job takes an idle connection, else joins the least
- * loaded one, up to PIPELINE_DEPTH pipelines on each: the backend finds the
- * next request in its socket when it finishes one, instead of sleeping
- * until the shim has read the answer and sent another.  Each pipeline has
- * its own Sync, so its own transaction, and the replies come in the order
- * sent.  The pipelines taken during one turn of the loop leave in one write
- * per connection (db_flush).  Jobs that find every connection full wait in
- * arrival order, at most POOL_WAIT seconds.  A connection that broke is
- * opened again (asynchronously) when a job needs it; while the database
- * cannot be reached, jobs get 503 at once, and a short back-off keeps every
- * request from paying for a connect attempt.
+ * session setup or PREPARE the connection still lacks) and is answered when
+ * the reply to the Sync that ends its transaction arrives; meanwhile the
+ * loop serves everybody else.  A write's pipeline has a Sync of its own;
+ * the reads given to a connection in one turn of the loop share one (see
+ * may_share), which db_flush sends with them in one write.  A job takes an
+ * idle connection, else joins the least loaded one, up to PIPELINE_DEPTH
+ * pipelines on each: the backend finds the next request in its socket when
+ * it finishes one, instead of sleeping until the shim has read the answer
+ * and sent another.  The replies come in the order sent.  Jobs that find
+ * every connection full wait in arrival order, at most POOL_WAIT seconds.
+ * A connection that broke is opened again (asynchronously) when a job needs
+ * it; while the database cannot be reached, jobs get 503 at once, and a
+ * short back-off keeps every request from paying for a connect attempt.
  */
 #include "db.h"
 
@@ -55,6 +55,7 @@ struct outcome
 {
 	PGresult   *value;			/* the function's result */
 	PGresult   *error;			/* the first error; the rest of the pipeline was skipped */
+	bool		aborted;		/* skipped for an earlier read's error in its transaction */
 };
 
 /* One job's pipeline on a connection, from sending it to its Sync's reply. */
@@ -64,6 +65,7 @@ struct flight
 	enum command commands[MAX_COMMANDS];
 	int			ncommands;
 	int			current;		/* index of the command whose results come next */
+	bool		synced;			/* a Sync follows its commands: its transaction ends there */
 	double		sent_at;
 	struct outcome outcome;
 };
@@ -85,6 +87,7 @@ struct slot
 	struct flight flights[PIPELINE_DEPTH];
 	int			first;
 	int			in_flight;
+	bool		sync_due;		/* the newest flight's transaction awaits db_flush's Sync */
 };
 
 static char *dsn;
@@ -410,8 +413,30 @@ send_pipeline(struct slot *s, struct flight *f)
 	return send_command(f, CMD_AUTH, PQsendQueryPrepared(c, AUTH_STATEMENT, 1, &job->token,
 														 NULL, NULL, 0)) &&
 		send_command(f, CMD_CALL, PQsendQueryPrepared(c, name, job->nvalues, job->values,
-													  NULL, NULL, 0)) &&
-		PQpipelineSync(c);
+													  NULL, NULL, 0));
+}
+
+/*
+ * Whether a job may share its transaction with the reads around it: reads
+ * only read, and each statement takes its own snapshot, so a transaction
+ * per read costs the backend a commit and a reply flush for nothing.  Not
+ * a read whose transaction was lost to another read's error (it goes
+ * alone, so it cannot be lost again), nor one that carries the session
+ * setup, which the transaction's end must commit.
+ */
+static bool
+may_share(const struct slot *s, const struct db_job *job)
+{
+	return is_read(job) && !job->alone && s->set_up;
+}
+
+/* Ends the newest flight's transaction. */
+static bool
+send_sync(struct slot *s)
+{
+	s->sync_due = false;
+	flight_at(s, s->in_flight - 1)->synced = true;
+	return PQpipelineSync(s->conn);
 }
 
 /* Sends what libpq holds; false when the connection failed. */
@@ -443,6 +468,7 @@ drop_flights(struct slot *s, bool stopping)
 		outcome_clear(&flight_at(s, i)->outcome);
 	}
 	s->in_flight = 0;
+	s->sync_due = false;
 	slot_close(s);
 	/* Backwards, so that the jobs sent again keep their order at the queue's front. */
 	for (int i = n - 1; i >= 0; i--)
@@ -464,9 +490,16 @@ connection_lost(struct slot *s)
 	s->retry_at = 0;			/* a restarted server is tried at once */
 }
 
+/*
+ * Queues the job's pipeline on the connection.  A read that may share
+ * joins the open transaction of the reads before it, and db_flush ends it;
+ * any other job first ends the open one and then its own.
+ */
 static void
 start_job(struct slot *s, struct db_job *job)
 {
+	bool		share = may_share(s, job);
+	bool		sent = !s->sync_due || share || send_sync(s);
 	struct flight *f = flight_at(s, s->in_flight);
 
 	memset(f, 0, sizeof(*f));
@@ -475,8 +508,10 @@ start_job(struct slot *s, struct db_job *job)
 	s->in_flight++;
 	if (s->state != SLOT_BUSY)
 		set_state(s, SLOT_BUSY);
-	/* Sent by db_flush, with the other pipelines of this turn. */
-	if (!send_pipeline(s, f))
+	sent = sent && send_pipeline(s, f);
+	if (sent && share)
+		s->sync_due = true;
+	else if (!sent || !send_sync(s))
 		connection_lost(s);
 }
 
@@ -488,6 +523,11 @@ take_result(struct slot *s, struct flight *f, PGresult *res)
 
 	if (status == PGRES_FATAL_ERROR && !f->outcome.error)
 		f->outcome.error = res;
+	else if (status == PGRES_PIPELINE_ABORTED)
+	{
+		f->outcome.aborted = true;
+		PQclear(res);
+	}
 	else if (status == PGRES_TUPLES_OK && command == CMD_CALL && !f->outcome.value)
 		f->outcome.value = res;
 	else
@@ -502,8 +542,8 @@ take_result(struct slot *s, struct flight *f, PGresult *res)
 }
 
 /*
- * The oldest pipeline's Sync reply: its implicit transaction has committed
- * (or rolled back).  False when that closed the connection.
+ * Answers the oldest flight, whose transaction has committed (or rolled
+ * back).  False when that closed the connection.
  */
 static bool
 finish_job(struct slot *s)
@@ -521,6 +561,12 @@ finish_job(struct slot *s)
 	{
 		set_state(s, SLOT_IDLE);
 		slot_watch(s, EPOLLIN);
+	}
+	if (o.aborted && !o.error)
+	{
+		job->alone = true;
+		push_front(job);
+		return true;
 	}
 	if (!o.error)
 		s->set_up = true;		/* a SET is undone with its transaction */
@@ -543,33 +589,58 @@ finish_job(struct slot *s)
 	return !unavailable;
 }
 
+/* A Sync's reply: the flights of the transaction it ended are answered, oldest first. */
+static bool
+finish_transaction(struct slot *s)
+{
+	bool		last;
+
+	do
+	{
+		last = flight_at(s, 0)->synced;
+		if (!finish_job(s))
+			return false;
+	} while (!last && s->in_flight > 0);
+	return true;
+}
+
+/* The flight the next result belongs to: the oldest whose commands' results are not over. */
+static struct flight *
+receiving_flight(struct slot *s)
+{
+	for (int i = 0; i < s->in_flight; i++)
+		if (flight_at(s, i)->current < flight_at(s, i)->ncommands)
+			return flight_at(s, i);
+	return NULL;
+}
+
 /* Takes every result that has arrived, as far as it goes without waiting. */
 static void
 read_results(struct slot *s)
 {
 	while (s->in_flight > 0 && !PQisBusy(s->conn))
 	{
-		struct flight *f = flight_at(s, 0);
 		PGresult   *res = PQgetResult(s->conn);
+		struct flight *f = receiving_flight(s);
 
-		if (!res)
-		{
-			/* A command's results are over; past the last one the protocol went astray. */
-			if (++f->current > f->ncommands)
-			{
-				connection_lost(s);
-				return;
-			}
-			continue;
-		}
-		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+		if (res && PQresultStatus(res) == PGRES_PIPELINE_SYNC)
 		{
 			PQclear(res);
-			if (!finish_job(s))
+			if (!finish_transaction(s))
 				return;
 			continue;
 		}
-		take_result(s, f, res);
+		if (!f)
+		{
+			/* More than the commands sent: the protocol went astray. */
+			PQclear(res);
+			connection_lost(s);
+			return;
+		}
+		if (res)
+			take_result(s, f, res);
+		else
+			f->current++;		/* a command's results are over */
 	}
 	if (PQstatus(s->conn) != CONNECTION_OK)
 		connection_lost(s);
@@ -698,6 +769,7 @@ db_submit(struct db_job *job)
 {
 	job->queued_at = monotonic_seconds();
 	job->attempts = 0;
+	job->alone = false;
 	push_back(job);
 	dispatch();
 }
@@ -707,9 +779,11 @@ db_flush(void)
 {
 	for (unsigned int i = 0; i < n_slots; i++)
 	{
+		struct slot *s = &slots[i];
+
 		/* libpq sends only what it holds: a connection with nothing new costs no call. */
-		if (slots[i].state == SLOT_BUSY && !flush(&slots[i]))
-			connection_lost(&slots[i]);
+		if (s->state == SLOT_BUSY && ((s->sync_due && !send_sync(s)) || !flush(s)))
+			connection_lost(s);
 	}
 }
 

@@ -2,8 +2,8 @@
  * db.h: the shim's PostgreSQL side.  A pool of non-blocking connections
  * driven by the event loop (loop.h), statements prepared once per
  * connection, and each request sent as one pipeline (authenticate + the
- * route's function, then a Sync) = one round trip; a connection carries
- * several requests' pipelines at once.
+ * route's function) = one round trip; a connection carries several
+ * requests' pipelines at once.
  */
 #ifndef NILUS_DB_H
 #define NILUS_DB_H
@@ -44,6 +44,7 @@ struct db_job
 	struct db_job *next;
 	double		queued_at;
 	int			attempts;
+	bool		alone;			/* in a transaction of its own */
 };
 
 /*
@@ -57,8 +58,8 @@ void		db_shutdown(void);
 void		db_submit(struct db_job *job);
 
 /*
- * Sends the pipelines submitted since the last call, one write per
- * connection; the loop calls it once per turn, after serving HTTP.
+ * Ends the reads' transactions and sends what the connections hold; the
+ * loop calls it once per turn, after serving HTTP.
  */
 void		db_flush(void);
 

@@ -1127,6 +1127,44 @@ def reads_stalled_on_a_lock_hold_no_other_read_back():
 
 
 @test
+def reads_sent_together_answer_each_for_itself():
+    """Reads queued behind a stalled one leave together, in one transaction; when the
+    first of them fails, the others are still answered, each with its own result."""
+    shim = Shim("reads-together", extra=["--threads", "1"])
+    shim.start()
+    try:
+        offsets = f"/tenants/initech/pipeline/{seg(FIX['cdc_pipes'][0][0])}/offsets"
+        want = ok_json(get(offsets, token="initech_all", port=shim.port))
+        cases = [("revoked", 401), ("initech_all", 200), ("acme_all", 403), ("initech_all", 200)]
+        results = [None] * len(cases)
+
+        def queued_read(i):
+            try:
+                results[i] = get(offsets, token=cases[i][0], port=shim.port, timeout=30)
+            except OSError as e:
+                results[i] = e
+
+        threads = [threading.Thread(target=queued_read, args=(i,)) for i in range(len(cases))]
+
+        def queue_in_order():
+            for t in threads:
+                t.start()
+                time.sleep(0.1)
+
+        stall_reads(shim, 1, queue_in_order)
+        for t in threads:
+            t.join(timeout=30)
+        for (token, status), r in zip(cases, results):
+            check(isinstance(r, Resp) and r.status == status, f"offsets with {token}: expected {status}, got {r!r}")
+            if status == 200:
+                eq(r.json, want, "offsets read after another read's error")
+            else:
+                eq(r.json["error"]["status"], status, "error body")
+    finally:
+        shim.stop()
+
+
+@test
 def state_bad_bodies_change_nothing():
     path = "/tenants/acme/pipeline/orders-sync-state/state"
     with Unchanged():
