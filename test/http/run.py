@@ -346,6 +346,41 @@ def ok_json(r, status=200):
     return r.json
 
 
+class Concurrently:
+    """Runs each call in a thread of its own; results holds, in order, what each returned
+    (or the OSError it raised), None while it runs.  together: released at once."""
+
+    def __init__(self, calls, together=True):
+        self.results = [None] * len(calls)
+        barrier = threading.Barrier(len(calls)) if together else None
+
+        def run(i):
+            if barrier:
+                barrier.wait()
+            try:
+                self.results[i] = calls[i]()
+            except OSError as e:
+                self.results[i] = e
+
+        self.threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+
+    def start(self, spacing=0):
+        """spacing: seconds between starts, so that the calls arrive in order."""
+        for t in self.threads:
+            t.start()
+            time.sleep(spacing)
+        return self
+
+    def join(self, timeout=None):
+        for t in self.threads:
+            t.join(timeout)
+        return self.results
+
+
+def at_once(calls):
+    return Concurrently(calls).start().join()
+
+
 def expect_error(r, status, code, parameter=None, mentions=()):
     """The SPEC's error format: {"error": {status, code, message[, parameter]}}."""
     check(r.status == status, f"expected {status} {code}, got {r!r}")
@@ -996,21 +1031,8 @@ def state_only_failed_is_404():
 def state_concurrent_posts_get_distinct_versions():
     path = "/tenants/acme/pipeline/busy-pipeline/state"
     n = 16
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def worker(i):
-        barrier.wait()
-        try:
-            results[i] = post(path, {"state": {"worker": i}, "run_id": f"w{i}"})
-        except OSError as e:
-            results[i] = e
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once([lambda i=i: post(path, {"state": {"worker": i}, "run_id": f"w{i}"})
+                       for i in range(n)])
     versions = []
     for r in results:
         check(isinstance(r, Resp) and r.status == 201, f"a concurrent state POST failed: {r!r}")
@@ -1040,25 +1062,8 @@ def requests_sharing_one_connection_are_answered_each_on_its_own():
                       ("GET", offsets, None, "revoked", 401),
                       ("GET", offsets, None, "acme_all", 403),
                       ("GET", "/tenants/acme/pipelines/orders-sync/stats", {"period": "5x"}, "acme_all", 400)]
-        barrier = threading.Barrier(len(cases))
-        results = [None] * len(cases)
-
-        def worker(i):
-            method, path, body, token, _ = cases[i]
-            barrier.wait()
-            try:
-                if method == "POST":
-                    results[i] = post(path, body, token=token, port=shim.port)
-                else:
-                    results[i] = get(path, body, token=token, port=shim.port)
-            except OSError as e:
-                results[i] = e
-
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(cases))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = at_once([lambda m=method, p=path, b=body, t=token: (post if m == "POST" else get)(
+            p, b, token=t, port=shim.port) for method, path, body, token, _ in cases])
         for (method, path, body, token, status), r in zip(cases, results):
             check(isinstance(r, Resp) and r.status == status,
                   f"{method} {path} with {token} {body}: expected {status}, got {r!r}")
@@ -1081,30 +1086,20 @@ def stall_reads(shim, count, then):
     locker = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", DB],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
-    results = [None] * count
-
-    def stalled_read(i):
-        try:
-            results[i] = get("/tenants/acme/pipelines", port=shim.port)
-        except OSError as e:
-            results[i] = e
-
-    threads = [threading.Thread(target=stalled_read, args=(i,)) for i in range(count)]
+    reads = Concurrently([lambda: get("/tenants/acme/pipelines", port=shim.port)] * count)
     try:
         locker.stdin.write("BEGIN;\nLOCK TABLE nilus.run_rollup_tenant IN ACCESS EXCLUSIVE MODE;\n"
                            "\\echo locked\n")
         locker.stdin.flush()
         eq(locker.stdout.readline().strip(), "locked", "the lock is taken")
-        for t in threads:
-            t.start()
+        reads.start()
         time.sleep(0.5)
         then()
-        eq(results, [None] * count, "the reads behind the lock, still waiting")
+        eq(reads.results, [None] * count, "the reads behind the lock, still waiting")
     finally:
         locker.communicate("COMMIT;\n", timeout=10)
-        for t in threads:
-            t.join(timeout=30)
-    for r in results:
+        reads.join(timeout=30)
+    for r in reads.results:
         check(isinstance(r, Resp) and r.status == 200, f"a read after the lock was released: {r!r}")
 
 
@@ -1136,25 +1131,10 @@ def reads_sent_together_answer_each_for_itself():
         offsets = f"/tenants/initech/pipeline/{seg(FIX['cdc_pipes'][0][0])}/offsets"
         want = ok_json(get(offsets, token="initech_all", port=shim.port))
         cases = [("revoked", 401), ("initech_all", 200), ("acme_all", 403), ("initech_all", 200)]
-        results = [None] * len(cases)
-
-        def queued_read(i):
-            try:
-                results[i] = get(offsets, token=cases[i][0], port=shim.port, timeout=30)
-            except OSError as e:
-                results[i] = e
-
-        threads = [threading.Thread(target=queued_read, args=(i,)) for i in range(len(cases))]
-
-        def queue_in_order():
-            for t in threads:
-                t.start()
-                time.sleep(0.1)
-
-        stall_reads(shim, 1, queue_in_order)
-        for t in threads:
-            t.join(timeout=30)
-        for (token, status), r in zip(cases, results):
+        queued = Concurrently([lambda t=token: get(offsets, token=t, port=shim.port, timeout=30)
+                               for token, _ in cases], together=False)
+        stall_reads(shim, 1, lambda: queued.start(spacing=0.1))
+        for (token, status), r in zip(cases, queued.join(timeout=30)):
             check(isinstance(r, Resp) and r.status == status, f"offsets with {token}: expected {status}, got {r!r}")
             if status == 200:
                 eq(r.json, want, "offsets read after another read's error")
@@ -1291,11 +1271,9 @@ def offsets_concurrent_batches_all_acknowledged_are_stored():
     pipeline, workers, batches = "concurrent-cdc", 6, 12
     acked, problems = [], []
     lock = threading.Lock()
-    barrier = threading.Barrier(workers)
 
     def worker(w):
         conn = http.client.HTTPConnection("127.0.0.1", SHIM.port, timeout=60)
-        barrier.wait()
         for b in range(batches):
             records = [{"offset_key": f"partition-{k}", "offset_val": json.dumps({"w": w, "b": b, "k": k}),
                         "id": str(uuid.uuid4())} for k in range(4)]
@@ -1316,11 +1294,7 @@ def offsets_concurrent_batches_all_acknowledged_are_stored():
                     problems.append(repr(r))
         conn.close()
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once([lambda w=w: worker(w) for w in range(workers)])
     stored = {r["id"] for r in db_json(f"SELECT id FROM nilus.cdc_offset WHERE tenant = 'acme' "
                                         f"AND pipeline_name = {lit(pipeline)}")}
     missing = set(acked) - stored
