@@ -213,7 +213,8 @@ render_db(FILE *out)
 	unsigned int in_use, idle;
 
 	family(out, "nilus_manager_db_roundtrip_seconds", "histogram",
-		   "Time of one database round trip (authentication and the route's function).");
+		   "Time of one request's database round trip (authentication and the route's "
+		   "function), from sending it to its answer, behind the requests before it on its connection.");
 	render_histogram(out, "nilus_manager_db_roundtrip_seconds", "", &db_roundtrip);
 	db_pool_counts(&in_use, &idle);
 	family(out, "nilus_manager_db_pool_connections", "gauge",
