@@ -1122,24 +1122,38 @@ def reads_stalled_on_a_lock_hold_no_other_read_back():
 
 
 @test
-def reads_sent_together_answer_each_for_itself():
-    """Reads queued behind a stalled one leave together, in one transaction; when the
-    first of them fails, the others are still answered, each with its own result."""
-    shim = Shim("reads-together", extra=["--threads", "1"])
+def requests_sent_together_answer_each_for_itself():
+    """Requests queued behind a stalled read leave together: the reads share a transaction,
+    a write ends it and has its own.  A read's error is no other read's, and it never
+    takes back a write acknowledged before it."""
+    shim = Shim("sent-together", extra=["--threads", "1"])
     shim.start()
     try:
         offsets = f"/tenants/initech/pipeline/{seg(FIX['cdc_pipes'][0][0])}/offsets"
+        state = "/tenants/acme/pipeline/sent-together/state"
+        # Both statements prepared first: a request joins a busy connection only then.
         want = ok_json(get(offsets, token="initech_all", port=shim.port))
-        cases = [("revoked", 401), ("initech_all", 200), ("acme_all", 403), ("initech_all", 200)]
-        queued = Concurrently([lambda t=token: get(offsets, token=t, port=shim.port, timeout=30)
-                               for token, _ in cases], together=False)
+        ok_json(post("/tenants/acme/pipeline/sent-together-warm/state", {"state": 0}, port=shim.port), 201)
+        cases = [("GET", "initech_all", 200), ("POST", "acme_all", 201), ("GET", "revoked", 401),
+                 ("GET", "initech_all", 200), ("GET", "acme_all", 403)]
+
+        def send(method, token):
+            if method == "POST":
+                return post(state, {"state": {"kept": True}}, token=token, port=shim.port, timeout=30)
+            return get(offsets, token=token, port=shim.port, timeout=30)
+
+        queued = Concurrently([lambda m=method, t=token: send(m, t) for method, token, _ in cases],
+                              together=False)
         stall_reads(shim, 1, lambda: queued.start(spacing=0.1))
-        for (token, status), r in zip(cases, queued.join(timeout=30)):
-            check(isinstance(r, Resp) and r.status == status, f"offsets with {token}: expected {status}, got {r!r}")
-            if status == 200:
-                eq(r.json, want, "offsets read after another read's error")
-            else:
+        for (method, token, status), r in zip(cases, queued.join(timeout=30)):
+            check(isinstance(r, Resp) and r.status == status, f"{method} with {token}: expected {status}, got {r!r}")
+            if method == "GET" and status == 200:
+                eq(r.json, want, "offsets read beside another read's error")
+            elif status >= 400:
                 eq(r.json["error"]["status"], status, "error body")
+        eq(db_json("SELECT state FROM nilus.pipeline_state WHERE tenant = 'acme' "
+                   "AND pipeline_name = 'sent-together'"), [{"state": {"kept": True}}],
+           "the acknowledged write, committed")
     finally:
         shim.stop()
 
