@@ -10,6 +10,7 @@
  */
 #include "nilus.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -177,6 +178,34 @@ edge_count(const RunFilter *filter, NilusRange range)
 }
 
 /*
+ * The filter's range, ending at the end of its last hour instead when that
+ * hour is the hour of now (or later) and no run of the filter lies after the
+ * range in it: the count is the same, and the hour being written is read
+ * from its rollup row instead of its runs.  Ranges ending earlier are not
+ * probed: their hours have runs on both sides of an edge as a rule.
+ */
+static NilusRange
+widen_into_quiet_now(const RunFilter *filter)
+{
+	static NilusPlan probes[1 << NILUS_RUN_FILTER_BITS];
+	RunFilter	rest = *filter;
+	TimestampTz hour_end = nilus_ceil(filter->range.hi, USECS_PER_HOUR);
+	Datum		values[8];
+	char		nulls[8];
+
+	if (TIMESTAMP_NOT_FINITE(filter->range.hi) || hour_end == filter->range.hi ||
+		hour_end <= GetCurrentTransactionStartTimestamp())
+		return filter->range;
+	rest.range = (NilusRange) {filter->range.hi, hour_end};
+	nilus_run_filter_values(&rest, values, nulls);
+	nilus_execute(nilus_run_filter_plan(probes, nilus_run_filter_mask(&rest), "SELECT 1", " LIMIT 1"),
+				  values, nulls, true, 1);
+	if (SPI_processed > 0)
+		return filter->range;
+	return (NilusRange) {filter->range.lo, hour_end};
+}
+
+/*
  * The exact number of runs a listing's filter selects.  The rollups answer
  * every filter but one on both resource and user, which is counted directly.
  * Call within SPI.
@@ -184,13 +213,15 @@ edge_count(const RunFilter *filter, NilusRange range)
 int64
 nilus_count_runs(const RunFilter *filter)
 {
+	RunFilter	widened = *filter;
 	SplitWindow split;
 
 	if (filter->resource_id && filter->run_as_user)
 		return exact_count(filter);
-	split = split_window(filter->range);
-	return rollup_count(filter, &split) + edge_count(filter, split.lower_edge) +
-		edge_count(filter, split.upper_edge);
+	widened.range = widen_into_quiet_now(filter);
+	split = split_window(widened.range);
+	return rollup_count(&widened, &split) + edge_count(&widened, split.lower_edge) +
+		edge_count(&widened, split.upper_edge);
 }
 
 /* period: <n>m, <n>h, <n>d or <n>w, up to 366 days. */

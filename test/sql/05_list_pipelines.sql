@@ -3,7 +3,7 @@
 -- pages walked end to end without skip or repeat.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(376);
+SELECT plan(388);
 -- started_at=YYYY-MM-DD is a UTC day whatever the session's zone.
 SET LOCAL TimeZone = 'America/New_York';
 
@@ -88,6 +88,34 @@ SELECT is(nilus.list_pipelines('acme', c.run_as_user, c.is_success, c.resource_i
                            c.started_at_gte, c.started_at_lte, 25, 3),
           'page (limit 25, offset 3) = the runs in order: ' || c.label)
   FROM pg_temp.filter_cases() c;
+
+-- A range ending at now: the hour of now comes from its rollup row when no run of
+-- the filter lies after the range in that hour, and run by run when one does.
+SELECT nilus.store_run('now-edge', pg_temp.run_body(md5('now-edge' || i)::uuid, r, s,
+                                                    jsonb_build_object('run_as_user', u, 'is_success', o)))
+  FROM (VALUES (1, 'res-1', 'alice', true, now()),
+               (2, 'res-1', 'bob', false, now() - interval '1 microsecond'),
+               (3, 'res-2', 'alice', false, greatest(date_trunc('hour', now()), now() - interval '10 minutes')),
+               (4, 'res-2', 'bob', true, now() - interval '2 hours'),
+               (5, 'res-1', 'alice', false, now() + interval '1 microsecond'),
+               (6, 'res-2', 'bob', true, now() + interval '1 microsecond')) AS t(i, r, u, o, s) \g /dev/null
+CREATE TEMP TABLE now_filters (label text, run_as_user text, is_success boolean, resource_id text);
+INSERT INTO now_filters VALUES ('no filter', NULL, NULL, NULL), ('failed', NULL, false, NULL),
+                               ('res-1', NULL, NULL, 'res-1'), ('alice', 'alice', NULL, NULL);
+CREATE FUNCTION pg_temp.now_totals_match(stage text) RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT is((nilus.list_pipelines('now-edge', f.run_as_user, f.is_success, f.resource_id,
+                                    started_at_gte => now() - interval '1 day',
+                                    started_at_lte => now())::jsonb ->> 'total')::bigint,
+              (SELECT count(*) FROM pg_temp.runs_matching('now-edge', f.run_as_user, f.is_success, f.resource_id,
+                                                          NULL, now() - interval '1 day', now())),
+              'range ending at now, ' || stage || ': total = count(*): ' || f.label)
+      FROM now_filters f
+$$;
+SELECT pg_temp.now_totals_match('runs a microsecond after now');
+DELETE FROM nilus.pipeline_run WHERE run_id = md5('now-edge5')::uuid;
+SELECT pg_temp.now_totals_match('one after now left (res-2, bob, succeeded)');
+DELETE FROM nilus.pipeline_run WHERE run_id = md5('now-edge6')::uuid;
+SELECT pg_temp.now_totals_match('none after now');
 
 -- Pages walked end to end, page boundaries falling inside the tied runs.
 SELECT is((SELECT jsonb_agg(item ORDER BY n) FROM pg_temp.walk_pages(
