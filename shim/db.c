@@ -87,7 +87,6 @@ struct slot
 	struct flight flights[PIPELINE_DEPTH];
 	int			first;
 	int			in_flight;
-	bool		sync_due;		/* the newest flight's transaction awaits db_flush's Sync */
 };
 
 static char *dsn;
@@ -430,11 +429,17 @@ may_share(const struct slot *s, const struct db_job *job)
 	return is_read(job) && !job->alone && s->set_up;
 }
 
+/* Whether the newest flight's transaction is still open: db_flush ends it. */
+static bool
+sync_due(struct slot *s)
+{
+	return s->in_flight > 0 && !flight_at(s, s->in_flight - 1)->synced;
+}
+
 /* Ends the newest flight's transaction. */
 static bool
 send_sync(struct slot *s)
 {
-	s->sync_due = false;
 	flight_at(s, s->in_flight - 1)->synced = true;
 	return PQpipelineSync(s->conn);
 }
@@ -468,7 +473,6 @@ drop_flights(struct slot *s, bool stopping)
 		outcome_clear(&flight_at(s, i)->outcome);
 	}
 	s->in_flight = 0;
-	s->sync_due = false;
 	slot_close(s);
 	/* Backwards, so that the jobs sent again keep their order at the queue's front. */
 	for (int i = n - 1; i >= 0; i--)
@@ -499,7 +503,7 @@ static void
 start_job(struct slot *s, struct db_job *job)
 {
 	bool		share = may_share(s, job);
-	bool		sent = !s->sync_due || share || send_sync(s);
+	bool		sent = !sync_due(s) || share || send_sync(s);
 	struct flight *f = flight_at(s, s->in_flight);
 
 	memset(f, 0, sizeof(*f));
@@ -508,10 +512,7 @@ start_job(struct slot *s, struct db_job *job)
 	s->in_flight++;
 	if (s->state != SLOT_BUSY)
 		set_state(s, SLOT_BUSY);
-	sent = sent && send_pipeline(s, f);
-	if (sent && share)
-		s->sync_due = true;
-	else if (!sent || !send_sync(s))
+	if (!(sent && send_pipeline(s, f) && (share || send_sync(s))))
 		connection_lost(s);
 }
 
@@ -782,7 +783,7 @@ db_flush(void)
 		struct slot *s = &slots[i];
 
 		/* libpq sends only what it holds: a connection with nothing new costs no call. */
-		if (s->state == SLOT_BUSY && ((s->sync_due && !send_sync(s)) || !flush(s)))
+		if (s->state == SLOT_BUSY && ((sync_due(s) && !send_sync(s)) || !flush(s)))
 			connection_lost(s);
 	}
 }
