@@ -381,6 +381,17 @@ def at_once(calls):
     return Concurrently(calls).start().join()
 
 
+def expect_own_answers(expected, results, read_body):
+    """expected: (label, status) per request, in the order of results; a 200 must carry
+    read_body, an error its own status."""
+    for (label, status), r in zip(expected, results):
+        check(isinstance(r, Resp) and r.status == status, f"{label}: expected {status}, got {r!r}")
+        if status == 200:
+            eq(r.json, read_body, f"{label}: the read's own body, beside failing requests")
+        elif status >= 400:
+            eq(r.json["error"]["status"], status, f"{label}: error body")
+
+
 def expect_error(r, status, code, parameter=None, mentions=()):
     """The SPEC's error format: {"error": {status, code, message[, parameter]}}."""
     check(r.status == status, f"expected {status} {code}, got {r!r}")
@@ -1064,13 +1075,8 @@ def requests_sharing_one_connection_are_answered_each_on_its_own():
                       ("GET", "/tenants/acme/pipelines/orders-sync/stats", {"period": "5x"}, "acme_all", 400)]
         results = at_once([lambda m=method, p=path, b=body, t=token: (post if m == "POST" else get)(
             p, b, token=t, port=shim.port) for method, path, body, token, _ in cases])
-        for (method, path, body, token, status), r in zip(cases, results):
-            check(isinstance(r, Resp) and r.status == status,
-                  f"{method} {path} with {token} {body}: expected {status}, got {r!r}")
-            if status == 200:
-                eq(r.json, want_offsets, "offsets read beside failing requests")
-            elif status >= 400:
-                eq(r.json["error"]["status"], status, "error body")
+        expect_own_answers([(f"{method} {path} with {token} {body}", status)
+                            for method, path, body, token, status in cases], results, want_offsets)
         stored = db_json("SELECT pipeline_name, state FROM nilus.pipeline_state "
                          "WHERE tenant = 'acme' AND pipeline_name LIKE 'shared-connection-%'")
         eq(sorted((r["pipeline_name"], r["state"]["i"]) for r in stored),
@@ -1145,12 +1151,8 @@ def requests_sent_together_answer_each_for_itself():
         queued = Concurrently([lambda m=method, t=token: send(m, t) for method, token, _ in cases],
                               together=False)
         stall_reads(shim, 1, lambda: queued.start(spacing=0.1))
-        for (method, token, status), r in zip(cases, queued.join(timeout=30)):
-            check(isinstance(r, Resp) and r.status == status, f"{method} with {token}: expected {status}, got {r!r}")
-            if method == "GET" and status == 200:
-                eq(r.json, want, "offsets read beside another read's error")
-            elif status >= 400:
-                eq(r.json["error"]["status"], status, "error body")
+        expect_own_answers([(f"{method} with {token}", status) for method, token, status in cases],
+                           queued.join(timeout=30), want)
         eq(db_json("SELECT state FROM nilus.pipeline_state WHERE tenant = 'acme' "
                    "AND pipeline_name = 'sent-together'"), [{"state": {"kept": True}}],
            "the acknowledged write, committed")
