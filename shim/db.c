@@ -98,6 +98,7 @@ static atomic_uint busy_count, idle_count;	/* for the gauges, read by the metric
 static PGconn *ready_conn;		/* only the metrics listener's single thread uses it */
 
 static void on_slot_event(struct watcher *w, uint32_t events);
+static void register_gauge(void);
 
 bool
 db_init(const char *conninfo, unsigned int size, unsigned int cores)
@@ -113,6 +114,7 @@ db_init(const char *conninfo, unsigned int size, unsigned int cores)
 		slots[i].watcher.on_event = on_slot_event;
 		slots[i].fd = -1;
 	}
+	register_gauge();
 	return true;
 }
 
@@ -827,7 +829,7 @@ db_shutdown(void)
 	n_slots = 0;
 }
 
-/* ---- readiness and gauges ---- */
+/* ---- readiness and the gauge ---- */
 
 /* The readiness check's query; NULL when the connection failed. */
 static PGresult *
@@ -871,9 +873,22 @@ db_ready(char *why, size_t size)
 	return ok;
 }
 
-void
-db_pool_counts(unsigned int *in_use, unsigned int *idle)
+static void
+read_pool_gauge(unsigned int *values)
 {
-	*in_use = atomic_load(&busy_count);
-	*idle = atomic_load(&idle_count);
+	values[0] = atomic_load(&busy_count);
+	values[1] = atomic_load(&idle_count);
+}
+
+static void
+register_gauge(void)
+{
+	static const char *const states[] = {"in_use", "idle"};
+	static const struct metrics_gauge gauge = {
+		.name = "nilus_manager_db_pool_connections",
+		.help = "Database connections of the API workers, by state.",
+		.label = "state", .label_values = states, .n_values = 2, .read = read_pool_gauge,
+	};
+
+	metrics_register_gauge(&gauge);
 }

@@ -74,7 +74,4 @@ void		db_cancel_all(void);
 /* Readiness: the database answers and has the extension at the shim's version. */
 bool		db_ready(char *why, size_t size);
 
-/* Safe from any thread. */
-void		db_pool_counts(unsigned int *in_use, unsigned int *idle);
-
 #endif

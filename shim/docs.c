@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "response.h"
 #include "openapi.h"
 
 #define HTML_TYPE "text/html; charset=utf-8"
@@ -56,17 +56,6 @@ void
 docs_init(const char *dir)
 {
 	docs_dir = dir;
-}
-
-static struct MHD_Response *
-static_response(const char *content_type, const char *body, size_t len)
-{
-	struct MHD_Response *response =
-		MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_PERSISTENT);
-
-	if (response)
-		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	return response;
 }
 
 static bool
@@ -150,11 +139,11 @@ docs_response(const struct route *route, const char *asset, int *status)
 	{
 		case RK_OPENAPI:
 			document = openapi_document(&len);
-			return static_response("application/json; charset=utf-8", document, len);
+			return response_static(JSON_TYPE, document, len);
 		case RK_SWAGGER_UI:
-			return static_response(HTML_TYPE, swagger_page, sizeof(swagger_page) - 1);
+			return response_static(HTML_TYPE, swagger_page, sizeof(swagger_page) - 1);
 		case RK_REDOC:
-			return static_response(HTML_TYPE, redoc_page, sizeof(redoc_page) - 1);
+			return response_static(HTML_TYPE, redoc_page, sizeof(redoc_page) - 1);
 		case RK_DOCS_ASSET:
 			return asset_response(asset, status);
 		case RK_API:

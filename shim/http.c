@@ -24,12 +24,11 @@
 
 #include "db.h"
 #include "docs.h"
-#include "errors.h"
 #include "loop.h"
 #include "metrics.h"
+#include "response.h"
 #include "routes.h"
 
-#define JSON_TYPE "application/json; charset=utf-8"
 #define MAX_URI 8192			/* path plus query string */
 #define MAX_TOKEN 512
 /*
@@ -68,51 +67,7 @@ struct request
 	char		raw_path[128];	/* for the log line of unmatched requests */
 };
 
-/* ---- responses ---- */
-
-struct MHD_Response *
-response_owned(const char *content_type, const char *body, size_t len,
-			   MHD_ContentReaderFreeCallback free_fn, void *free_cls)
-{
-	struct MHD_Response *response =
-		MHD_create_response_from_buffer_with_free_callback_cls(len, (void *) body, free_fn,
-															   free_cls);
-
-	if (!response)
-	{
-		if (free_fn)
-			free_fn(free_cls);
-		return NULL;
-	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	return response;
-}
-
-struct MHD_Response *
-response_error(int status, const char *code, const char *message, const char *parameter)
-{
-	size_t		len;
-	char	   *body = error_body(status, code, message, parameter, &len);
-
-	return body ? response_owned(JSON_TYPE, body, len, free, body) : NULL;
-}
-
-bool
-reply(struct MHD_Connection *connection, int status, struct MHD_Response *response)
-{
-	enum MHD_Result queued;
-
-	if (!response)
-		return false;
-	if (status == 401)
-		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-	/* While stopping, keep-alive clients are told to go, so that the stop can finish. */
-	if (stopping)
-		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
-	queued = MHD_queue_response(connection, (unsigned int) status, response);
-	MHD_destroy_response(response);
-	return queued == MHD_YES;
-}
+/* ---- answers ---- */
 
 /*
  * A request's answer is settled when it is known and queued once the
@@ -463,14 +418,10 @@ static void
 not_allowed(struct request *rq)
 {
 	char		message[128];
-	struct MHD_Response *response;
 
 	snprintf(message, sizeof(message), "method %.16s is not allowed here; allowed: %s",
 			 rq->method, rq->match.allow);
-	response = response_error(405, NULL, message, NULL);
-	if (response)
-		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, rq->match.allow);
-	settle(rq, 405, response);
+	settle(rq, 405, response_not_allowed(message, rq->match.allow));
 }
 
 static enum MHD_Result
@@ -733,6 +684,7 @@ on_stop_signal(struct watcher *w, uint32_t events)
 	fprintf(stderr, "nilus-manager: %s received, finishing requests in flight\n",
 			info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 	stopping = true;
+	responses_close_connections();
 	stop->deadline = monotonic_seconds() + stop->grace;
 	stop->listener = MHD_quiesce_daemon(stop->daemon);
 	/* New connections are refused at once instead of waiting in the backlog until we exit. */

@@ -1,5 +1,5 @@
 /*
- * http.h: the API listener, and the response helpers every listener uses.
+ * http.h: the API listener.
  */
 #ifndef NILUS_HTTP_H
 #define NILUS_HTTP_H
@@ -29,15 +29,5 @@ struct MHD_Daemon *http_start(const struct http_config *config);
  * not start serving.
  */
 bool		http_serve(struct MHD_Daemon *daemon, const sigset_t *stop_signals, double grace);
-
-/* A response with an owned body; free_fn(free_cls) runs when MHD is done with it. */
-struct MHD_Response *response_owned(const char *content_type, const char *body, size_t len,
-									MHD_ContentReaderFreeCallback free_fn, void *free_cls);
-/* A JSON error response in the SPEC's format. */
-struct MHD_Response *response_error(int status, const char *code, const char *message,
-									const char *parameter);
-
-/* Queues and releases the response; false when MHD refused it. */
-bool		reply(struct MHD_Connection *connection, int status, struct MHD_Response *response);
 
 #endif

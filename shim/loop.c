@@ -1,5 +1,6 @@
 /*
- * loop.c: a thin layer over epoll; see loop.h.
+ * loop.c: a thin layer over epoll, and the monotonic clock its timeouts
+ * are measured with; see loop.h.
  */
 #include "loop.h"
 
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Events taken per wait: under load one wake-up serves this many sockets. */
@@ -71,4 +73,13 @@ loop_wait(int timeout_ms)
 
 		w->on_event(w, events[i].events);
 	}
+}
+
+double
+monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }

@@ -23,6 +23,9 @@ bool		loop_watch(struct watcher *w, int fd, uint32_t events);
 bool		loop_modify(struct watcher *w, int fd, uint32_t events);
 void		loop_unwatch(int fd);
 
+/* Seconds on the monotonic clock: what timeouts and durations are measured with. */
+double		monotonic_seconds(void);
+
 /* Waits at most timeout_ms for events and runs the watchers of those that came. */
 void		loop_wait(int timeout_ms);
 

@@ -18,7 +18,7 @@
 #include "db.h"
 #include "http.h"
 #include "loop.h"
-#include "metrics.h"
+#include "metrics_server.h"
 #include "openapi.h"
 #include "routes.h"
 
@@ -274,7 +274,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "nilus-manager: cannot listen on %s\n", o.listen);
 		return 1;
 	}
-	metrics = metrics_start((const struct sockaddr *) &metrics_addr.addr, metrics_addr.ipv6);
+	metrics = metrics_server_start((const struct sockaddr *) &metrics_addr.addr, metrics_addr.ipv6);
 	if (!metrics)
 	{
 		fprintf(stderr, "nilus-manager: cannot listen on %s (metrics)\n", o.metrics_listen);

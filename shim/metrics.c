@@ -1,5 +1,5 @@
 /*
- * metrics.c: Prometheus text exposition 0.0.4 and the probes.
+ * metrics.c: the counters and histograms, and their Prometheus text.
  *
  * Request paths only add to atomics; /metrics reads them.  Histogram buckets
  * are kept per bucket (not cumulative) and summed when rendered, so a
@@ -12,12 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <microhttpd.h>
-
-#include "db.h"
-#include "http.h"
 #include "routes.h"
 
 static const char *const methods[] = {
@@ -53,14 +48,10 @@ static atomic_ulong reconnects;
 
 static const char *const db_error_kinds[DB_ERROR_KINDS] = {"connect", "lost", "client", "server"};
 
-double
-monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
+#define MAX_GAUGES 4
+static struct metrics_gauge gauges[MAX_GAUGES];
+static size_t n_gauges;
+static char build_info[256];
 
 static size_t
 method_index(const char *method)
@@ -118,6 +109,19 @@ void
 metrics_db_reconnect(void)
 {
 	atomic_fetch_add(&reconnects, 1);
+}
+
+void
+metrics_register_gauge(const struct metrics_gauge *gauge)
+{
+	if (n_gauges < MAX_GAUGES)
+		gauges[n_gauges++] = *gauge;
+}
+
+void
+metrics_set_build_info(const char *labels)
+{
+	snprintf(build_info, sizeof(build_info), "%s", labels);
 }
 
 /* ---- rendering ---- */
@@ -208,19 +212,26 @@ render_durations(FILE *out)
 }
 
 static void
+render_gauge(FILE *out, const struct metrics_gauge *gauge)
+{
+	unsigned int values[METRICS_GAUGE_VALUES] = {0};
+
+	gauge->read(values);
+	family(out, gauge->name, "gauge", gauge->help);
+	for (size_t i = 0; i < gauge->n_values && i < METRICS_GAUGE_VALUES; i++)
+		fprintf(out, "%s{%s=\"%s\"} %u\n", gauge->name, gauge->label, gauge->label_values[i],
+				values[i]);
+}
+
+static void
 render_db(FILE *out)
 {
-	unsigned int in_use, idle;
-
 	family(out, "nilus_manager_db_roundtrip_seconds", "histogram",
 		   "Time of one request's database round trip (authentication and the route's "
 		   "function), from sending it to its answer, behind the requests before it on its connection.");
 	render_histogram(out, "nilus_manager_db_roundtrip_seconds", "", &db_roundtrip);
-	db_pool_counts(&in_use, &idle);
-	family(out, "nilus_manager_db_pool_connections", "gauge",
-		   "Database connections of the API workers, by state.");
-	fprintf(out, "nilus_manager_db_pool_connections{state=\"in_use\"} %u\n", in_use);
-	fprintf(out, "nilus_manager_db_pool_connections{state=\"idle\"} %u\n", idle);
+	for (size_t i = 0; i < n_gauges; i++)
+		render_gauge(out, &gauges[i]);
 	family(out, "nilus_manager_db_errors_total", "counter",
 		   "Database errors: connect (could not connect), lost (connection broke in a request), "
 		   "client (refused the request, 4xx), server (any other, 5xx).");
@@ -232,8 +243,8 @@ render_db(FILE *out)
 	fprintf(out, "nilus_manager_db_reconnects_total %lu\n", atomic_load(&reconnects));
 }
 
-static char *
-render(size_t *len)
+char *
+metrics_render(size_t *len)
 {
 	char	   *text = NULL;
 	FILE	   *out = open_memstream(&text, len);
@@ -245,108 +256,11 @@ render(size_t *len)
 	render_db(out);
 	family(out, "nilus_manager_build_info", "gauge",
 		   "Always 1; the labels say which build is running.");
-	fprintf(out, "nilus_manager_build_info{version=\"%s\",libpq=\"%d\",libmicrohttpd=\"%s\"} 1\n",
-			NILUS_VERSION, PQlibVersion(), MHD_get_version());
+	fprintf(out, "nilus_manager_build_info{%s} 1\n", build_info);
 	if (fclose(out) != 0)
 	{
 		free(text);
 		return NULL;
 	}
 	return text;
-}
-
-/* ---- the listener ---- */
-
-static struct MHD_Response *
-metrics_response(int *status)
-{
-	size_t		len;
-	char	   *text = render(&len);
-
-	if (!text)
-	{
-		*status = 500;
-		return response_error(500, NULL, "internal error", NULL);
-	}
-	*status = 200;
-	return response_owned("text/plain; version=0.0.4; charset=utf-8", text, len, free, text);
-}
-
-static struct MHD_Response *
-json_response(const char *json)
-{
-	char	   *copy = strdup(json);
-
-	return copy ? response_owned("application/json; charset=utf-8", copy, strlen(copy), free, copy)
-		: NULL;
-}
-
-static struct MHD_Response *
-readiness_response(int *status)
-{
-	char		why[200];
-	char		body[300];
-
-	if (!db_ready(why, sizeof(why)))
-	{
-		*status = 503;
-		return response_error(503, NULL, why, NULL);
-	}
-	*status = 200;
-	snprintf(body, sizeof(body), "{\"status\": \"ready\", \"extension_version\": \"%s\"}",
-			 NILUS_VERSION);
-	return json_response(body);
-}
-
-static enum MHD_Result
-on_probe(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-		 const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
-{
-	struct MHD_Response *response;
-	int			status = 200;
-
-	(void) cls, (void) version, (void) upload_data;
-	/* Answered once the request is read: MHD closes connections answered earlier. */
-	if (*req_cls == NULL)
-	{
-		*req_cls = connection;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0)
-	{
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-	{
-		response = response_error(405, NULL, "only GET and HEAD are allowed here", NULL);
-		if (response)
-			MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-		return reply(connection, 405, response) ? MHD_YES : MHD_NO;
-	}
-	if (strcmp(url, "/metrics") == 0)
-		response = metrics_response(&status);
-	else if (strcmp(url, "/health") == 0)
-		response = json_response("{\"status\": \"ok\"}");
-	else if (strcmp(url, "/readiness") == 0)
-		response = readiness_response(&status);
-	else
-	{
-		status = 404;
-		response = response_error(404, NULL, "not found: use /metrics, /health or /readiness", NULL);
-	}
-	return reply(connection, status, response) ? MHD_YES : MHD_NO;
-}
-
-struct MHD_Daemon *
-metrics_start(const struct sockaddr *addr, int ipv6)
-{
-	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-							(ipv6 ? MHD_USE_IPv6 : 0),
-							0, NULL, NULL, on_probe, NULL,
-							MHD_OPTION_SOCK_ADDR, addr,
-							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
-							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
-							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 64,
-							MHD_OPTION_END);
 }

@@ -1,14 +1,13 @@
 /*
- * metrics.h: counters and histograms kept lock-free by the request paths,
- * and the second listener that exposes them (/metrics, /health, /readiness).
+ * metrics.h: the process's counters, histograms and gauges, rendered as
+ * Prometheus text exposition 0.0.4.  A sink: request paths and the pool
+ * add to it lock-free, and it calls nothing of theirs; a gauge's owner
+ * registers the callback that reads it when /metrics is rendered.
  */
 #ifndef NILUS_METRICS_H
 #define NILUS_METRICS_H
 
 #include <stddef.h>
-#include <sys/socket.h>
-
-struct MHD_Daemon;
 
 /* The route label of requests that match no route. */
 #define METRICS_UNMATCHED ((size_t) -1)
@@ -22,14 +21,34 @@ enum db_error_kind
 	DB_ERROR_KINDS
 };
 
-double		monotonic_seconds(void);
-
 /* slot: route_pattern_slot() or METRICS_UNMATCHED. */
 void		metrics_request(size_t slot, const char *method, int status, double seconds);
 void		metrics_db_roundtrip(double seconds);
 void		metrics_db_error(enum db_error_kind kind);
 void		metrics_db_reconnect(void);
 
-struct MHD_Daemon *metrics_start(const struct sockaddr *addr, int ipv6);
+#define METRICS_GAUGE_VALUES 8	/* label values of one gauge at the most */
+
+/*
+ * A gauge with one label: read fills one value per label value, on the
+ * thread that renders, so it must be safe from any thread.
+ */
+struct metrics_gauge
+{
+	const char *name;
+	const char *help;
+	const char *label;
+	const char *const *label_values;
+	size_t		n_values;
+	void		(*read) (unsigned int *values);
+};
+
+/* Before any rendering (the metrics listener starts after the pool). */
+void		metrics_register_gauge(const struct metrics_gauge *gauge);
+/* The labels of nilus_manager_build_info, as k="v" pairs. */
+void		metrics_set_build_info(const char *labels);
+
+/* The whole exposition as a malloc'd text; NULL when out of memory. */
+char	   *metrics_render(size_t *len);
 
 #endif

@@ -1,0 +1,118 @@
+/*
+ * metrics_server.c: the metrics listener.  It renders the metrics sink and
+ * asks the pool's readiness check; no token, GET and HEAD only.
+ */
+#include "metrics_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <microhttpd.h>
+
+#include "db.h"
+#include "metrics.h"
+#include "response.h"
+
+static struct MHD_Response *
+metrics_response(int *status)
+{
+	size_t		len;
+	char	   *text = metrics_render(&len);
+
+	if (!text)
+	{
+		*status = 500;
+		return response_error(500, NULL, "internal error", NULL);
+	}
+	*status = 200;
+	return response_owned("text/plain; version=0.0.4; charset=utf-8", text, len, free, text);
+}
+
+static struct MHD_Response *
+json_response(const char *json)
+{
+	char	   *copy = strdup(json);
+
+	return copy ? response_owned(JSON_TYPE, copy, strlen(copy), free, copy) : NULL;
+}
+
+static struct MHD_Response *
+readiness_response(int *status)
+{
+	char		why[200];
+	char		body[300];
+
+	if (!db_ready(why, sizeof(why)))
+	{
+		*status = 503;
+		return response_error(503, NULL, why, NULL);
+	}
+	*status = 200;
+	snprintf(body, sizeof(body), "{\"status\": \"ready\", \"extension_version\": \"%s\"}",
+			 NILUS_VERSION);
+	return json_response(body);
+}
+
+static enum MHD_Result
+on_probe(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+		 const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	struct MHD_Response *response;
+	int			status = 200;
+
+	(void) cls, (void) version, (void) upload_data;
+	/* Answered once the request is read: MHD closes connections answered earlier. */
+	if (*req_cls == NULL)
+	{
+		*req_cls = connection;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0)
+	{
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	{
+		status = 405;
+		response = response_not_allowed("only GET and HEAD are allowed here", "GET, HEAD");
+	}
+	else if (strcmp(url, "/metrics") == 0)
+		response = metrics_response(&status);
+	else if (strcmp(url, "/health") == 0)
+		response = json_response("{\"status\": \"ok\"}");
+	else if (strcmp(url, "/readiness") == 0)
+		response = readiness_response(&status);
+	else
+	{
+		status = 404;
+		response = response_error(404, NULL, "not found: use /metrics, /health or /readiness", NULL);
+	}
+	return reply(connection, status, response) ? MHD_YES : MHD_NO;
+}
+
+static void
+set_build_info(void)
+{
+	char		labels[256];
+
+	snprintf(labels, sizeof(labels), "version=\"%s\",libpq=\"%d\",libmicrohttpd=\"%s\"",
+			 NILUS_VERSION, PQlibVersion(), MHD_get_version());
+	metrics_set_build_info(labels);
+}
+
+struct MHD_Daemon *
+metrics_server_start(const struct sockaddr *addr, int ipv6)
+{
+	set_build_info();
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+							(ipv6 ? MHD_USE_IPv6 : 0),
+							0, NULL, NULL, on_probe, NULL,
+							MHD_OPTION_SOCK_ADDR, addr,
+							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
+							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
+							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 64,
+							MHD_OPTION_END);
+}

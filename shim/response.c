@@ -1,0 +1,83 @@
+/*
+ * response.c: the responses every listener sends; see response.h.
+ */
+#include "response.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "errors.h"
+
+/* Set by the API's loop thread, read by the metrics listener's thread too. */
+static atomic_bool closing;
+
+struct MHD_Response *
+response_owned(const char *content_type, const char *body, size_t len,
+			   MHD_ContentReaderFreeCallback free_fn, void *free_cls)
+{
+	struct MHD_Response *response =
+		MHD_create_response_from_buffer_with_free_callback_cls(len, (void *) body, free_fn,
+															   free_cls);
+
+	if (!response)
+	{
+		if (free_fn)
+			free_fn(free_cls);
+		return NULL;
+	}
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	return response;
+}
+
+struct MHD_Response *
+response_static(const char *content_type, const char *body, size_t len)
+{
+	struct MHD_Response *response =
+		MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_PERSISTENT);
+
+	if (response)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	return response;
+}
+
+struct MHD_Response *
+response_error(int status, const char *code, const char *message, const char *parameter)
+{
+	size_t		len;
+	char	   *body = error_body(status, code, message, parameter, &len);
+
+	return body ? response_owned(JSON_TYPE, body, len, free, body) : NULL;
+}
+
+struct MHD_Response *
+response_not_allowed(const char *message, const char *allow)
+{
+	struct MHD_Response *response = response_error(405, NULL, message, NULL);
+
+	if (response)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+	return response;
+}
+
+void
+responses_close_connections(void)
+{
+	atomic_store(&closing, true);
+}
+
+bool
+reply(struct MHD_Connection *connection, int status, struct MHD_Response *response)
+{
+	enum MHD_Result queued;
+
+	if (!response)
+		return false;
+	if (status == 401)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	/* While stopping, keep-alive clients are told to go, so that the stop can finish. */
+	if (atomic_load(&closing))
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+	queued = MHD_queue_response(connection, (unsigned int) status, response);
+	MHD_destroy_response(response);
+	return queued == MHD_YES;
+}

@@ -1,0 +1,34 @@
+/*
+ * response.h: the responses every listener sends: owned bodies, the SPEC's
+ * JSON errors, and queueing them on a connection.  The bottom of the HTTP
+ * side: it knows libmicrohttpd and the error format, nothing of routes,
+ * the pool or requests.
+ */
+#ifndef NILUS_RESPONSE_H
+#define NILUS_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+#define JSON_TYPE "application/json; charset=utf-8"
+
+/* A response with an owned body; free_fn(free_cls) runs when MHD is done with it. */
+struct MHD_Response *response_owned(const char *content_type, const char *body, size_t len,
+									MHD_ContentReaderFreeCallback free_fn, void *free_cls);
+/* A response whose body lives as long as the process (a page, the OpenAPI document). */
+struct MHD_Response *response_static(const char *content_type, const char *body, size_t len);
+/* A JSON error response in the SPEC's format. */
+struct MHD_Response *response_error(int status, const char *code, const char *message,
+									const char *parameter);
+/* A 405 with its Allow header. */
+struct MHD_Response *response_not_allowed(const char *message, const char *allow);
+
+/* From now on every response asks the client to close: the process is stopping. */
+void		responses_close_connections(void);
+
+/* Queues and releases the response; false when MHD refused it. */
+bool		reply(struct MHD_Connection *connection, int status, struct MHD_Response *response);
+
+#endif
