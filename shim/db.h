@@ -1,9 +1,11 @@
 /*
- * db.h: the shim's PostgreSQL side.  A pool of non-blocking connections
- * driven by the event loop (loop.h), statements prepared once per
- * connection, and each request sent as one pipeline (authenticate + the
- * route's function) = one round trip; a connection carries several
- * requests' pipelines at once.
+ * db.h: the shim's PostgreSQL side, the database pool.  Non-blocking
+ * connections driven by the event loop (loop.h), statements prepared once
+ * per connection, and each request sent as one pipeline (authenticate +
+ * the route's function) = one round trip; a connection carries several
+ * requests' pipelines at once.  The pool's parts: db_conn.c (a
+ * connection's life), db_flight.c (pipelines), db_queue.c (waiting jobs),
+ * db_answer.c (answers), db_pool.c (dispatch, this interface).
  */
 #ifndef NILUS_DB_H
 #define NILUS_DB_H
@@ -70,8 +72,5 @@ int			db_tick_due_ms(void);
 
 /* Answers every job not yet answered with 503: the shim is stopping. */
 void		db_cancel_all(void);
-
-/* Readiness: the database answers and has the extension at the shim's version. */
-bool		db_ready(char *why, size_t size);
 
 #endif

@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "db.h"
-#include "http.h"
+#include "db_ready.h"
+#include "api_server.h"
 #include "loop.h"
 #include "metrics_server.h"
 #include "openapi.h"
@@ -240,7 +241,7 @@ main(int argc, char **argv)
 {
 	struct options o;
 	struct listen_addr api_addr, metrics_addr;
-	struct http_config config;
+	struct api_server_config config;
 	struct MHD_Daemon *api, *metrics;
 	sigset_t	stop;
 
@@ -254,7 +255,7 @@ main(int argc, char **argv)
 
 	parse_listen("--listen", o.listen, &api_addr);
 	parse_listen("--metrics-listen", o.metrics_listen, &metrics_addr);
-	config = (struct http_config) {
+	config = (struct api_server_config) {
 		.addr = (const struct sockaddr *) &api_addr.addr, .ipv6 = api_addr.ipv6,
 		.threads = parse_threads(o.threads), .max_body = parse_size(o.max_body),
 		.docs_dir = o.docs_dir,
@@ -268,7 +269,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "nilus-manager: cannot initialize (out of memory?)\n");
 		return 1;
 	}
-	api = http_start(&config);
+	api = api_server_start(&config);
 	if (!api)
 	{
 		fprintf(stderr, "nilus-manager: cannot listen on %s\n", o.listen);
@@ -283,7 +284,7 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr, "nilus-manager %s: API on %s, metrics on %s, %u threads, max body %zu bytes\n",
 			NILUS_VERSION, o.listen, o.metrics_listen, config.threads, config.max_body);
-	if (!http_serve(api, &stop, STOP_GRACE))
+	if (!api_server_serve(api, &stop, STOP_GRACE))
 	{
 		fprintf(stderr, "nilus-manager: cannot serve: %s\n", strerror(errno));
 		MHD_stop_daemon(api);
@@ -291,6 +292,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	MHD_stop_daemon(metrics);
+	db_ready_close();
 	db_shutdown();
 	loop_free();
 	openapi_free();

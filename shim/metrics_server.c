@@ -11,7 +11,7 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 
-#include "db.h"
+#include "db_ready.h"
 #include "metrics.h"
 #include "response.h"
 

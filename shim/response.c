@@ -3,7 +3,9 @@
  */
 #include "response.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "errors.h"
@@ -47,6 +49,28 @@ response_error(int status, const char *code, const char *message, const char *pa
 	char	   *body = error_body(status, code, message, parameter, &len);
 
 	return body ? response_owned(JSON_TYPE, body, len, free, body) : NULL;
+}
+
+bool
+refuse(struct refusal *refusal, int status, const char *code, const char *parameter,
+	   const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(refusal->message, sizeof(refusal->message), fmt, args);
+	va_end(args);
+	refusal->status = status;
+	refusal->code = code;
+	snprintf(refusal->parameter, sizeof(refusal->parameter), "%.100s", parameter ? parameter : "");
+	return false;
+}
+
+struct MHD_Response *
+response_refusal(const struct refusal *refusal)
+{
+	return response_error(refusal->status, refusal->code, refusal->message,
+						  refusal->parameter[0] ? refusal->parameter : NULL);
 }
 
 struct MHD_Response *

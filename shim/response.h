@@ -14,6 +14,19 @@
 
 #define JSON_TYPE "application/json; charset=utf-8"
 
+/* An error answer decided before its response is made. */
+struct refusal
+{
+	int			status;
+	const char *code;			/* NULL = error_code(status) */
+	char		message[320];
+	char		parameter[104]; /* "" = not known */
+};
+
+/* Fills the refusal; returns false, so that a check can return refuse(...). */
+bool		refuse(struct refusal *refusal, int status, const char *code, const char *parameter,
+				   const char *fmt,...) __attribute__((format(printf, 5, 6)));
+
 /* A response with an owned body; free_fn(free_cls) runs when MHD is done with it. */
 struct MHD_Response *response_owned(const char *content_type, const char *body, size_t len,
 									MHD_ContentReaderFreeCallback free_fn, void *free_cls);
@@ -22,6 +35,7 @@ struct MHD_Response *response_static(const char *content_type, const char *body,
 /* A JSON error response in the SPEC's format. */
 struct MHD_Response *response_error(int status, const char *code, const char *message,
 									const char *parameter);
+struct MHD_Response *response_refusal(const struct refusal *refusal);
 /* A 405 with its Allow header. */
 struct MHD_Response *response_not_allowed(const char *message, const char *allow);
 

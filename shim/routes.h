@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "value_syntax.h"
+
 #define API_BASE "/nilus-manager/api/v1"
 
 /* The most path parameters (tenant + resource or pipeline) plus query parameters of any route. */
@@ -16,16 +18,6 @@
 #define MAX_QUERY_PARAMS 8
 #define MAX_BOUND_PARAMS (MAX_PATH_PARAMS + MAX_QUERY_PARAMS + 1)
 #define MAX_ROUTES 32
-
-enum param_type
-{
-	PT_TEXT,
-	PT_BOOLEAN,
-	PT_INTEGER,
-	PT_TIMESTAMPTZ,
-	PT_DAY_OR_TIMESTAMP,		/* a UTC day YYYY-MM-DD or a timestamp; bound as text */
-	PT_PERIOD					/* <n>m, <n>h, <n>d or <n>w; bound as text */
-};
 
 struct param
 {
@@ -62,7 +54,7 @@ struct route
 extern const struct route routes[];
 extern const size_t n_routes;
 
-/* Derives pattern slots and SQL texts; call once before serving. */
+/* Derives pattern slots; call once before serving. */
 void routes_init(void);
 
 /* Distinct patterns, in table order: the unit of 404/405 decisions and metrics. */
@@ -75,50 +67,12 @@ size_t route_path_param_count(const struct route *route);
 /* The name of the i-th placeholder of the route's pattern. */
 const char *route_path_param(const struct route *route, size_t i, size_t *len);
 
-/*
- * Matching.  The path is the raw (still percent-encoded) request path.
- * ROUTE_MATCH_NONE: no pattern fits; ROUTE_MATCH_METHOD: a pattern fits but
- * not for this method (allow lists the methods that do); ROUTE_MATCH_BAD_ESCAPE:
- * a placeholder segment is not valid percent-encoded UTF-8.
- */
-enum route_match
-{
-	ROUTE_MATCH_OK,
-	ROUTE_MATCH_NONE,
-	ROUTE_MATCH_METHOD,
-	ROUTE_MATCH_BAD_ESCAPE
-};
-
-struct match
-{
-	const struct route *route;
-	size_t slot;				/* pattern slot, also for ROUTE_MATCH_METHOD */
-	char *path_values[MAX_PATH_PARAMS]; /* decoded; owned by the match */
-	char allow[64];
-};
-
-enum route_match route_find(const char *method, const char *path, struct match *match);
-void match_release(struct match *match);
-
 /* The current name of a retired query parameter (dataos_resource_id -> resource_id), or NULL. */
 const char *param_successor(const char *name);
 
 /* Query parameters: find one by name among the route's declared ones. */
 const struct param *route_query_param(const struct route *route, const char *name, size_t *index);
 
-/*
- * Checks a decoded value against its declared type.  Returns NULL when it
- * fits, else the reason ("must be true or false").  May rewrite the value in
- * place into the form bound to SQL (a space before a UTC offset, as '+'
- * arrives from form encoding, becomes '+' again).
- */
-const char *param_check(const struct param *param, char *value);
-
-/* Percent-decodes into a new string; '+' is a space when form is set.  NULL when malformed or not UTF-8. */
-char *percent_decode(const char *raw, size_t len, bool form);
-
-/* The SQL text of the route's prepared statement. */
-const char *route_sql(const struct route *route);
 /* A unique index for the route, usable as an array index and statement name. */
 size_t route_index(const struct route *route);
 

@@ -1,8 +1,8 @@
 /*
- * http.h: the API listener.
+ * api_server.h: the API listener: started, then served until a stop signal.
  */
-#ifndef NILUS_HTTP_H
-#define NILUS_HTTP_H
+#ifndef NILUS_API_SERVER_H
+#define NILUS_API_SERVER_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -11,7 +11,7 @@
 
 #include <microhttpd.h>
 
-struct http_config
+struct api_server_config
 {
 	const struct sockaddr *addr;
 	bool		ipv6;
@@ -20,7 +20,7 @@ struct http_config
 	const char *docs_dir;
 };
 
-struct MHD_Daemon *http_start(const struct http_config *config);
+struct MHD_Daemon *api_server_start(const struct api_server_config *config);
 
 /*
  * Serves the API on the calling thread (with the event loop, loop.h) until
@@ -28,6 +28,6 @@ struct MHD_Daemon *http_start(const struct http_config *config);
  * finish (at most grace seconds) and stops the daemon.  False when it could
  * not start serving.
  */
-bool		http_serve(struct MHD_Daemon *daemon, const sigset_t *stop_signals, double grace);
+bool		api_server_serve(struct MHD_Daemon *daemon, const sigset_t *stop_signals, double grace);
 
 #endif

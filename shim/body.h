@@ -1,0 +1,35 @@
+/*
+ * body.h: a request's JSON body: what its headers promise, its bytes up to
+ * --max-body, and whether it is JSON at all.
+ */
+#ifndef NILUS_BODY_H
+#define NILUS_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+#include "response.h"
+
+struct body
+{
+	char	   *data;			/* NUL-terminated; NULL until the first byte */
+	size_t		len;
+	size_t		cap;
+};
+
+/* What the headers already show to be wrong (too long, not JSON); false with the refusal. */
+bool		body_headers_fit(struct MHD_Connection *connection, size_t max_body,
+							 struct refusal *refusal);
+
+/* False with the refusal when the body outgrew max_body or memory. */
+bool		body_append(struct body *body, const char *data, size_t size, size_t max_body,
+						struct refusal *refusal);
+
+/* False with the refusal when the body is empty or not JSON. */
+bool		body_is_json(const struct body *body, struct refusal *refusal);
+
+void		body_free(struct body *body);
+
+#endif

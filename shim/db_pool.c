@@ -1,0 +1,218 @@
+/*
+ * db_pool.c: the pool and the dispatch of jobs to its connections.
+ *
+ * A job takes an idle connection, else joins the least loaded one (see
+ * slot_for).  Jobs that find every connection full wait in arrival order,
+ * at most POOL_WAIT seconds.  A connection that broke is opened again
+ * (asynchronously) when a job needs it; while the database cannot be
+ * reached, jobs get 503 at once.
+ */
+#include "db.h"
+
+#include <stdlib.h>
+
+#include "db_conn.h"
+#include "db_flight.h"
+#include "db_answer.h"
+#include "db_queue.h"
+#include "metrics.h"
+#include "route_sql.h"
+
+#define POOL_WAIT 10			/* seconds a job waits for a free connection before 503 */
+#define STALLED_AFTER 0.05		/* seconds a pipeline runs before none may join it */
+
+static struct slot *slots;
+static unsigned int n_slots;
+static unsigned int n_cores;
+
+static void on_slot_event(struct watcher *w, uint32_t events);
+
+static void
+read_pool_gauge(unsigned int *values)
+{
+	values[0] = slots_busy();
+	values[1] = slots_idle();
+}
+
+static void
+register_gauge(void)
+{
+	static const char *const states[] = {"in_use", "idle"};
+	static const struct metrics_gauge gauge = {
+		.name = "nilus_manager_db_pool_connections",
+		.help = "Database connections of the API workers, by state.",
+		.label = "state", .label_values = states, .n_values = 2, .read = read_pool_gauge,
+	};
+
+	metrics_register_gauge(&gauge);
+}
+
+bool
+db_init(const char *dsn, unsigned int size, unsigned int cores)
+{
+	slots = calloc(size, sizeof(*slots));
+	if (!slots || !db_conn_init(dsn))
+		return false;
+	n_slots = size;
+	n_cores = cores;
+	for (unsigned int i = 0; i < size; i++)
+		slot_init(&slots[i], on_slot_event);
+	route_sql_init();
+	register_gauge();
+	return true;
+}
+
+static struct slot *
+find_slot(enum slot_state state)
+{
+	for (unsigned int i = 0; i < n_slots; i++)
+		if (slots[i].state == state)
+			return &slots[i];
+	return NULL;
+}
+
+/* Opens the closed connections whose back-off is over: jobs are waiting. */
+static void
+open_more(void)
+{
+	double		now = monotonic_seconds();
+
+	for (unsigned int i = 0; i < n_slots; i++)
+		if (slots[i].state == SLOT_DOWN && slots[i].retry_at <= now)
+			slot_connect_start(&slots[i]);
+}
+
+/*
+ * The connection for a job.  A read keeps its backend's core busy: reads
+ * fill the connections of as many backends as there are cores before they
+ * take another idle one, because more backends running at once than cores
+ * only take turns, and starve the one loop that serves them all.  A write
+ * spends most of its time waiting for its commit to be flushed, a flush
+ * that other backends' commits share: it takes an idle connection whenever
+ * there is one.  A connection whose oldest pipeline has run for longer than
+ * STALLED_AFTER (a long report, a lock wait) neither takes more nor counts
+ * as busy, so that reads do not queue behind it while connections idle.  A
+ * job never joins a connection whose session setup or statements it needs
+ * are still on their way: if they failed, so would it.
+ */
+static struct slot *
+slot_for(const struct db_job *job)
+{
+	size_t		index = route_index(job->route);
+	struct slot *idle = NULL;
+	struct slot *least = NULL;
+	unsigned int busy = 0;
+	double		now = monotonic_seconds();
+
+	for (unsigned int i = 0; i < n_slots; i++)
+	{
+		struct slot *s = &slots[i];
+
+		if (s->state == SLOT_IDLE && !idle)
+			idle = s;
+		if (s->state != SLOT_BUSY || now - flight_at(s, 0)->sent_at > STALLED_AFTER)
+			continue;
+		busy++;
+		if (s->in_flight < PIPELINE_DEPTH && s->set_up && s->auth_prepared && s->prepared[index] &&
+			(!least || s->in_flight < least->in_flight))
+			least = s;
+	}
+	if (idle && (!least || busy < n_cores || !job_is_read(job)))
+		return idle;
+	return least;
+}
+
+/* Gives waiting jobs to connections; fails them when none can come. */
+static void
+dispatch(void)
+{
+	struct slot *s;
+
+	while (db_queue_head() && (s = slot_for(db_queue_head())) != NULL)
+		flight_start(s, db_queue_pop());
+	if (!db_queue_head())
+		return;
+	open_more();
+	/* A connection being opened is never idle yet: the jobs wait for it. */
+	if (!find_slot(SLOT_BUSY) && !find_slot(SLOT_CONNECTING))
+		db_queue_fail_all(503, "database unavailable");
+}
+
+static void
+on_slot_event(struct watcher *w, uint32_t events)
+{
+	struct slot *s = (struct slot *) w;
+
+	switch (s->state)
+	{
+		case SLOT_CONNECTING:
+			slot_connect_step(s);
+			break;
+		case SLOT_BUSY:
+			flight_on_event(s, events);
+			break;
+		case SLOT_IDLE:
+			/* An idle connection has nothing to say: the server is closing it. */
+			if (!PQconsumeInput(s->conn) || PQstatus(s->conn) != CONNECTION_OK)
+				flight_connection_lost(s);
+			break;
+		case SLOT_DOWN:
+			break;
+	}
+	dispatch();
+}
+
+void
+db_submit(struct db_job *job)
+{
+	job->queued_at = monotonic_seconds();
+	job->attempts = 0;
+	job->alone = false;
+	db_queue_push_back(job);
+	dispatch();
+}
+
+void
+db_flush(void)
+{
+	for (unsigned int i = 0; i < n_slots; i++)
+		if (slots[i].state == SLOT_BUSY)
+			flight_send(&slots[i]);
+}
+
+void
+db_tick(void)
+{
+	double		now = monotonic_seconds();
+
+	while (db_queue_head() && now - db_queue_head()->queued_at > POOL_WAIT)
+		db_job_fail(db_queue_pop(), 503, "every database connection is busy; try again");
+	dispatch();
+}
+
+int
+db_tick_due_ms(void)
+{
+	return db_queue_head() ? 50 : -1;
+}
+
+void
+db_cancel_all(void)
+{
+	db_queue_fail_all(503, "the server is stopping");
+	for (unsigned int i = 0; i < n_slots; i++)
+		if (slots[i].in_flight > 0)
+			flight_cancel(&slots[i]);
+}
+
+void
+db_shutdown(void)
+{
+	db_cancel_all();
+	for (unsigned int i = 0; i < n_slots; i++)
+		slot_close(&slots[i]);
+	free(slots);
+	slots = NULL;
+	n_slots = 0;
+	db_conn_free();
+}

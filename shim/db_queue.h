@@ -1,0 +1,19 @@
+/*
+ * db_queue.h: the jobs that wait for a connection with room, in arrival
+ * order (a job sent again goes first: it has waited already).  Only the
+ * loop's thread touches it.
+ */
+#ifndef NILUS_DB_QUEUE_H
+#define NILUS_DB_QUEUE_H
+
+#include "db.h"
+
+void		db_queue_push_back(struct db_job *job);
+void		db_queue_push_front(struct db_job *job);
+/* The oldest job, left in the queue; NULL when none waits. */
+struct db_job *db_queue_head(void);
+struct db_job *db_queue_pop(void);
+/* Answers every waiting job with the error. */
+void		db_queue_fail_all(int status, const char *message);
+
+#endif

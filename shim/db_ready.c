@@ -1,0 +1,64 @@
+/*
+ * db_ready.c: the readiness check; see db_ready.h.  It runs on the metrics
+ * listener's thread, beside the pool's loop, and shares nothing with it but
+ * the DSN.
+ */
+#include "db_ready.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db_conn.h"
+
+static PGconn *ready_conn;		/* only the metrics listener's single thread uses it */
+
+/* The readiness check's query; NULL when the connection failed. */
+static PGresult *
+ready_query(void)
+{
+	if (!ready_conn || PQstatus(ready_conn) != CONNECTION_OK)
+	{
+		PQfinish(ready_conn);
+		ready_conn = db_conn_open(false);
+	}
+	if (PQstatus(ready_conn) != CONNECTION_OK)
+		return NULL;
+	return PQexec(ready_conn, "SELECT extversion FROM pg_extension WHERE extname = 'nilus'");
+}
+
+bool
+db_ready(char *why, size_t size)
+{
+	PGresult   *res = ready_query();
+	bool		ok = false;
+
+	/* A connection the server closed since the last check is opened again once. */
+	if (PQstatus(ready_conn) != CONNECTION_OK)
+	{
+		PQclear(res);
+		res = ready_query();
+	}
+	if (!res || PQstatus(ready_conn) != CONNECTION_OK)
+		snprintf(why, size, "database unreachable");
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		snprintf(why, size, "database error %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
+				 PQresultErrorField(res, PG_DIAG_SQLSTATE) : "(connection)");
+	else if (PQntuples(res) == 0)
+		snprintf(why, size, "extension nilus is not installed");
+	else if (strcmp(PQgetvalue(res, 0, 0), NILUS_VERSION) != 0)
+		snprintf(why, size, "extension nilus is at version %s, this shim needs %s",
+				 PQgetvalue(res, 0, 0), NILUS_VERSION);
+	else
+		ok = true;
+	PQclear(res);
+	return ok;
+}
+
+void
+db_ready_close(void)
+{
+	PQfinish(ready_conn);
+	ready_conn = NULL;
+}

@@ -1,0 +1,28 @@
+/*
+ * query.h: a request's query string, checked against its route: known
+ * parameters only, each at most once, percent-encoded UTF-8 of the
+ * declared syntax.
+ */
+#ifndef NILUS_QUERY_H
+#define NILUS_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+#include "response.h"
+#include "routes.h"
+
+/*
+ * Decodes the arguments into values, in the order of the route's query
+ * parameters (NULL = not given; the caller frees them, also on failure).
+ * False with the refusal filled when one does not fit.
+ */
+bool		query_scan(struct MHD_Connection *connection, const struct route *route,
+					   char *values[MAX_QUERY_PARAMS], struct refusal *refusal);
+
+/* The length of path and query string, as far as MHD kept them apart. */
+size_t		query_uri_length(struct MHD_Connection *connection, const char *url);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * request.c: the life of an API request.  Everything the route table
+ * declares is checked before the database is asked anything: route,
+ * method, bearer token present, known query parameters with values of the
+ * declared syntax (query.c), body size, content type and JSON
+ * well-formedness (body.c).  The rest is the SQL function's call.
+ *
+ * A request goes through these states; enter() makes every transition:
+ *
+ *   READING ---refused------------------------------> ANSWERED --> DELIVERED
+ *      |                                                 ^  ^
+ *      +---submitted--> CALLING ---answered at once------+  |
+ *                          |                                |
+ *                          +---waits--> SUSPENDED ---answered, resumed
+ *
+ * READING: request line and headers are taken, the body (if any) arrives.
+ * CALLING: the job is with the pool; it may answer within db_submit (503).
+ * SUSPENDED: MHD leaves the connection alone until the answer comes.
+ * ANSWERED: the answer is settled, not yet queued.  It is queued once the
+ * request has been read: MHD closes the connection after an answer queued
+ * earlier, and keep-alive is worth more than the early answer, except when
+ * the early answer saves reading a body that is refused anyway (413).
+ * DELIVERED: queued to MHD; a refused body is still read and dropped.
+ */
+#include "request.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "access_log.h"
+#include "body.h"
+#include "db.h"
+#include "docs.h"
+#include "loop.h"
+#include "metrics.h"
+#include "query.h"
+#include "response.h"
+#include "route_match.h"
+
+#define MAX_URI 8192			/* path plus query string */
+#define MAX_TOKEN 512
+#define DISCARD_LIMIT (64 * 1024 * 1024)
+
+enum request_state
+{
+	REQUEST_READING,
+	REQUEST_CALLING,
+	REQUEST_SUSPENDED,
+	REQUEST_ANSWERED,
+	REQUEST_DELIVERED,
+	REQUEST_STATES
+};
+
+static const bool transitions[REQUEST_STATES][REQUEST_STATES] = {
+	[REQUEST_READING] = {[REQUEST_CALLING] = true, [REQUEST_ANSWERED] = true},
+	[REQUEST_CALLING] = {[REQUEST_SUSPENDED] = true, [REQUEST_ANSWERED] = true},
+	[REQUEST_SUSPENDED] = {[REQUEST_ANSWERED] = true},
+	[REQUEST_ANSWERED] = {[REQUEST_DELIVERED] = true},
+};
+
+struct request
+{
+	enum request_state state;
+	struct MHD_Connection *connection;
+	struct match match;
+	enum route_match found;
+	char		method[16];
+	double		start;
+	int			status;			/* 0 until ANSWERED */
+	struct MHD_Response *response;	/* while ANSWERED */
+	const char *token;			/* in MHD's header storage, valid for the request */
+	char	   *query[MAX_QUERY_PARAMS];	/* decoded; NULL = not given */
+	struct body body;
+	size_t		discarded;		/* body bytes of a request already refused */
+	struct db_job job;			/* the database call, from CALLING on */
+	char		raw_path[128];	/* for the log line of unmatched requests */
+};
+
+static size_t max_body;
+static int	in_flight;
+
+void
+request_init(size_t max_body_bytes, const char *docs_dir)
+{
+	max_body = max_body_bytes;
+	docs_init(docs_dir);
+}
+
+int
+requests_in_flight(void)
+{
+	return in_flight;
+}
+
+/* The one place a request changes state; a suspended connection is resumed on its way out. */
+static void
+enter(struct request *rq, enum request_state next)
+{
+	assert(transitions[rq->state][next]);
+	if (rq->state == REQUEST_SUSPENDED)
+		MHD_resume_connection(rq->connection);
+	if (next == REQUEST_SUSPENDED)
+		MHD_suspend_connection(rq->connection);
+	rq->state = next;
+}
+
+/* ---- answers ---- */
+
+static void
+settle(struct request *rq, int status, struct MHD_Response *response)
+{
+	rq->status = status;
+	rq->response = response;
+	enter(rq, REQUEST_ANSWERED);
+}
+
+static void
+settle_refusal(struct request *rq, const struct refusal *refusal)
+{
+	settle(rq, refusal->status, response_refusal(refusal));
+}
+
+/* Counted when queued, so that a client that has its answer finds it in /metrics. */
+static enum MHD_Result
+deliver(struct request *rq)
+{
+	struct MHD_Response *response = rq->response;
+
+	rq->response = NULL;
+	enter(rq, REQUEST_DELIVERED);
+	metrics_request(rq->found == ROUTE_MATCH_NONE ? METRICS_UNMATCHED : rq->match.slot,
+					rq->method, rq->status, monotonic_seconds() - rq->start);
+	return reply(rq->connection, rq->status, response) ? MHD_YES : MHD_NO;
+}
+
+static void
+free_result(void *result)
+{
+	PQclear(result);
+}
+
+/* The database's answer, maybe given within db_submit. */
+static void
+on_answer(struct db_job *job, struct db_answer *answer)
+{
+	struct request *rq = (struct request *) ((char *) job - offsetof(struct request, job));
+	struct MHD_Response *response;
+
+	if (answer->result)
+		response = response_owned(JSON_TYPE, answer->body, answer->len, free_result,
+								  answer->result);
+	else
+		response = response_owned(JSON_TYPE, answer->body, answer->len, free,
+								  (void *) answer->body);
+	settle(rq, answer->status, response);
+}
+
+/* ---- the database call ---- */
+
+static void
+call_function(struct request *rq)
+{
+	const struct route *route = rq->match.route;
+	struct db_job *job = &rq->job;
+	size_t		npath = route_path_param_count(route);
+	size_t		nquery = route_query_count(route);
+
+	job->route = route;
+	job->token = rq->token;
+	job->done = on_answer;
+	job->nvalues = 0;
+	for (size_t i = 0; i < npath; i++)
+		job->values[job->nvalues++] = rq->match.path_values[i];
+	for (size_t i = 0; i < nquery; i++)
+		job->values[job->nvalues++] = rq->query[i];
+	if (route->body)
+		job->values[job->nvalues++] = rq->body.data;
+	enter(rq, REQUEST_CALLING);
+	db_submit(job);
+}
+
+/* The whole request is read: its body judged, its function called. */
+static void
+submit(struct request *rq)
+{
+	struct refusal refusal;
+
+	if (rq->match.route->body && !body_is_json(&rq->body, &refusal))
+		settle_refusal(rq, &refusal);
+	else
+		call_function(rq);
+}
+
+/* ---- the bearer token ---- */
+
+/* RFC 6750 b64token: what a token may look like at all; the database judges the rest. */
+static bool
+token_syntax(const char *token)
+{
+	size_t		len = strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+							 "0123456789-._~+/");
+
+	len += strspn(token + len, "=");
+	return len > 0 && len <= MAX_TOKEN && token[len] == '\0';
+}
+
+static const char *
+bearer_token(struct MHD_Connection *connection)
+{
+	const char *header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+													 MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+		return NULL;
+	header += 7;
+	header += strspn(header, " ");
+	return token_syntax(header) ? header : NULL;
+}
+
+/* ---- what the request line and headers decide ---- */
+
+static void
+begin_api(struct request *rq)
+{
+	const struct route *route = rq->match.route;
+	struct refusal refusal;
+
+	rq->token = bearer_token(rq->connection);
+	if (!rq->token)
+	{
+		refuse(&refusal, 401, NULL, NULL,
+			   "missing or malformed bearer token: send Authorization: Bearer <token>");
+		settle_refusal(rq, &refusal);
+	}
+	else if (!query_scan(rq->connection, route, rq->query, &refusal) ||
+			 (route->body && !body_headers_fit(rq->connection, max_body, &refusal)))
+		settle_refusal(rq, &refusal);
+}
+
+static void
+begin_docs(struct request *rq)
+{
+	int			status;
+	struct MHD_Response *response = docs_response(rq->match.route, rq->match.path_values[0],
+												  &status);
+
+	settle(rq, status, response);
+}
+
+static void
+not_allowed(struct request *rq)
+{
+	char		message[128];
+
+	snprintf(message, sizeof(message), "method %.16s is not allowed here; allowed: %s",
+			 rq->method, rq->match.allow);
+	settle(rq, 405, response_not_allowed(message, rq->match.allow));
+}
+
+static void
+begin(struct request *rq, const char *url)
+{
+	if (query_uri_length(rq->connection, url) > MAX_URI)
+	{
+		settle(rq, 414, response_error(414, NULL, "the request URI is longer than 8192 bytes", NULL));
+		return;
+	}
+	rq->found = route_find(rq->method, url, &rq->match);
+	switch (rq->found)
+	{
+		case ROUTE_MATCH_NONE:
+			snprintf(rq->raw_path, sizeof(rq->raw_path), "%s", url);
+			settle(rq, 404, response_error(404, NULL, "no such route", NULL));
+			return;
+		case ROUTE_MATCH_METHOD:
+			not_allowed(rq);
+			return;
+		case ROUTE_MATCH_BAD_ESCAPE:
+			settle(rq, 400, response_error(400, "bad_request",
+										   "the path is not valid percent-encoded UTF-8", NULL));
+			return;
+		case ROUTE_MATCH_OK:
+			break;
+	}
+	if (rq->match.route->kind != RK_API)
+		begin_docs(rq);
+	else
+		begin_api(rq);
+}
+
+/* ---- MHD's callbacks ---- */
+
+static struct request *
+request_new(struct MHD_Connection *connection, const char *method)
+{
+	struct request *rq = calloc(1, sizeof(*rq));
+
+	if (!rq)
+		return NULL;
+	rq->state = REQUEST_READING;
+	rq->connection = connection;
+	rq->start = monotonic_seconds();
+	snprintf(rq->method, sizeof(rq->method), "%s", method);
+	in_flight++;
+	return rq;
+}
+
+/*
+ * Takes one piece of the body.  MHD cannot answer in the middle of an
+ * upload, so a refused body (too large, or for a request already refused)
+ * is read to its end and dropped; past DISCARD_LIMIT the connection is
+ * simply closed.
+ */
+static enum MHD_Result
+take_upload(struct request *rq, const char *data, size_t size)
+{
+	struct refusal refusal;
+
+	if (rq->state == REQUEST_READING && rq->match.route->body)
+	{
+		if (body_append(&rq->body, data, size, max_body, &refusal))
+			return MHD_YES;
+		settle_refusal(rq, &refusal);
+	}
+	rq->discarded += size;
+	return rq->discarded <= DISCARD_LIMIT ? MHD_YES : MHD_NO;
+}
+
+enum MHD_Result
+request_on_access(void *cls, struct MHD_Connection *connection, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	struct request *rq = *req_cls;
+	size_t		size = *upload_data_size;
+
+	(void) cls, (void) version;
+	if (!rq)
+	{
+		rq = *req_cls = request_new(connection, method);
+		if (!rq)
+			return MHD_NO;
+		begin(rq, url);
+		return rq->status == 413 ? deliver(rq) : MHD_YES;
+	}
+	if (size > 0)
+	{
+		*upload_data_size = 0;
+		return take_upload(rq, upload_data, size);
+	}
+	if (rq->state == REQUEST_DELIVERED)
+		return MHD_YES;
+	if (rq->state == REQUEST_READING)
+		submit(rq);
+	/* The answer comes later, from the loop: MHD calls again once resumed. */
+	if (rq->state == REQUEST_CALLING)
+	{
+		enter(rq, REQUEST_SUSPENDED);
+		return MHD_YES;
+	}
+	return deliver(rq);
+}
+
+static void
+request_free(struct request *rq)
+{
+	if (rq->response)
+		MHD_destroy_response(rq->response);
+	match_release(&rq->match);
+	for (size_t i = 0; i < MAX_QUERY_PARAMS; i++)
+		free(rq->query[i]);
+	body_free(&rq->body);
+	free(rq);
+}
+
+void
+request_on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+					 enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *req_cls;
+
+	(void) cls, (void) connection;
+	if (!rq)
+		return;
+	access_log(rq->method,
+			   rq->found == ROUTE_MATCH_NONE ? rq->raw_path : route_pattern(rq->match.slot),
+			   rq->status, monotonic_seconds() - rq->start,
+			   toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	request_free(rq);
+	*req_cls = NULL;
+	in_flight--;
+}

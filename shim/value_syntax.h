@@ -1,0 +1,27 @@
+/*
+ * value_syntax.h: the types a query parameter can be declared with, and
+ * the check of a value's syntax against its type.  Ranges and meaning are
+ * the SQL functions' business, not the shim's.
+ */
+#ifndef NILUS_VALUE_SYNTAX_H
+#define NILUS_VALUE_SYNTAX_H
+
+enum param_type
+{
+	PT_TEXT,
+	PT_BOOLEAN,
+	PT_INTEGER,
+	PT_TIMESTAMPTZ,
+	PT_DAY_OR_TIMESTAMP,		/* a UTC day YYYY-MM-DD or a timestamp; bound as text */
+	PT_PERIOD					/* <n>m, <n>h, <n>d or <n>w; bound as text */
+};
+
+/*
+ * Checks a decoded value against its declared type.  Returns NULL when it
+ * fits, else the reason ("must be true or false").  May rewrite the value in
+ * place into the form bound to SQL (a space before a UTC offset, as '+'
+ * arrives from form encoding, becomes '+' again).
+ */
+const char *value_syntax_check(enum param_type type, char *value);
+
+#endif
