@@ -8,32 +8,49 @@
 #include <string.h>
 
 #define TENANTS API_BASE "/tenants/{tenant}"
+#define DOCS "/nilus-manager"
 
-static const struct param p_run_as_user = {"run_as_user", PT_TEXT, "Only runs of this user."};
-static const struct param p_is_success = {"is_success", PT_BOOLEAN,
-	"true: only successful runs; false: only failed runs."};
-static const struct param p_resource_id = {"resource_id", PT_TEXT,
-	"Only records of this DataOS resource id."};
-static const struct param p_started_at = {"started_at", PT_DAY_OR_TIMESTAMP,
-	"A UTC day (YYYY-MM-DD): runs started that day; or an exact start timestamp (RFC 3339)."};
-static const struct param p_started_at_gte = {"started_at_gte", PT_TIMESTAMPTZ,
-	"Only runs started at or after this time (RFC 3339)."};
-static const struct param p_started_at_lte = {"started_at_lte", PT_TIMESTAMPTZ,
-	"Only runs started at or before this time (RFC 3339)."};
-static const struct param p_limit = {"limit", PT_INTEGER, "Page size, 1 to 1000 (default 50)."};
-static const struct param p_offset = {"offset", PT_INTEGER,
-	"Number of records to skip, 0 or more (default 0)."};
-static const struct param p_period = {"period", PT_PERIOD,
-	"Window ending now: <n>m, <n>h, <n>d or <n>w, at most 366d (default 24h)."};
-static const struct param p_connector_name = {"connector_name", PT_TEXT,
-	"Only records of this connector."};
-static const struct param p_offset_key = {"offset_key", PT_TEXT, "Only records of this offset key."};
-static const struct param p_insert_gte = {"record_insert_ts_gte", PT_TIMESTAMPTZ,
-	"Only records stored at or after this time (RFC 3339)."};
-static const struct param p_insert_lte = {"record_insert_ts_lte", PT_TIMESTAMPTZ,
-	"Only records stored at or before this time (RFC 3339)."};
+static const struct param p_run_as_user = {
+	.name = "run_as_user", .type = PT_TEXT,
+	.description = "Only runs of this user."};
+static const struct param p_is_success = {
+	.name = "is_success", .type = PT_BOOLEAN,
+	.description = "true: only successful runs; false: only failed runs."};
+static const struct param p_resource_id = {
+	.name = "resource_id", .type = PT_TEXT,
+	.description = "Only records of this DataOS resource id."};
+static const struct param p_started_at = {
+	.name = "started_at", .type = PT_DAY_OR_TIMESTAMP,
+	.description = "A UTC day (YYYY-MM-DD): runs started that day; or an exact start timestamp (RFC 3339)."};
+static const struct param p_started_at_gte = {
+	.name = "started_at_gte", .type = PT_TIMESTAMPTZ,
+	.description = "Only runs started at or after this time (RFC 3339)."};
+static const struct param p_started_at_lte = {
+	.name = "started_at_lte", .type = PT_TIMESTAMPTZ,
+	.description = "Only runs started at or before this time (RFC 3339)."};
+static const struct param p_limit = {
+	.name = "limit", .type = PT_INTEGER,
+	.description = "Page size, 1 to 1000 (default 50)."};
+static const struct param p_offset = {
+	.name = "offset", .type = PT_INTEGER,
+	.description = "Number of records to skip, 0 or more (default 0)."};
+static const struct param p_period = {
+	.name = "period", .type = PT_PERIOD,
+	.description = "Window ending now: <n>m, <n>h, <n>d or <n>w, at most 366d (default 24h)."};
+static const struct param p_connector_name = {
+	.name = "connector_name", .type = PT_TEXT,
+	.description = "Only records of this connector."};
+static const struct param p_offset_key = {
+	.name = "offset_key", .type = PT_TEXT,
+	.description = "Only records of this offset key."};
+static const struct param p_insert_gte = {
+	.name = "record_insert_ts_gte", .type = PT_TIMESTAMPTZ,
+	.description = "Only records stored at or after this time (RFC 3339)."};
+static const struct param p_insert_lte = {
+	.name = "record_insert_ts_lte", .type = PT_TIMESTAMPTZ,
+	.description = "Only records stored at or before this time (RFC 3339)."};
 
-/* Order = the SQL function's parameter order (after the path parameters). */
+/* In the order OpenAPI lists them; SQL takes them by name (route_sql.c). */
 static const struct param *const q_pipelines[] = {
 	&p_run_as_user, &p_is_success, &p_resource_id, &p_started_at,
 	&p_started_at_gte, &p_started_at_lte, &p_limit, &p_offset, NULL
@@ -51,56 +68,134 @@ static const struct param *const q_cdc_history[] = {
 	&p_resource_id, &p_connector_name, &p_insert_gte, &p_insert_lte, &p_limit, &p_offset, NULL
 };
 
-#define API(m, path, fn, q, body, st, right, tag, sum, in, out) \
-	{m, API_BASE path, RK_API, fn, q, body, st, right, tag, sum, in, out}
-#define DOC(path, kind, sum) \
-	{"GET", "/nilus-manager" path, kind, NULL, NULL, false, 200, NULL, NULL, sum, NULL, NULL}
-
+/*
+ * The rows.  A data route is one call of the SQL function nilus.<function>;
+ * its arguments are the pattern's placeholders, then .query in order, then
+ * the JSON body when .body is set.  .right is the right the extension checks
+ * (documented in OpenAPI); .body_schema and .response_schema name OpenAPI
+ * components (openapi.c).
+ */
 const struct route routes[] = {
-	API("GET", "/health", "health", NULL, false, 200, "read", "service",
-		"Service and database health", NULL, "Health"),
-	API("GET", "/info", "info", NULL, false, 200, "read", "service",
-		"Service name, version, extension version and build", NULL, "Info"),
-	API("GET", "/tenants/{tenant}/pipelines", "list_pipelines", q_pipelines, false, 200,
-		"read", "runs", "Pipeline runs of the tenant, newest first", NULL, "PipelineList"),
-	API("GET", "/tenants/{tenant}/pipelines/{resource_id}/runs", "list_runs", q_runs, false, 200,
-		"read", "runs", "Runs of one pipeline resource, newest first", NULL, "RunList"),
-	API("GET", "/tenants/{tenant}/pipelines/{resource_id}/stats", "pipeline_stats", q_stats, false,
-		200, "read", "runs", "Statistics of the finished runs started within the period",
-		NULL, "Stats"),
-	API("GET", "/tenants/{tenant}/cdc/offset-storage", "list_cdc_offsets", q_cdc_offsets, false,
-		200, "read", "cdc", "CDC offset records of the tenant, newest first", NULL, "OffsetList"),
-	API("GET", "/tenants/{tenant}/cdc/schema-history", "list_cdc_schema_history", q_cdc_history,
-		false, 200, "read", "cdc", "CDC schema-history records of the tenant, newest first",
-		NULL, "SchemaHistoryList"),
-	API("POST", "/tenants/{tenant}/pipeline/runs", "store_run", NULL, true, 200, "runtime",
-		"runtime", "Store a run at its start or end (idempotent upsert by run_id)",
-		"RunInput", "StoredRun"),
-	API("GET", "/tenants/{tenant}/pipeline/{pipeline_name}/state", "get_state", NULL, false, 200,
-		"runtime", "runtime", "Latest successful state of the pipeline", NULL, "State"),
-	API("POST", "/tenants/{tenant}/pipeline/{pipeline_name}/state", "store_state", NULL, true, 201,
-		"runtime", "runtime", "Store a new state version", "StateInput", "StateStored"),
-	API("GET", "/tenants/{tenant}/pipeline/{pipeline_name}/offsets", "get_offsets", NULL, false,
-		200, "runtime", "runtime", "Latest CDC offset of each key", NULL, "Offsets"),
-	API("POST", "/tenants/{tenant}/pipeline/{pipeline_name}/offsets", "store_offsets", NULL, true,
-		201, "runtime", "runtime", "Append a batch of CDC offsets (atomic, idempotent by id)",
-		"OffsetsInput", "Stored"),
-	API("GET", "/tenants/{tenant}/pipeline/{pipeline_name}/schema-history", "get_schema_history",
-		NULL, false, 200, "runtime", "runtime", "CDC schema history in insertion order",
-		NULL, "SchemaHistory"),
-	API("POST", "/tenants/{tenant}/pipeline/{pipeline_name}/schema-history",
-		"store_schema_history", NULL, true, 201, "runtime", "runtime",
-		"Append a batch of CDC schema-history records (atomic, idempotent by id)",
-		"SchemaHistoryInput", "Stored"),
-	API("GET", "/tenants/{tenant}/pipeline/{pipeline_name}/schema-history/exists",
-		"schema_history_exists", NULL, false, 200, "runtime", "runtime",
-		"Whether the pipeline has schema history", NULL, "SchemaHistoryExists"),
-	API("GET", "/tenants/{tenant}/storage/health", "storage_health", NULL, false, 200, "runtime",
-		"runtime", "Health of the tenant's CDC state storage", NULL, "StorageHealth"),
-	DOC("/openapi.json", RK_OPENAPI, "OpenAPI 3.1 document"),
-	DOC("/docs", RK_SWAGGER_UI, "Swagger UI"),
-	DOC("/redoc", RK_REDOC, "ReDoc"),
-	DOC("/docs/{asset}", RK_DOCS_ASSET, "Scripts and stylesheets of the docs pages"),
+	{
+		.method = "GET", .pattern = API_BASE "/health",
+		.kind = RK_API, .function = "health",
+		.status = 200, .right = "read", .tag = "service",
+		.summary = "Service and database health",
+		.response_schema = "Health",
+	},
+	{
+		.method = "GET", .pattern = API_BASE "/info",
+		.kind = RK_API, .function = "info",
+		.status = 200, .right = "read", .tag = "service",
+		.summary = "Service name, version, extension version and build",
+		.response_schema = "Info",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/pipelines",
+		.kind = RK_API, .function = "list_pipelines",
+		.query = q_pipelines, .status = 200, .right = "read", .tag = "runs",
+		.summary = "Pipeline runs of the tenant, newest first",
+		.response_schema = "PipelineList",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/pipelines/{resource_id}/runs",
+		.kind = RK_API, .function = "list_runs",
+		.query = q_runs, .status = 200, .right = "read", .tag = "runs",
+		.summary = "Runs of one pipeline resource, newest first",
+		.response_schema = "RunList",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/pipelines/{resource_id}/stats",
+		.kind = RK_API, .function = "pipeline_stats",
+		.query = q_stats, .status = 200, .right = "read", .tag = "runs",
+		.summary = "Statistics of the finished runs started within the period",
+		.response_schema = "Stats",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/cdc/offset-storage",
+		.kind = RK_API, .function = "list_cdc_offsets",
+		.query = q_cdc_offsets, .status = 200, .right = "read", .tag = "cdc",
+		.summary = "CDC offset records of the tenant, newest first",
+		.response_schema = "OffsetList",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/cdc/schema-history",
+		.kind = RK_API, .function = "list_cdc_schema_history",
+		.query = q_cdc_history, .status = 200, .right = "read", .tag = "cdc",
+		.summary = "CDC schema-history records of the tenant, newest first",
+		.response_schema = "SchemaHistoryList",
+	},
+	{
+		.method = "POST", .pattern = TENANTS "/pipeline/runs",
+		.kind = RK_API, .function = "store_run",
+		.body = true, .status = 200, .right = "runtime", .tag = "runtime",
+		.summary = "Store a run at its start or end (idempotent upsert by run_id)",
+		.body_schema = "RunInput", .response_schema = "StoredRun",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/pipeline/{pipeline_name}/state",
+		.kind = RK_API, .function = "get_state",
+		.status = 200, .right = "runtime", .tag = "runtime",
+		.summary = "Latest successful state of the pipeline",
+		.response_schema = "State",
+	},
+	{
+		.method = "POST", .pattern = TENANTS "/pipeline/{pipeline_name}/state",
+		.kind = RK_API, .function = "store_state",
+		.body = true, .status = 201, .right = "runtime", .tag = "runtime",
+		.summary = "Store a new state version",
+		.body_schema = "StateInput", .response_schema = "StateStored",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/pipeline/{pipeline_name}/offsets",
+		.kind = RK_API, .function = "get_offsets",
+		.status = 200, .right = "runtime", .tag = "runtime",
+		.summary = "Latest CDC offset of each key",
+		.response_schema = "Offsets",
+	},
+	{
+		.method = "POST", .pattern = TENANTS "/pipeline/{pipeline_name}/offsets",
+		.kind = RK_API, .function = "store_offsets",
+		.body = true, .status = 201, .right = "runtime", .tag = "runtime",
+		.summary = "Append a batch of CDC offsets (atomic, idempotent by id)",
+		.body_schema = "OffsetsInput", .response_schema = "Stored",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/pipeline/{pipeline_name}/schema-history",
+		.kind = RK_API, .function = "get_schema_history",
+		.status = 200, .right = "runtime", .tag = "runtime",
+		.summary = "CDC schema history in insertion order",
+		.response_schema = "SchemaHistory",
+	},
+	{
+		.method = "POST", .pattern = TENANTS "/pipeline/{pipeline_name}/schema-history",
+		.kind = RK_API, .function = "store_schema_history",
+		.body = true, .status = 201, .right = "runtime", .tag = "runtime",
+		.summary = "Append a batch of CDC schema-history records (atomic, idempotent by id)",
+		.body_schema = "SchemaHistoryInput", .response_schema = "Stored",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/pipeline/{pipeline_name}/schema-history/exists",
+		.kind = RK_API, .function = "schema_history_exists",
+		.status = 200, .right = "runtime", .tag = "runtime",
+		.summary = "Whether the pipeline has schema history",
+		.response_schema = "SchemaHistoryExists",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/storage/health",
+		.kind = RK_API, .function = "storage_health",
+		.status = 200, .right = "runtime", .tag = "runtime",
+		.summary = "Health of the tenant's CDC state storage",
+		.response_schema = "StorageHealth",
+	},
+	{.method = "GET", .pattern = DOCS "/openapi.json", .kind = RK_OPENAPI, .status = 200,
+		.summary = "OpenAPI 3.1 document"},
+	{.method = "GET", .pattern = DOCS "/docs", .kind = RK_SWAGGER_UI, .status = 200,
+		.summary = "Swagger UI"},
+	{.method = "GET", .pattern = DOCS "/redoc", .kind = RK_REDOC, .status = 200,
+		.summary = "ReDoc"},
+	{.method = "GET", .pattern = DOCS "/docs/{asset}", .kind = RK_DOCS_ASSET, .status = 200,
+		.summary = "Scripts and stylesheets of the docs pages"},
 };
 const size_t n_routes = sizeof(routes) / sizeof(routes[0]);
 
