@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs every test suite against a throw-away PostgreSQL cluster (pg_virtualenv)
-# with the installed extension: pgTAP through pg_prove, then the HTTP suite
-# against the real shim.  Called by `make test` after build and install.
+# Checks the include graph (scripts/check-layers.py), then runs every test
+# suite against a throw-away PostgreSQL cluster (pg_virtualenv) with the
+# installed extension: pgTAP through pg_prove, then the HTTP suite against the
+# real shim.  Called by `make test` after build and install.
 # The runners' summaries are repeated last, after pg_virtualenv's own output.
 set -eu
 cd "$(dirname "$0")/.."
@@ -9,6 +10,11 @@ if [ "${NILUS_IN_VIRTUALENV:-}" != 1 ]; then
     summary=$(mktemp)
     trap 'rm -f "$summary"' EXIT
     status=0
+    echo "== include graph (scripts/check-layers.py)"
+    python3 scripts/check-layers.py > "$summary.layers" 2>&1 || status=1
+    cat "$summary.layers"
+    grep -E '^[0-9]+ passed, [0-9]+ failed' "$summary.layers" >> "$summary" || echo "0 passed, 1 failed (include graph check gave no summary)" >> "$summary"
+    rm -f "$summary.layers"
     env NILUS_IN_VIRTUALENV=1 NILUS_SUMMARY="$summary" pg_virtualenv -t "$0" "$@" || status=$?
     echo "== summary"
     cat "$summary"
