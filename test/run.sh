@@ -35,4 +35,10 @@ python3 test/http/run.py > http.out 2>&1 || status=1
 cat http.out
 grep -E '^[0-9]+ passed, [0-9]+ failed' http.out >> "$NILUS_SUMMARY" || echo "0 passed, 1 failed (HTTP suite gave no summary)" >> "$NILUS_SUMMARY"
 rm -f http.out
+
+echo "== monitoring files (promtool)"
+python3 test/monitoring/check.py > monitoring.out 2>&1 || status=1
+cat monitoring.out
+grep -E '^monitoring: [0-9]+ passed, [0-9]+ failed' monitoring.out >> "$NILUS_SUMMARY" || echo "monitoring: 0 passed, 1 failed (no summary)" >> "$NILUS_SUMMARY"
+rm -f monitoring.out
 exit $status
