@@ -218,7 +218,9 @@ render_gauge(FILE *out, const struct metrics_gauge *gauge)
 
 	gauge->read(values);
 	family(out, gauge->name, "gauge", gauge->help);
-	for (size_t i = 0; i < gauge->n_values && i < METRICS_GAUGE_VALUES; i++)
+	if (!gauge->label)
+		fprintf(out, "%s %u\n", gauge->name, values[0]);
+	for (size_t i = 0; gauge->label && i < gauge->n_values && i < METRICS_GAUGE_VALUES; i++)
 		fprintf(out, "%s{%s=\"%s\"} %u\n", gauge->name, gauge->label, gauge->label_values[i],
 				values[i]);
 }

@@ -30,8 +30,9 @@ void		metrics_db_reconnect(void);
 #define METRICS_GAUGE_VALUES 8	/* label values of one gauge at the most */
 
 /*
- * A gauge with one label: read fills one value per label value, on the
- * thread that renders, so it must be safe from any thread.
+ * A gauge with one label, or none (label NULL: one value): read fills one
+ * value per label value, on the thread that renders, so it must be safe
+ * from any thread.
  */
 struct metrics_gauge
 {

@@ -55,6 +55,28 @@ readiness_response(int *status)
 	return json_response(body);
 }
 
+/* Runs the readiness check on each scrape, so that an alert needs no probe of its own. */
+static void
+read_ready_gauge(unsigned int *values)
+{
+	char		why[200];
+
+	values[0] = db_ready(why, sizeof(why));
+}
+
+static void
+register_ready_gauge(void)
+{
+	static const struct metrics_gauge gauge = {
+		.name = "nilus_manager_ready",
+		.help = "1 when the database answers and its nilus extension is at this shim's "
+		"version (what /readiness checks), else 0.",
+		.read = read_ready_gauge,
+	};
+
+	metrics_register_gauge(&gauge);
+}
+
 static enum MHD_Result
 on_probe(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
 		 const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -107,6 +129,7 @@ struct MHD_Daemon *
 metrics_server_start(const struct sockaddr *addr, int ipv6)
 {
 	set_build_info();
+	register_ready_gauge();
 	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
 							(ipv6 ? MHD_USE_IPv6 : 0),
 							0, NULL, NULL, on_probe, NULL,

@@ -2034,13 +2034,32 @@ def readiness_requires_matching_extension_version():
         while request("GET", "/readiness", port=SHIM.metrics_port).status != status:
             check(time.monotonic() < deadline, f"/readiness did not turn {status}")
             time.sleep(0.2)
+    def ready_gauge():
+        return [v for name, _, v in samples(metrics_text()) if name == "nilus_manager_ready"]
     version = db_scalar("SELECT extversion FROM pg_extension WHERE extname = 'nilus'")
     psql("UPDATE pg_extension SET extversion = '0.0.1-other' WHERE extname = 'nilus'")
     try:
         readiness_becomes(503)
+        eq(ready_gauge(), [0.0], "nilus_manager_ready while the versions differ")
     finally:
         psql(f"UPDATE pg_extension SET extversion = {lit(version)} WHERE extname = 'nilus'")
     readiness_becomes(200)
+    eq(ready_gauge(), [1.0], "nilus_manager_ready once they match")
+
+
+MONITORING_FILES = [REPO / "contrib" / "grafana" / "nilus-manager.json",
+                    REPO / "contrib" / "prometheus" / "nilus-manager-rules.yml"]
+
+
+@test
+def monitoring_files_use_exported_metrics():
+    """The Grafana dashboard and the alerting rules query only series /metrics has."""
+    ok_json(get("/info"))       # so that every family has samples
+    exported = {name for name, _, _ in samples(metrics_text())}
+    for path in MONITORING_FILES:
+        used = set(re.findall(r"\b(nilus_manager_[a-z_]+)", path.read_text()))
+        check(used, f"{path.name} queries no nilus_manager series")
+        eq(sorted(used - exported), [], f"series {path.name} queries that /metrics does not export")
 
 
 @test
