@@ -6,7 +6,7 @@ MODULE_big = nilus
 OBJS = $(EXTENSION_SOURCES:.c=.o)
 DATA = extension/nilus.control $(wildcard sql/nilus--*.sql)
 MODULEDIR = extension
-PG_CPPFLAGS = -I$(srcdir)/extension
+PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/include
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -19,7 +19,7 @@ all install test demo:
 else
 include $(PGXS)
 
-$(OBJS): extension/nilus.h
+$(OBJS): $(wildcard extension/*.h include/*.h)
 
 .PHONY: deps shim shim-install test demo
 

@@ -8,7 +8,10 @@
  * are a member of; '*' = every tenant).  The same answer drives the
  * functions' checks and the row-level security policies.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "access.h"
+#include "spi.h"
 
 #include "access/xact.h"
 #include "miscadmin.h"

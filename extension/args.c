@@ -4,7 +4,10 @@
  * An optional argument passed as NULL means "not given", so that a caller can
  * bind every parameter of a route and leave the absent ones NULL.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "args.h"
+#include "errors.h"
 
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -136,45 +139,4 @@ nilus_range_narrow(NilusRange *range, FunctionCallInfo fcinfo, int gte_argno, in
 		range->lo = Max(range->lo, finite_timestamp_arg(fcinfo, gte_argno));
 	if (!PG_ARGISNULL(lte_argno))
 		range->hi = Min(range->hi, finite_timestamp_arg(fcinfo, lte_argno) + 1);
-}
-
-/*
- * Parses a timestamp given as text.  The input function's own error is
- * replaced by one that names the parameter.
- */
-TimestampTz
-nilus_parse_timestamptz(const char *value, const char *parameter)
-{
-	MemoryContext context = CurrentMemoryContext;
-	TimestampTz result = 0;
-
-	/* Not PostgreSQL's special words ("now", "tomorrow", "epoch"): a date first. */
-	if ((strlen(value) < 10 || !isdigit((unsigned char) value[0]) || value[4] != '-') &&
-		pg_strcasecmp(value + (value[0] == '-' || value[0] == '+'), "infinity") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
-				 errmsg("%s must be an RFC 3339 timestamp, not \"%s\"", parameter, value),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, parameter)));
-	PG_TRY();
-	{
-		result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(value),
-														 ObjectIdGetDatum(InvalidOid),
-														 Int32GetDatum(-1)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *error;
-
-		MemoryContextSwitchTo(context);
-		error = CopyErrorData();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(error->sqlerrcode),
-				 errmsg("%s must be an RFC 3339 timestamp, not \"%s\"", parameter, value),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, parameter)));
-	}
-	PG_END_TRY();
-	if (TIMESTAMP_NOT_FINITE(result))
-		nilus_invalid(parameter, "%s must be a finite timestamp", parameter);
-	return result;
 }

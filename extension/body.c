@@ -2,7 +2,10 @@
  * body.c: reading request bodies.  A POST route's body arrives as jsonb; each
  * field is checked for presence and type here so that the error names it.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "body.h"
+#include "errors.h"
 
 #include "utils/builtins.h"
 

@@ -9,7 +9,15 @@
  * whose id is already stored with the same content is a retry and stores
  * nothing; with other content it is a conflict the client must hear about.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "access.h"
+#include "args.h"
+#include "body.h"
+#include "errors.h"
+#include "json_out.h"
+#include "spi.h"
+#include "time_range.h"
 
 #include "access/xlog.h"
 #include "catalog/pg_type.h"

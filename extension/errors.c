@@ -2,8 +2,11 @@
  * errors.c: the errors users see.  The parameter at fault travels in the
  * error's column field so that the shim can name it without parsing text.
  */
-#include "nilus.h"
+#include "postgres.h"
 
+#include "errors.h"
+
+#include "lib/stringinfo.h"
 #include "utils/elog.h"
 
 static pg_attribute_noreturn() void

@@ -5,15 +5,19 @@
  * with fractional seconds only when they are not zero; jsonb values are
  * written as their canonical text.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "json_out.h"
 
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "common/shortest_dec.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/numeric.h"
 
 void

@@ -14,7 +14,10 @@
  * and the daily row together.  The statements are planned once, generically:
  * the plan does not depend on the values.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "spi.h"
+#include "time_range.h"
 
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -24,6 +27,7 @@
 #include "utils/float.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 /* Tenant and user rows are split in shards by backend: see the install script. */
 #define ROLLUP_SHARDS 4
@@ -75,25 +79,6 @@ typedef struct RunContribution
 	bool		has_duration;
 	double		duration;
 } RunContribution;
-
-/* ts rounded down to a multiple of unit (an hour, a day) since the epoch: UTC. */
-TimestampTz
-nilus_floor(TimestampTz ts, int64 unit)
-{
-	TimestampTz rem = ts % unit;
-
-	if (TIMESTAMP_NOT_FINITE(ts))
-		return ts;
-	return rem < 0 ? ts - rem - unit : ts - rem;
-}
-
-TimestampTz
-nilus_ceil(TimestampTz ts, int64 unit)
-{
-	TimestampTz floor = nilus_floor(ts, unit);
-
-	return (floor == ts || TIMESTAMP_NOT_FINITE(ts)) ? ts : floor + unit;
-}
 
 static Datum
 column(HeapTuple row, TupleDesc desc, const char *name, bool *isnull)

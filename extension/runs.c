@@ -6,7 +6,16 @@
  * keeps its stored value (an explicit null clears it).  duration_sec is the
  * runtime's when it sends one, else finished_at - started_at.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "access.h"
+#include "args.h"
+#include "body.h"
+#include "errors.h"
+#include "json_out.h"
+#include "run_filter.h"
+#include "spi.h"
+#include "time_range.h"
 
 #include <math.h>
 

@@ -1,13 +1,19 @@
 /*
  * service.c: the module's entry and the service-level functions.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "access.h"
+#include "json_out.h"
+#include "spi.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
+
+#define NILUS_VERSION "0.1.0"
 
 /* The version of the extension installed in this database (the SQL objects). */
 static char *

@@ -1,7 +1,9 @@
 /*
  * spi.c: statements planned once per backend and kept for its lifetime.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "spi.h"
 
 SPIPlanPtr
 nilus_plan(NilusPlan *plan)

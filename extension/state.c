@@ -5,7 +5,14 @@
  * concurrent posts queue on that row and each leaves with the next number, so
  * none of them fails with a conflict and no number is given twice.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "access.h"
+#include "args.h"
+#include "body.h"
+#include "errors.h"
+#include "json_out.h"
+#include "spi.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"

@@ -3,7 +3,13 @@
  * never stored: the table keeps its SHA-256, which is what authenticate
  * looks up.
  */
-#include "nilus.h"
+#include "postgres.h"
+
+#include "access.h"
+#include "args.h"
+#include "errors.h"
+#include "json_out.h"
+#include "spi.h"
 
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"

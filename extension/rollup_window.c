@@ -1,0 +1,48 @@
+/*
+ * rollup_window.c: a window of time split into the parts the rollups
+ * answer: the whole UTC days inside it (daily rollup), the whole hours left
+ * at either end (hourly rollup), and the two partial hours at the edges
+ * (the runs themselves).
+ */
+#include "postgres.h"
+
+#include "rollup_window.h"
+
+#include "utils/timestamp.h"
+
+SplitWindow
+nilus_split_window(NilusRange window)
+{
+	SplitWindow split;
+	TimestampTz hours_from = nilus_ceil(window.lo, USECS_PER_HOUR);
+	TimestampTz hours_until = nilus_floor(window.hi, USECS_PER_HOUR);
+	TimestampTz days_from;
+	TimestampTz days_until;
+
+	if (hours_from > hours_until)	/* within one hour: all of it is edge */
+		hours_from = hours_until = window.hi;
+	days_from = nilus_ceil(hours_from, USECS_PER_DAY);
+	days_until = nilus_floor(hours_until, USECS_PER_DAY);
+	if (days_from > days_until)	/* within one day: all of it is hours */
+		days_from = days_until = hours_until;
+	split.lower_edge = (NilusRange) {window.lo, hours_from};
+	split.lower_hours = (NilusRange) {hours_from, days_from};
+	split.days = (NilusRange) {days_from, days_until};
+	split.upper_hours = (NilusRange) {days_until, hours_until};
+	split.upper_edge = (NilusRange) {hours_until, window.hi};
+	return split;
+}
+
+/* The split's ranges as parameters first .. first + 9, in time order. */
+void
+nilus_split_values(const SplitWindow *split, Datum *values, int first)
+{
+	const NilusRange *ranges[5] = {&split->lower_edge, &split->lower_hours, &split->days,
+	&split->upper_hours, &split->upper_edge};
+
+	for (int i = 0; i < 5; i++)
+	{
+		values[first + 2 * i] = TimestampTzGetDatum(ranges[i]->lo);
+		values[first + 2 * i + 1] = TimestampTzGetDatum(ranges[i]->hi);
+	}
+}

@@ -1,0 +1,26 @@
+/*
+ * rollup_window.h: a window of time split into the parts the rollups answer.
+ */
+#ifndef NILUS_ROLLUP_WINDOW_H
+#define NILUS_ROLLUP_WINDOW_H
+
+#include "time_range.h"
+
+/* The parts, in time order; together they are the window. */
+typedef struct SplitWindow
+{
+	NilusRange	lower_edge;		/* part of an hour: runs */
+	NilusRange	lower_hours;	/* whole hours: hourly rollup */
+	NilusRange	days;			/* whole UTC days: daily rollup */
+	NilusRange	upper_hours;
+	NilusRange	upper_edge;
+} SplitWindow;
+
+/* The number of statement parameters nilus_split_values fills. */
+#define NILUS_SPLIT_VALUES 10
+
+extern SplitWindow nilus_split_window(NilusRange window);
+/* The split's ranges as parameters first .. first + 9, in time order. */
+extern void nilus_split_values(const SplitWindow *split, Datum *values, int first);
+
+#endif							/* NILUS_ROLLUP_WINDOW_H */

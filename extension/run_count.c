@@ -1,0 +1,181 @@
+/*
+ * run_count.c: the exact number of runs a listing's filter selects, from
+ * the rollups.
+ *
+ * The filter's range is split (rollup_window.c): its whole days and hours
+ * are summed from the rollups, its two partial hours counted from the runs,
+ * so the cost follows the range's days plus at most 46 hours and the runs
+ * of an hour, not the number of runs in it.
+ */
+#include "postgres.h"
+
+#include "rollup_window.h"
+#include "run_count.h"
+#include "spi.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+static int64
+exact_count(const RunFilter *filter)
+{
+	static NilusPlan counts[1 << NILUS_RUN_FILTER_BITS];
+	NilusPlan  *count = nilus_run_filter_plan(counts, nilus_run_filter_mask(filter),
+											  "SELECT count(*)", "");
+	Datum		values[8];
+	char		nulls[8];
+	bool		isnull;
+
+	if (filter->range.lo >= filter->range.hi)
+		return 0;
+	nilus_run_filter_values(filter, values, nulls);
+	nilus_execute(count, values, nulls, true, 1);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Which rollup answers a filter, and which of its counts. */
+enum RollupTable
+{
+	ROLLUP_TENANT, ROLLUP_RESOURCE, ROLLUP_USER
+};
+enum RollupCount
+{
+	COUNT_RUNS, COUNT_SUCCEEDED, COUNT_FAILED
+};
+
+static const char *
+range_sum(const char *column, const char *table, const char *key, int lo, int hi)
+{
+	return psprintf("(SELECT coalesce(sum(%s), 0) FROM nilus.%s WHERE %s "
+					"AND bucket >= $%d AND bucket < $%d)", column, table, key, lo, hi);
+}
+
+/*
+ * The rollup's sum over the whole hours and days of split: $7..$12 are its
+ * hours, days and hours (split_values from $5).  Users have no daily rows:
+ * their hours run from $7 to $12.
+ */
+static const char *
+rollup_sum_sql(enum RollupTable table, const char *column)
+{
+	static const char *const keys[3] = {
+		"tenant = $1", "tenant = $1 AND resource_id = $2", "tenant = $1 AND run_as_user = $3"
+	};
+	static const char *const hourly[3] = {"run_rollup_tenant", "run_rollup_resource", "run_rollup_user"};
+	static const char *const daily[3] = {"run_rollup_tenant_day", "run_rollup_resource_day", NULL};
+
+	if (!daily[table])
+		return psprintf("SELECT %s::int8", range_sum(column, hourly[table], keys[table], 7, 12));
+	return psprintf("SELECT (%s + %s + %s)::int8",
+					range_sum(column, hourly[table], keys[table], 7, 8),
+					range_sum(column, daily[table], keys[table], 9, 10),
+					range_sum(column, hourly[table], keys[table], 11, 12));
+}
+
+static int64
+rollup_count(const RunFilter *filter, const SplitWindow *split)
+{
+	static NilusPlan sums[3][3];
+	static const char *const columns[3] = {"runs", "succeeded", "failed"};
+	enum RollupTable table = filter->resource_id ? ROLLUP_RESOURCE :
+		filter->run_as_user ? ROLLUP_USER : ROLLUP_TENANT;
+	enum RollupCount column = !filter->has_outcome ? COUNT_RUNS :
+		filter->outcome ? COUNT_SUCCEEDED : COUNT_FAILED;
+	NilusPlan  *sum = &sums[table][column];
+	Datum		values[14];
+	char		nulls[14];
+	bool		isnull;
+
+	if (sum->sql == NULL)
+	{
+		static const Oid types[14] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+			TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		sum->sql = MemoryContextStrdup(TopMemoryContext, rollup_sum_sql(table, columns[column]));
+		sum->nargs = 14;
+		memcpy(sum->argtypes, types, sizeof(types));
+	}
+	if (split->lower_hours.lo >= split->upper_hours.hi)
+		return 0;
+	nilus_run_filter_values(filter, values, nulls);
+	memset(nulls, ' ', sizeof(nulls));
+	nilus_split_values(split, values, 4);
+	nilus_execute(sum, values, nulls, true, 1);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * The runs of a filter within an edge, a part of one hour.  An edge longer
+ * than half its hour is the hour's rollup count less the runs of the rest
+ * of the hour: the runs read are those of half an hour at most.
+ */
+static int64
+edge_count(const RunFilter *filter, NilusRange range)
+{
+	RunFilter	part = *filter;
+	TimestampTz hour = nilus_floor(range.lo, USECS_PER_HOUR);
+	SplitWindow whole_hour;
+	int64		count;
+
+	if (TIMESTAMP_NOT_FINITE(range.lo) || TIMESTAMP_NOT_FINITE(range.hi) ||
+		range.hi - range.lo <= USECS_PER_HOUR / 2)
+	{
+		part.range = range;
+		return exact_count(&part);
+	}
+	whole_hour = nilus_split_window((NilusRange) {hour, hour + USECS_PER_HOUR});
+	count = rollup_count(filter, &whole_hour);
+	part.range = (NilusRange) {hour, range.lo};
+	count -= exact_count(&part);
+	part.range = (NilusRange) {range.hi, hour + USECS_PER_HOUR};
+	return count - exact_count(&part);
+}
+
+/*
+ * The filter's range, ending at the end of its last hour instead when that
+ * hour is the hour of now (or later) and no run of the filter lies after the
+ * range in it: the count is the same, and the hour being written is read
+ * from its rollup row instead of its runs.  Ranges ending earlier are not
+ * probed: their hours have runs on both sides of an edge as a rule.
+ */
+static NilusRange
+widen_into_quiet_now(const RunFilter *filter)
+{
+	static NilusPlan probes[1 << NILUS_RUN_FILTER_BITS];
+	RunFilter	rest = *filter;
+	TimestampTz hour_end = nilus_ceil(filter->range.hi, USECS_PER_HOUR);
+	Datum		values[8];
+	char		nulls[8];
+
+	if (TIMESTAMP_NOT_FINITE(filter->range.hi) || hour_end == filter->range.hi ||
+		hour_end <= GetCurrentTransactionStartTimestamp())
+		return filter->range;
+	rest.range = (NilusRange) {filter->range.hi, hour_end};
+	nilus_run_filter_values(&rest, values, nulls);
+	nilus_execute(nilus_run_filter_plan(probes, nilus_run_filter_mask(&rest), "SELECT 1", " LIMIT 1"),
+				  values, nulls, true, 1);
+	if (SPI_processed > 0)
+		return filter->range;
+	return (NilusRange) {filter->range.lo, hour_end};
+}
+
+/*
+ * The exact number of runs a listing's filter selects.  The rollups answer
+ * every filter but one on both resource and user, which is counted directly.
+ * Call within SPI.
+ */
+int64
+nilus_count_runs(const RunFilter *filter)
+{
+	RunFilter	widened = *filter;
+	SplitWindow split;
+
+	if (filter->resource_id && filter->run_as_user)
+		return exact_count(filter);
+	widened.range = widen_into_quiet_now(filter);
+	split = nilus_split_window(widened.range);
+	return rollup_count(&widened, &split) + edge_count(&widened, split.lower_edge) +
+		edge_count(&widened, split.upper_edge);
+}

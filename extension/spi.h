@@ -1,0 +1,27 @@
+/*
+ * spi.h: statements prepared once per backend and kept.
+ *
+ * generic: always run the generic plan (planned once), for statements whose
+ * best plan does not depend on the values (single-row writes by key); else
+ * the plan cache chooses, and may plan again for each execution.
+ */
+#ifndef NILUS_SPI_H
+#define NILUS_SPI_H
+
+#include "executor/spi.h"
+
+#define NILUS_PLAN_MAX_ARGS 16
+
+typedef struct NilusPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[NILUS_PLAN_MAX_ARGS];
+	bool		generic;
+	SPIPlanPtr	plan;
+} NilusPlan;
+
+extern SPIPlanPtr nilus_plan(NilusPlan *plan);
+extern int	nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only, long count);
+
+#endif							/* NILUS_SPI_H */
