@@ -1,5 +1,6 @@
 /*
- * service.c: the module's entry and the service-level functions.
+ * service.c: the service-level functions, health and info, which name no
+ * tenant.
  */
 #include "postgres.h"
 
@@ -10,8 +11,6 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-
-PG_MODULE_MAGIC;
 
 #define NILUS_VERSION "0.1.0"
 

@@ -1,0 +1,9 @@
+/*
+ * module.c: the shared library's entry.  Settings (GUCs), hooks and
+ * background workers are registered here, in _PG_init, when they come.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+PG_MODULE_MAGIC;
