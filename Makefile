@@ -6,7 +6,9 @@ MODULE_big = nilus
 OBJS = $(EXTENSION_SOURCES:.c=.o)
 DATA = extension/nilus.control $(wildcard sql/nilus--*.sql)
 MODULEDIR = extension
-PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/include
+# The version is the control file's: one number for the library, the SQL and the shim.
+NILUS_VERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/nilus.control)
+PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/include -DNILUS_VERSION='"$(NILUS_VERSION)"'
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

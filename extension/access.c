@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access.h"
+#include "args.h"
 #include "spi.h"
 
 #include "access/xact.h"
@@ -108,12 +109,6 @@ token_may_see(const char *tenant)
 	return token_identity.tenant == NULL || strcmp(token_identity.tenant, tenant) == 0;
 }
 
-static const char *
-right_name(NilusRight right)
-{
-	return right == NILUS_RIGHT_READ ? "read" : "runtime";
-}
-
 void
 nilus_require_access(const char *tenant, NilusRight right)
 {
@@ -127,7 +122,7 @@ nilus_require_access(const char *tenant, NilusRight right)
 		if ((token_identity.rights & (1 << right)) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("token lacks the \"%s\" right this call needs", right_name(right))));
+					 errmsg("token lacks the \"%s\" right this call needs", nilus_right_name(right))));
 		return;
 	}
 	if (tenant == NULL || superuser() || role_may_see(tenant))
@@ -140,9 +135,21 @@ nilus_require_access(const char *tenant, NilusRight right)
 			 err_generic_string(PG_DIAG_COLUMN_NAME, "tenant")));
 }
 
+char *
+nilus_arg_tenant_for(FunctionCallInfo fcinfo, NilusRight right)
+{
+	char	   *tenant = nilus_arg_tenant(fcinfo);
+
+	nilus_require_access(tenant, right);
+	return tenant;
+}
+
 PG_FUNCTION_INFO_V1(nilus_tenant_visible);
 
-/* The row-level security predicate of every data table. */
+/*
+ * The row-level security predicate of every data table, called for every
+ * row: its one argument is read by position, not by name.
+ */
 Datum
 nilus_tenant_visible(PG_FUNCTION_ARGS)
 {

@@ -1,18 +1,18 @@
 /*
- * args.c: reading and checking the SQL functions' arguments.
- *
- * An optional argument passed as NULL means "not given", so that a caller can
- * bind every parameter of a route and leave the absent ones NULL.
+ * args.c: reading and checking the SQL functions' arguments, by name
+ * (see args.h).
  */
 #include "postgres.h"
 
 #include "args.h"
 #include "errors.h"
+#include "nilus_api.h"
 
-#include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/syscache.h"
 #include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #define NILUS_MAX_TENANT_LEN 63
 #define NILUS_MAX_NAME_LEN 255
@@ -24,15 +24,68 @@ is_tenant_char(char c)
 		(c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
 }
 
-char *
-nilus_arg_tenant(FunctionCallInfo fcinfo, int argno)
+/* The calling SQL function's argument names, read once per call site. */
+typedef struct ArgumentNames
 {
-	char	   *tenant;
+	int			count;
+	char	  **names;			/* NULL when none is named */
+} ArgumentNames;
+
+static ArgumentNames *
+argument_names(FunctionCallInfo fcinfo)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+
+	if (flinfo->fn_extra == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+		ArgumentNames *args = palloc0(sizeof(ArgumentNames));
+		HeapTuple	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(flinfo->fn_oid));
+		Oid		   *types;
+		char	   *modes;
+
+		if (!HeapTupleIsValid(proc))
+			elog(ERROR, "nilus: cache lookup failed for function %u", flinfo->fn_oid);
+		args->count = get_func_arg_info(proc, &types, &args->names, &modes);
+		ReleaseSysCache(proc);
+		MemoryContextSwitchTo(old);
+		flinfo->fn_extra = args;
+	}
+	return flinfo->fn_extra;
+}
+
+int
+nilus_argno(FunctionCallInfo fcinfo, const char *name)
+{
+	ArgumentNames *args = argument_names(fcinfo);
+
+	for (int i = 0; args->names != NULL && i < args->count; i++)
+		if (strcmp(args->names[i], name) == 0)
+			return i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("nilus: function %s has no argument \"%s\"",
+					format_procedure(fcinfo->flinfo->fn_oid), name),
+			 errdetail("Its C function reads an argument of that name."),
+			 errhint("The SQL declaration of the function (sql/nilus--*.sql) and its C code "
+					 "must name the same arguments.")));
+	pg_unreachable();
+}
+
+bool
+nilus_arg_given(FunctionCallInfo fcinfo, const char *name)
+{
+	return !PG_ARGISNULL(nilus_argno(fcinfo, name));
+}
+
+char *
+nilus_arg_tenant(FunctionCallInfo fcinfo)
+{
+	char	   *tenant = nilus_arg_text(fcinfo, "tenant");
 	size_t		len;
 
-	if (PG_ARGISNULL(argno))
+	if (tenant == NULL)
 		nilus_invalid("tenant", "tenant is required");
-	tenant = TextDatumGetCString(PG_GETARG_DATUM(argno));
 	len = strlen(tenant);
 	if (len == 0 || len > NILUS_MAX_TENANT_LEN)
 		nilus_invalid("tenant", "tenant must be 1 to %d characters long", NILUS_MAX_TENANT_LEN);
@@ -55,39 +108,54 @@ nilus_check_name(const char *value, const char *parameter)
 }
 
 char *
-nilus_arg_name(FunctionCallInfo fcinfo, int argno, const char *parameter)
+nilus_arg_name(FunctionCallInfo fcinfo, const char *name)
 {
-	char	   *value;
+	char	   *value = nilus_arg_text(fcinfo, name);
 
-	if (PG_ARGISNULL(argno))
-		nilus_invalid(parameter, "%s is required", parameter);
-	value = TextDatumGetCString(PG_GETARG_DATUM(argno));
-	nilus_check_name(value, parameter);
+	if (value == NULL)
+		nilus_invalid(name, "%s is required", name);
+	nilus_check_name(value, name);
 	return value;
 }
 
 char *
-nilus_arg_text(FunctionCallInfo fcinfo, int argno)
+nilus_arg_text(FunctionCallInfo fcinfo, const char *name)
 {
+	int			argno = nilus_argno(fcinfo, name);
+
 	return PG_ARGISNULL(argno) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(argno));
 }
 
-int32
-nilus_arg_limit(FunctionCallInfo fcinfo, int argno)
+bool
+nilus_arg_bool(FunctionCallInfo fcinfo, const char *name, bool *value)
 {
+	int			argno = nilus_argno(fcinfo, name);
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	*value = PG_GETARG_BOOL(argno);
+	return true;
+}
+
+int32
+nilus_arg_limit(FunctionCallInfo fcinfo)
+{
+	int			argno = nilus_argno(fcinfo, "limit");
 	int32		limit;
 
 	if (PG_ARGISNULL(argno))
-		return NILUS_DEFAULT_LIMIT;
+		return NILUS_LIMIT_DEFAULT;
 	limit = PG_GETARG_INT32(argno);
-	if (limit < 1 || limit > NILUS_MAX_LIMIT)
-		nilus_invalid("limit", "limit must be an integer from 1 to %d", NILUS_MAX_LIMIT);
+	if (limit < NILUS_LIMIT_MIN || limit > NILUS_LIMIT_MAX)
+		nilus_invalid("limit", "limit must be an integer from %d to %d",
+					  NILUS_LIMIT_MIN, NILUS_LIMIT_MAX);
 	return limit;
 }
 
 int32
-nilus_arg_offset(FunctionCallInfo fcinfo, int argno)
+nilus_arg_offset(FunctionCallInfo fcinfo)
 {
+	int			argno = nilus_argno(fcinfo, "offset");
 	int32		offset;
 
 	if (PG_ARGISNULL(argno))
@@ -98,45 +166,27 @@ nilus_arg_offset(FunctionCallInfo fcinfo, int argno)
 	return offset;
 }
 
-/* The declared name of argument argno, for errors about it. */
-static char *
-argument_name(FunctionCallInfo fcinfo, int argno)
+/* A timestamp argument's value, which must be finite; false when not given. */
+static bool
+finite_timestamp_arg(FunctionCallInfo fcinfo, const char *name, TimestampTz *value)
 {
-	HeapTuple	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-	Oid		   *types;
-	char	  **names;
-	char	   *modes;
-	char	   *name = "timestamp";
+	int			argno = nilus_argno(fcinfo, name);
 
-	if (HeapTupleIsValid(proc))
-	{
-		if (get_func_arg_info(proc, &types, &names, &modes) > argno && names != NULL)
-			name = names[argno];
-		ReleaseSysCache(proc);
-	}
-	return name;
-}
-
-static TimestampTz
-finite_timestamp_arg(FunctionCallInfo fcinfo, int argno)
-{
-	TimestampTz value = PG_GETARG_TIMESTAMPTZ(argno);
-
-	if (TIMESTAMP_NOT_FINITE(value))
-	{
-		char	   *name = argument_name(fcinfo, argno);
-
+	if (PG_ARGISNULL(argno))
+		return false;
+	*value = PG_GETARG_TIMESTAMPTZ(argno);
+	if (TIMESTAMP_NOT_FINITE(*value))
 		nilus_invalid(name, "%s must be a finite timestamp", name);
-	}
-	return value;
+	return true;
 }
 
-/* Narrows [lo, hi) by the inclusive bounds given as arguments gte and lte. */
 void
-nilus_range_narrow(NilusRange *range, FunctionCallInfo fcinfo, int gte_argno, int lte_argno)
+nilus_range_narrow(NilusRange *range, FunctionCallInfo fcinfo, const char *gte, const char *lte)
 {
-	if (!PG_ARGISNULL(gte_argno))
-		range->lo = Max(range->lo, finite_timestamp_arg(fcinfo, gte_argno));
-	if (!PG_ARGISNULL(lte_argno))
-		range->hi = Min(range->hi, finite_timestamp_arg(fcinfo, lte_argno) + 1);
+	TimestampTz bound;
+
+	if (finite_timestamp_arg(fcinfo, gte, &bound))
+		range->lo = Max(range->lo, bound);
+	if (finite_timestamp_arg(fcinfo, lte, &bound))
+		range->hi = Min(range->hi, bound + 1);
 }

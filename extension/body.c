@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "args.h"
 #include "body.h"
 #include "errors.h"
 
@@ -16,8 +17,9 @@ nilus_field_name(const char *where, const char *key)
 }
 
 JsonbContainer *
-nilus_arg_body(FunctionCallInfo fcinfo, int argno)
+nilus_arg_body(FunctionCallInfo fcinfo)
 {
+	int			argno = nilus_argno(fcinfo, "body");
 	Jsonb	   *body;
 
 	if (PG_ARGISNULL(argno))

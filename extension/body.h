@@ -10,7 +10,8 @@
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
-extern JsonbContainer *nilus_arg_body(FunctionCallInfo fcinfo, int argno);
+/* The argument "body", which must be a JSON object. */
+extern JsonbContainer *nilus_arg_body(FunctionCallInfo fcinfo);
 /* known: NULL-terminated allowed keys, or NULL to allow any; required: NULL-terminated. */
 extern void nilus_object_check(JsonbContainer *obj, const char *where,
 							   const char *const *known, const char *const *required);

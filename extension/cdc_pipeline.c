@@ -18,24 +18,22 @@
  * values with $1 tenant, $2 pipeline_name and returns the name.
  */
 static char *
-pipeline_args(FunctionCallInfo fcinfo, Datum *values)
+pipeline_args(FunctionCallInfo fcinfo, NilusRight right, Datum *values)
 {
-	char	   *tenant = nilus_arg_tenant(fcinfo, 0);
-	char	   *pipeline_name;
+	char	   *tenant = nilus_arg_tenant_for(fcinfo, right);
+	char	   *pipeline_name = nilus_arg_name(fcinfo, "pipeline_name");
 
-	nilus_require_access(tenant, NILUS_RIGHT_RUNTIME);
-	pipeline_name = nilus_arg_name(fcinfo, 1, "pipeline_name");
-	values[0] = PG_GETARG_DATUM(0);
+	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(pipeline_name);
 	return pipeline_name;
 }
 
 /* {"pipeline_name": ..., <items_key>: [every row of plan]} */
 static Datum
-pipeline_rows(FunctionCallInfo fcinfo, NilusPlan *plan, const char *items_key)
+pipeline_rows(FunctionCallInfo fcinfo, NilusRight right, NilusPlan *plan, const char *items_key)
 {
 	Datum		values[2];
-	char	   *pipeline_name = pipeline_args(fcinfo, values);
+	char	   *pipeline_name = pipeline_args(fcinfo, right, values);
 	NilusJson	js;
 
 	nj_init(&js);
@@ -67,7 +65,7 @@ nilus_get_offsets(PG_FUNCTION_ARGS)
 		2, {TEXTOID, TEXTOID}
 	};
 
-	PG_RETURN_DATUM(pipeline_rows(fcinfo, &latest, "offsets"));
+	PG_RETURN_DATUM(pipeline_rows(fcinfo, NILUS_RIGHT_OF(get_offsets), &latest, "offsets"));
 }
 
 PG_FUNCTION_INFO_V1(nilus_get_schema_history);
@@ -82,7 +80,7 @@ nilus_get_schema_history(PG_FUNCTION_ARGS)
 		2, {TEXTOID, TEXTOID}
 	};
 
-	PG_RETURN_DATUM(pipeline_rows(fcinfo, &history, "records"));
+	PG_RETURN_DATUM(pipeline_rows(fcinfo, NILUS_RIGHT_OF(get_schema_history), &history, "records"));
 }
 
 PG_FUNCTION_INFO_V1(nilus_schema_history_exists);
@@ -96,7 +94,7 @@ nilus_schema_history_exists(PG_FUNCTION_ARGS)
 		2, {TEXTOID, TEXTOID}
 	};
 	Datum		values[2];
-	char	   *pipeline_name = pipeline_args(fcinfo, values);
+	char	   *pipeline_name = pipeline_args(fcinfo, NILUS_RIGHT_OF(schema_history_exists), values);
 	bool		isnull;
 	NilusJson	js;
 

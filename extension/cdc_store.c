@@ -44,6 +44,7 @@ typedef struct CdcRecord
  */
 typedef struct CdcKind
 {
+	NilusRight	right;			/* of the function that stores this kind */
 	const char *items_key;		/* the body's array of records */
 	void		(*read) (JsonbContainer *record, const char *where, int i, CdcRecord *out);
 	NilusPlan  *insert;			/* returns the id when the record was stored */
@@ -146,10 +147,10 @@ read_history(JsonbContainer *record, const char *where, int i, CdcRecord *out)
 }
 
 static const CdcKind offset_kind = {
-	"offsets", read_offset, &insert_offset, &same_offset, &update_latest_offsets
+	NILUS_RIGHT_OF(store_offsets), "offsets", read_offset, &insert_offset, &same_offset, &update_latest_offsets
 };
 static const CdcKind history_kind = {
-	"records", read_history, &insert_history, &same_history, NULL
+	NILUS_RIGHT_OF(store_schema_history), "records", read_history, &insert_history, &same_history, NULL
 };
 
 static char *
@@ -244,7 +245,7 @@ stored_result(int64 stored)
 static Datum
 store_batch(FunctionCallInfo fcinfo, const CdcKind *kind)
 {
-	char	   *tenant = nilus_arg_tenant(fcinfo, 0);
+	char	   *tenant = nilus_arg_tenant_for(fcinfo, kind->right);
 	const char *fields[] = {"resource_id", "connector_name", kind->items_key, NULL};
 	JsonbContainer *body;
 	JsonbContainer *items;
@@ -255,11 +256,10 @@ store_batch(FunctionCallInfo fcinfo, const CdcKind *kind)
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-	nilus_require_access(tenant, NILUS_RIGHT_RUNTIME);
-	values[3] = CStringGetTextDatum(nilus_arg_name(fcinfo, 1, "pipeline_name"));
-	body = nilus_arg_body(fcinfo, 2);
+	values[3] = CStringGetTextDatum(nilus_arg_name(fcinfo, "pipeline_name"));
+	body = nilus_arg_body(fcinfo);
 	nilus_object_check(body, "body", fields, fields);
-	values[0] = PG_GETARG_DATUM(0);
+	values[0] = CStringGetTextDatum(tenant);
 	values[2] = CStringGetTextDatum(required_name(body, "resource_id"));
 	values[4] = CStringGetTextDatum(required_name(body, "connector_name"));
 	items = nilus_object_array(body, kind->items_key, "body");

@@ -18,9 +18,6 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
-#include "utils/memutils.h"
-
-#define PAGE_PLANS (1 << NILUS_RUN_FILTER_BITS)
 
 /* started_at: a date (that UTC day) or an exact timestamp. */
 static void
@@ -55,39 +52,32 @@ narrow_by_started_at(NilusRange *range, const char *started_at)
 	}
 }
 
-/* Reads the filters common to both listings, from argument `first` on. */
+/* Reads the filters both listings take, all but resource_id. */
 static void
-read_run_filter(RunFilter *filter, FunctionCallInfo fcinfo, int user_arg, int outcome_arg,
-				int started_at_arg)
+read_run_filter(NilusRunFilter *filter, FunctionCallInfo fcinfo)
 {
-	char	   *started_at = nilus_arg_text(fcinfo, started_at_arg);
+	char	   *started_at = nilus_arg_text(fcinfo, "started_at");
 
-	filter->run_as_user = nilus_arg_text(fcinfo, user_arg);
-	filter->has_outcome = !PG_ARGISNULL(outcome_arg);
-	filter->outcome = filter->has_outcome && PG_GETARG_BOOL(outcome_arg);
+	filter->run_as_user = nilus_arg_text(fcinfo, "run_as_user");
+	filter->outcome = false;
+	filter->has_outcome = nilus_arg_bool(fcinfo, "is_success", &filter->outcome);
 	filter->range.lo = DT_NOBEGIN;
 	filter->range.hi = DT_NOEND;
 	if (started_at != NULL)
 		narrow_by_started_at(&filter->range, started_at);
-	nilus_range_narrow(&filter->range, fcinfo, started_at_arg + 1, started_at_arg + 2);
+	nilus_range_narrow(&filter->range, fcinfo, "started_at_gte", "started_at_lte");
 }
 
 static Datum
-list_runs(const RunFilter *filter, int32 limit, int32 offset, const char *items_key)
+list_runs(const NilusRunFilter *filter, int32 limit, int32 offset, const char *items_key)
 {
-	static NilusPlan pages[PAGE_PLANS];
-	NilusPlan  *page = nilus_run_filter_plan(pages, nilus_run_filter_mask(filter),
-											 "SELECT " NILUS_RUN_COLUMNS,
-											 " ORDER BY started_at DESC, run_id DESC LIMIT $7 OFFSET $8");
-	Datum		values[8];
-	char		nulls[8];
+	static NilusPlan pages[NILUS_FILTER_PLANS];
+	NilusFilterArgs args;
 	NilusJson	js;
 	int64		total;
 
-	nilus_run_filter_values(filter, values, nulls);
-	values[6] = Int32GetDatum(limit);
-	values[7] = Int32GetDatum(offset);
-
+	nilus_run_filter_args(filter, &args);
+	nilus_filter_page(&args, limit, offset);
 	nj_init(&js);
 	SPI_connect();
 	nj_begin_object(&js);
@@ -96,7 +86,10 @@ list_runs(const RunFilter *filter, int32 limit, int32 offset, const char *items_
 	/* An empty range selects nothing; the statement would say so more slowly. */
 	if (filter->range.lo < filter->range.hi)
 	{
-		nilus_execute(page, values, nulls, true, 0);
+		nilus_execute(nilus_run_filter_plan(pages, &args,
+											psprintf("SELECT %s", nilus_run_columns()),
+											" ORDER BY started_at DESC, run_id DESC LIMIT $7 OFFSET $8"),
+					  args.values, args.nulls, true, 0);
 		for (uint64 i = 0; i < SPI_processed; i++)
 			nj_row(&js, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 	}
@@ -115,32 +108,28 @@ list_runs(const RunFilter *filter, int32 limit, int32 offset, const char *items_
 
 PG_FUNCTION_INFO_V1(nilus_list_pipelines);
 
-/* (tenant, run_as_user, is_success, resource_id, started_at, _gte, _lte, limit, offset) */
 Datum
 nilus_list_pipelines(PG_FUNCTION_ARGS)
 {
-	RunFilter	filter;
+	NilusRunFilter filter;
 
-	filter.tenant = nilus_arg_tenant(fcinfo, 0);
-	nilus_require_access(filter.tenant, NILUS_RIGHT_READ);
-	read_run_filter(&filter, fcinfo, 1, 2, 4);
-	filter.resource_id = nilus_arg_text(fcinfo, 3);
-	PG_RETURN_DATUM(list_runs(&filter, nilus_arg_limit(fcinfo, 7), nilus_arg_offset(fcinfo, 8),
+	filter.tenant = nilus_arg_tenant_for(fcinfo, NILUS_RIGHT_OF(list_pipelines));
+	read_run_filter(&filter, fcinfo);
+	filter.resource_id = nilus_arg_text(fcinfo, "resource_id");
+	PG_RETURN_DATUM(list_runs(&filter, nilus_arg_limit(fcinfo), nilus_arg_offset(fcinfo),
 							  "pipelines"));
 }
 
 PG_FUNCTION_INFO_V1(nilus_list_runs);
 
-/* (tenant, resource_id, run_as_user, is_success, started_at, _gte, _lte, limit, offset) */
 Datum
 nilus_list_runs(PG_FUNCTION_ARGS)
 {
-	RunFilter	filter;
+	NilusRunFilter filter;
 
-	filter.tenant = nilus_arg_tenant(fcinfo, 0);
-	nilus_require_access(filter.tenant, NILUS_RIGHT_READ);
-	filter.resource_id = nilus_arg_name(fcinfo, 1, "resource_id");
-	read_run_filter(&filter, fcinfo, 2, 3, 4);
-	PG_RETURN_DATUM(list_runs(&filter, nilus_arg_limit(fcinfo, 7), nilus_arg_offset(fcinfo, 8),
+	filter.tenant = nilus_arg_tenant_for(fcinfo, NILUS_RIGHT_OF(list_runs));
+	filter.resource_id = nilus_arg_name(fcinfo, "resource_id");
+	read_run_filter(&filter, fcinfo);
+	PG_RETURN_DATUM(list_runs(&filter, nilus_arg_limit(fcinfo), nilus_arg_offset(fcinfo),
 							  "runs"));
 }

@@ -15,23 +15,21 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "utils/memutils.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 static int64
-exact_count(const RunFilter *filter)
+exact_count(const NilusRunFilter *filter)
 {
-	static NilusPlan counts[1 << NILUS_RUN_FILTER_BITS];
-	NilusPlan  *count = nilus_run_filter_plan(counts, nilus_run_filter_mask(filter),
-											  "SELECT count(*)", "");
-	Datum		values[8];
-	char		nulls[8];
+	static NilusPlan counts[NILUS_FILTER_PLANS];
+	NilusFilterArgs args;
 	bool		isnull;
 
 	if (filter->range.lo >= filter->range.hi)
 		return 0;
-	nilus_run_filter_values(filter, values, nulls);
-	nilus_execute(count, values, nulls, true, 1);
+	nilus_run_filter_args(filter, &args);
+	nilus_execute(nilus_run_filter_plan(counts, &args, "SELECT count(*)", ""),
+				  args.values, args.nulls, true, 1);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
@@ -45,6 +43,9 @@ enum RollupCount
 	COUNT_RUNS, COUNT_SUCCEEDED, COUNT_FAILED
 };
 
+/* The filter's parameters a rollup sum takes: tenant, resource_id, run_as_user, is_success. */
+#define FILTER_KEYS 4
+
 static const char *
 range_sum(const char *column, const char *table, const char *key, int lo, int hi)
 {
@@ -53,9 +54,10 @@ range_sum(const char *column, const char *table, const char *key, int lo, int hi
 }
 
 /*
- * The rollup's sum over the whole hours and days of split: $7..$12 are its
- * hours, days and hours (split_values from $5).  Users have no daily rows:
- * their hours run from $7 to $12.
+ * The rollup's sum over the whole hours and days of split: $1..$4 are the
+ * filter's tenant, resource_id, run_as_user and is_success (run_filter.h),
+ * $7..$12 the split's hours, days and hours (nilus_split_values from $5).
+ * Users have no daily rows: their hours run from $7 to $12.
  */
 static const char *
 rollup_sum_sql(enum RollupTable table, const char *column)
@@ -75,7 +77,7 @@ rollup_sum_sql(enum RollupTable table, const char *column)
 }
 
 static int64
-rollup_count(const RunFilter *filter, const SplitWindow *split)
+rollup_count(const NilusRunFilter *filter, const SplitWindow *split)
 {
 	static NilusPlan sums[3][3];
 	static const char *const columns[3] = {"runs", "succeeded", "failed"};
@@ -84,24 +86,28 @@ rollup_count(const RunFilter *filter, const SplitWindow *split)
 	enum RollupCount column = !filter->has_outcome ? COUNT_RUNS :
 		filter->outcome ? COUNT_SUCCEEDED : COUNT_FAILED;
 	NilusPlan  *sum = &sums[table][column];
-	Datum		values[14];
-	char		nulls[14];
+	NilusFilterArgs args;
+	Datum		values[FILTER_KEYS + NILUS_SPLIT_VALUES];
+	char		nulls[FILTER_KEYS + NILUS_SPLIT_VALUES];
 	bool		isnull;
 
 	if (sum->sql == NULL)
 	{
-		static const Oid types[14] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+		static const Oid types[FILTER_KEYS + NILUS_SPLIT_VALUES] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID,
 			TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		sum->sql = MemoryContextStrdup(TopMemoryContext, rollup_sum_sql(table, columns[column]));
-		sum->nargs = 14;
+
 		memcpy(sum->argtypes, types, sizeof(types));
+		sum->nargs = lengthof(types);
+		sum->sql = nilus_keep_string(rollup_sum_sql(table, columns[column]));
 	}
 	if (split->lower_hours.lo >= split->upper_hours.hi)
 		return 0;
-	nilus_run_filter_values(filter, values, nulls);
-	memset(nulls, ' ', sizeof(nulls));
-	nilus_split_values(split, values, 4);
+	nilus_run_filter_args(filter, &args);
+	memcpy(values, args.values, FILTER_KEYS * sizeof(Datum));
+	memcpy(nulls, args.nulls, FILTER_KEYS);
+	nilus_split_values(split, values, FILTER_KEYS);
+	memset(nulls + FILTER_KEYS, ' ', NILUS_SPLIT_VALUES);
 	nilus_execute(sum, values, nulls, true, 1);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -112,9 +118,9 @@ rollup_count(const RunFilter *filter, const SplitWindow *split)
  * of the hour: the runs read are those of half an hour at most.
  */
 static int64
-edge_count(const RunFilter *filter, NilusRange range)
+edge_count(const NilusRunFilter *filter, NilusRange range)
 {
-	RunFilter	part = *filter;
+	NilusRunFilter part = *filter;
 	TimestampTz hour = nilus_floor(range.lo, USECS_PER_HOUR);
 	SplitWindow whole_hour;
 	int64		count;
@@ -141,21 +147,20 @@ edge_count(const RunFilter *filter, NilusRange range)
  * probed: their hours have runs on both sides of an edge as a rule.
  */
 static NilusRange
-widen_into_quiet_now(const RunFilter *filter)
+widen_into_quiet_now(const NilusRunFilter *filter)
 {
-	static NilusPlan probes[1 << NILUS_RUN_FILTER_BITS];
-	RunFilter	rest = *filter;
+	static NilusPlan probes[NILUS_FILTER_PLANS];
+	NilusRunFilter rest = *filter;
 	TimestampTz hour_end = nilus_ceil(filter->range.hi, USECS_PER_HOUR);
-	Datum		values[8];
-	char		nulls[8];
+	NilusFilterArgs args;
 
 	if (TIMESTAMP_NOT_FINITE(filter->range.hi) || hour_end == filter->range.hi ||
 		hour_end <= GetCurrentTransactionStartTimestamp())
 		return filter->range;
 	rest.range = (NilusRange) {filter->range.hi, hour_end};
-	nilus_run_filter_values(&rest, values, nulls);
-	nilus_execute(nilus_run_filter_plan(probes, nilus_run_filter_mask(&rest), "SELECT 1", " LIMIT 1"),
-				  values, nulls, true, 1);
+	nilus_run_filter_args(&rest, &args);
+	nilus_execute(nilus_run_filter_plan(probes, &args, "SELECT 1", " LIMIT 1"),
+				  args.values, args.nulls, true, 1);
 	if (SPI_processed > 0)
 		return filter->range;
 	return (NilusRange) {filter->range.lo, hour_end};
@@ -167,9 +172,9 @@ widen_into_quiet_now(const RunFilter *filter)
  * Call within SPI.
  */
 int64
-nilus_count_runs(const RunFilter *filter)
+nilus_count_runs(const NilusRunFilter *filter)
 {
-	RunFilter	widened = *filter;
+	NilusRunFilter widened = *filter;
 	SplitWindow split;
 
 	if (filter->resource_id && filter->run_as_user)

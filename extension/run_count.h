@@ -7,6 +7,6 @@
 #include "run_filter.h"
 
 /* Call within SPI. */
-extern int64 nilus_count_runs(const RunFilter *filter);
+extern int64 nilus_count_runs(const NilusRunFilter *filter);
 
 #endif							/* NILUS_RUN_COUNT_H */

@@ -1,56 +1,102 @@
 /*
- * runs.c: storing pipeline runs, and the run object every route returns.
+ * runs.c: storing pipeline runs (store_run).
  *
  * The runtime posts a run when it starts and again when it ends; both posts
  * carry the required fields, and an optional field left out of a later post
  * keeps its stored value (an explicit null clears it).  duration_sec is the
  * runtime's when it sends one, else finished_at - started_at.
+ *
+ * The fields are those of NILUS_RUN_FIELDS (nilus_api.h): the body is read
+ * and the upsert statement written from that list, so an ordinary new field
+ * is a row there and a column in an upgrade script.
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access.h"
 #include "args.h"
 #include "body.h"
 #include "errors.h"
 #include "json_out.h"
+#include "nilus_api.h"
 #include "run_filter.h"
 #include "spi.h"
 #include "time_range.h"
 
-#include <math.h>
-
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
-/* The fields a run object may have that have columns of their own. */
-static const char *const run_fields[] = {
-	"run_id", "resource_id", "pipeline_name", "run_as_user", "started_at", "finished_at",
-	"is_success", "duration_sec", "error", "records", "metadata", NULL
-};
-static const char *const required_run_fields[] = {
-	"run_id", "resource_id", "pipeline_name", "started_at", NULL
-};
-
-/* Optional fields, in the order of store_run's "given" flags. */
-enum
+#define RUN_FIELD_ENUM(name, kind, required, nullable, description) RUN_##name,
+enum RunField
 {
-	GIVEN_RUN_AS_USER, GIVEN_FINISHED_AT, GIVEN_IS_SUCCESS, GIVEN_ERROR,
-	GIVEN_RECORDS, GIVEN_METADATA, GIVEN_COUNT
+	NILUS_RUN_FIELDS(RUN_FIELD_ENUM)
+	RUN_FIELD_COUNT
 };
+#undef RUN_FIELD_ENUM
+
+typedef struct RunFieldInfo
+{
+	const char *name;
+	NilusFieldKind kind;
+	bool		required;
+} RunFieldInfo;
+
+#define RUN_FIELD_INFO(name, kind, required, nullable, description) {#name, kind, required},
+static const RunFieldInfo run_fields[RUN_FIELD_COUNT] = {NILUS_RUN_FIELDS(RUN_FIELD_INFO)};
+#undef RUN_FIELD_INFO
+
+/*
+ * The upsert's arguments: the tenant, then one per field in the list's
+ * order, the fields given (a boolean per field) and the body's unknown
+ * fields (jsonb).  Argument i is the statement's $(i + 1).
+ */
+#define TENANT_ARG 0
+#define FIELD_ARG(field) ((field) + 1)
+#define GIVEN_ARG FIELD_ARG(RUN_FIELD_COUNT)
+#define UNKNOWN_ARG (GIVEN_ARG + 1)
+#define UPSERT_ARGS (UNKNOWN_ARG + 1)
+#define PARAM(arg) ((arg) + 1)
+
+/* stored_run below takes run_id as $2. */
+StaticAssertDecl(RUN_run_id == 0, "run_id must be the first run field");
 
 typedef struct RunPost
 {
-	Datum		values[13];
-	char		nulls[13];
-	bool		given[GIVEN_COUNT];
+	Datum		values[UPSERT_ARGS];
+	char		nulls[UPSERT_ARGS];
 } RunPost;
+
+static const char *const *
+known_field_names(void)
+{
+	static const char *names[RUN_FIELD_COUNT + 1];
+
+	for (int f = 0; f < RUN_FIELD_COUNT; f++)
+		names[f] = run_fields[f].name;
+	return names;
+}
+
+static const char *const *
+required_field_names(void)
+{
+	static const char *names[RUN_FIELD_COUNT + 1];
+	int			n = 0;
+
+	for (int f = 0; f < RUN_FIELD_COUNT; f++)
+		if (run_fields[f].required)
+			names[n++] = run_fields[f].name;
+	return names;
+}
 
 /* Body fields the run has no column for: they are kept in its metadata. */
 static Jsonb *
 unknown_fields(JsonbContainer *body)
 {
+	const char *const *known = known_field_names();
 	JsonbParseState *state = NULL;
 	JsonbIterator *it = JsonbIteratorInit(body);
 	JsonbValue	key;
@@ -60,15 +106,15 @@ unknown_fields(JsonbContainer *body)
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	while ((token = JsonbIteratorNext(&it, &key, true)) != WJB_END_OBJECT)
 	{
-		bool		known = false;
+		bool		is_known = false;
 
 		if (token != WJB_KEY)
 			continue;
 		token = JsonbIteratorNext(&it, &value, true);
-		for (const char *const *f = run_fields; *f && !known; f++)
-			known = (int) strlen(*f) == key.val.string.len &&
+		for (const char *const *f = known; *f && !is_known; f++)
+			is_known = (int) strlen(*f) == key.val.string.len &&
 				strncmp(*f, key.val.string.val, key.val.string.len) == 0;
-		if (known)
+		if (is_known)
 			continue;
 		pushJsonbValue(&state, WJB_KEY, &key);
 		pushJsonbValue(&state, WJB_VALUE, &value);
@@ -84,110 +130,155 @@ field_given(JsonbContainer *body, const char *key)
 	return getKeyJsonValueFromContainer(body, key, strlen(key), &value) != NULL;
 }
 
-static void
-set_value(RunPost *post, int index, Datum value, bool isnull)
+/* A number >= 0, through text so that a value beyond float8 is a bad input, not an overflow error. */
+static bool
+number_field(JsonbContainer *body, const char *key, Datum *out)
 {
-	post->values[index] = value;
-	post->nulls[index] = isnull ? 'n' : ' ';
+	JsonbValue	value;
+	double		number;
+
+	if (nilus_object_get(body, key, &value) == NULL)
+		return false;
+	if (value.type != jbvNumeric)
+		nilus_invalid(key, "%s must be a number", key);
+	number = strtod(DatumGetCString(DirectFunctionCall1(numeric_out,
+														NumericGetDatum(value.val.numeric))), NULL);
+	if (number < 0 || isinf(number))
+		nilus_invalid(key, "%s must be a finite number >= 0", key);
+	*out = Float8GetDatum(number);
+	return true;
 }
 
-static void
-set_text(RunPost *post, int index, JsonbContainer *body, const char *key, bool required)
-{
-	char	   *text = nilus_object_string(body, key, "body");
-
-	if (text != NULL && required)
-		nilus_check_name(text, key);
-	set_value(post, index, text ? CStringGetTextDatum(text) : (Datum) 0, text == NULL);
-}
-
-static TimestampTz
-set_timestamp(RunPost *post, int index, JsonbContainer *body, const char *key)
-{
-	char	   *text = nilus_object_string(body, key, "body");
-	TimestampTz ts = text ? nilus_parse_timestamptz(text, key) : 0;
-
-	set_value(post, index, TimestampTzGetDatum(ts), text == NULL);
-	return ts;
-}
-
-/* An object-valued field; NULL when absent or null. */
-static Jsonb *
-object_field(JsonbContainer *body, const char *key)
+/* An object-valued field. */
+static bool
+object_field(JsonbContainer *body, const char *key, Datum *out)
 {
 	JsonbValue	value;
 
 	if (nilus_object_get(body, key, &value) == NULL)
-		return NULL;
+		return false;
 	if (value.type != jbvBinary || !JsonContainerIsObject(value.val.binary.data))
 		nilus_invalid(key, "%s must be a JSON object", key);
-	return JsonbValueToJsonb(&value);
+	*out = PointerGetDatum(JsonbValueToJsonb(&value));
+	return true;
 }
 
-static void
-set_duration(RunPost *post, int index, JsonbContainer *body)
+/* Reads field f of the body into *out by its kind; false when absent or null. */
+static bool
+read_field(JsonbContainer *body, const RunFieldInfo *field, Datum *out)
 {
-	JsonbValue	value;
-	double		duration;
+	char	   *text;
+	pg_uuid_t  *uuid;
+	bool		boolean;
 
-	if (nilus_object_get(body, "duration_sec", &value) == NULL)
+	switch (field->kind)
 	{
-		set_value(post, index, (Datum) 0, true);
-		return;
+		case NILUS_FIELD_UUID:
+			uuid = palloc(sizeof(pg_uuid_t));
+			if (!nilus_object_uuid(body, field->name, "body", uuid))
+				return false;
+			*out = UUIDPGetDatum(uuid);
+			return true;
+		case NILUS_FIELD_STRING:
+			if ((text = nilus_object_string(body, field->name, "body")) == NULL)
+				return false;
+			if (field->required)
+				nilus_check_name(text, field->name);
+			*out = CStringGetTextDatum(text);
+			return true;
+		case NILUS_FIELD_TIMESTAMP:
+			if ((text = nilus_object_string(body, field->name, "body")) == NULL)
+				return false;
+			*out = TimestampTzGetDatum(nilus_parse_timestamptz(text, field->name));
+			return true;
+		case NILUS_FIELD_BOOLEAN:
+			if (!nilus_object_bool(body, field->name, "body", &boolean))
+				return false;
+			*out = BoolGetDatum(boolean);
+			return true;
+		case NILUS_FIELD_NUMBER:
+			return number_field(body, field->name, out);
+		case NILUS_FIELD_OBJECT:
+			return object_field(body, field->name, out);
 	}
-	if (value.type != jbvNumeric)
-		nilus_invalid("duration_sec", "duration_sec must be a number of seconds");
-	/* Through text, so that a value beyond float8 is a bad input, not an overflow error. */
-	duration = strtod(DatumGetCString(DirectFunctionCall1(numeric_out,
-														  NumericGetDatum(value.val.numeric))), NULL);
-	if (duration < 0 || isinf(duration))
-		nilus_invalid("duration_sec", "duration_sec must be a finite number >= 0");
-	set_value(post, index, Float8GetDatum(duration), false);
-}
-
-static void
-read_run_post(RunPost *post, Datum tenant, JsonbContainer *body)
-{
-	static const char *const optional[GIVEN_COUNT] = {
-		"run_as_user", "finished_at", "is_success", "error", "records", "metadata"
-	};
-	pg_uuid_t  *run_id = palloc(sizeof(pg_uuid_t));
-	TimestampTz started_at;
-	TimestampTz finished_at;
-	bool		is_success;
-	Jsonb	   *object;
-
-	nilus_object_check(body, "body", NULL, required_run_fields);
-	set_value(post, 0, tenant, false);
-	nilus_object_uuid(body, "run_id", "body", run_id);
-	set_value(post, 1, UUIDPGetDatum(run_id), false);
-	set_text(post, 2, body, "resource_id", true);
-	set_text(post, 3, body, "pipeline_name", true);
-	set_text(post, 4, body, "run_as_user", false);
-	started_at = set_timestamp(post, 5, body, "started_at");
-	finished_at = set_timestamp(post, 6, body, "finished_at");
-	if (post->nulls[6] == ' ' && finished_at < started_at)
-		nilus_invalid("finished_at", "finished_at must not be before started_at");
-	set_value(post, 7, BoolGetDatum(is_success), !nilus_object_bool(body, "is_success", "body", &is_success));
-	set_duration(post, 8, body);
-	set_text(post, 9, body, "error", false);
-	object = object_field(body, "records");
-	set_value(post, 10, PointerGetDatum(object), object == NULL);
-	object = object_field(body, "metadata");
-	set_value(post, 11, PointerGetDatum(object), object == NULL);
-	set_value(post, 12, PointerGetDatum(unknown_fields(body)), false);
-	for (int i = 0; i < GIVEN_COUNT; i++)
-		post->given[i] = field_given(body, optional[i]);
+	pg_unreachable();
 }
 
 static ArrayType *
-given_array(const bool *given)
+given_array(JsonbContainer *body)
 {
-	Datum		elems[GIVEN_COUNT];
+	Datum		given[RUN_FIELD_COUNT];
 
-	for (int i = 0; i < GIVEN_COUNT; i++)
-		elems[i] = BoolGetDatum(given[i]);
-	return construct_array(elems, GIVEN_COUNT, BOOLOID, 1, true, TYPALIGN_CHAR);
+	for (int f = 0; f < RUN_FIELD_COUNT; f++)
+		given[f] = BoolGetDatum(field_given(body, run_fields[f].name));
+	return construct_array(given, RUN_FIELD_COUNT, BOOLOID, 1, true, TYPALIGN_CHAR);
+}
+
+static void
+read_run_post(RunPost *post, const char *tenant, JsonbContainer *body)
+{
+	nilus_object_check(body, "body", NULL, required_field_names());
+	post->values[TENANT_ARG] = CStringGetTextDatum(tenant);
+	post->nulls[TENANT_ARG] = ' ';
+	for (int f = 0; f < RUN_FIELD_COUNT; f++)
+	{
+		bool		present = read_field(body, &run_fields[f], &post->values[FIELD_ARG(f)]);
+
+		post->nulls[FIELD_ARG(f)] = present ? ' ' : 'n';
+	}
+	if (post->nulls[FIELD_ARG(RUN_finished_at)] == ' ' &&
+		DatumGetTimestampTz(post->values[FIELD_ARG(RUN_finished_at)]) <
+		DatumGetTimestampTz(post->values[FIELD_ARG(RUN_started_at)]))
+		nilus_invalid("finished_at", "finished_at must not be before started_at");
+	post->values[GIVEN_ARG] = PointerGetDatum(given_array(body));
+	post->nulls[GIVEN_ARG] = ' ';
+	post->values[UNKNOWN_ARG] = PointerGetDatum(unknown_fields(body));
+	post->nulls[UNKNOWN_ARG] = ' ';
+}
+
+/*
+ * The value a post stores in field f's column: the posted one, but for the
+ * fields derived from others.  On insert: ...
+ */
+static void
+insert_value(StringInfo sql, int f)
+{
+	switch (f)
+	{
+		case RUN_duration_sec:
+			appendStringInfo(sql, "coalesce($%d, extract(epoch FROM $%d - $%d)::float8)",
+							 PARAM(FIELD_ARG(f)), PARAM(FIELD_ARG(RUN_finished_at)),
+							 PARAM(FIELD_ARG(RUN_started_at)));
+			break;
+		case RUN_metadata:
+			/* Unknown fields are merged into the metadata. */
+			appendStringInfo(sql, "coalesce($%d, '{}') || $%d", PARAM(FIELD_ARG(f)), PARAM(UNKNOWN_ARG));
+			break;
+		default:
+			appendStringInfo(sql, "$%d", PARAM(FIELD_ARG(f)));
+	}
+}
+
+/* ... and on update: an optional field left out keeps its stored value. */
+static void
+kept_value(StringInfo sql, int f)
+{
+	const char *name = run_fields[f].name;
+
+	if (f == RUN_duration_sec)
+	{
+		appendStringInfo(sql, "coalesce($%d, extract(epoch FROM ", PARAM(FIELD_ARG(f)));
+		kept_value(sql, RUN_finished_at);
+		appendStringInfoString(sql, " - ");
+		kept_value(sql, RUN_started_at);
+		appendStringInfoString(sql, ")::float8)");
+	}
+	else if (run_fields[f].required)
+		appendStringInfo(sql, "EXCLUDED.%s", name);
+	else
+		appendStringInfo(sql, "CASE WHEN $%d[%d] THEN EXCLUDED.%s ELSE r.%s%s END",
+						 PARAM(GIVEN_ARG), f + 1, name, name,
+						 f == RUN_metadata ? psprintf(" || $%d", PARAM(UNKNOWN_ARG)) : "");
 }
 
 /*
@@ -195,57 +286,104 @@ given_array(const bool *given)
  * identical post writes nothing).  xmax = 0 tells a fresh insert from an
  * update in ON CONFLICT's RETURNING.
  */
-static NilusPlan upsert_run = {
-	"INSERT INTO nilus.pipeline_run AS r (tenant, run_id, resource_id, pipeline_name, run_as_user, "
-	"  started_at, finished_at, is_success, duration_sec, error, records, metadata) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-	"  coalesce($9, extract(epoch FROM $7 - $6)::float8), $10, $11, coalesce($12, '{}') || $13) "
-	"ON CONFLICT (tenant, run_id) DO UPDATE SET "
-	"  resource_id = EXCLUDED.resource_id, pipeline_name = EXCLUDED.pipeline_name, "
-	"  run_as_user = CASE WHEN $14[1] THEN EXCLUDED.run_as_user ELSE r.run_as_user END, "
-	"  started_at = EXCLUDED.started_at, "
-	"  finished_at = CASE WHEN $14[2] THEN EXCLUDED.finished_at ELSE r.finished_at END, "
-	"  is_success = CASE WHEN $14[3] THEN EXCLUDED.is_success ELSE r.is_success END, "
-	"  duration_sec = coalesce($9, extract(epoch FROM "
-	"     CASE WHEN $14[2] THEN EXCLUDED.finished_at ELSE r.finished_at END - EXCLUDED.started_at)::float8), "
-	"  error = CASE WHEN $14[4] THEN EXCLUDED.error ELSE r.error END, "
-	"  records = CASE WHEN $14[5] THEN EXCLUDED.records ELSE r.records END, "
-	"  metadata = CASE WHEN $14[6] THEN coalesce($12, '{}') ELSE r.metadata END || $13, "
-	"  updated_at = now() "
-	"WHERE (r.resource_id, r.pipeline_name, r.run_as_user, r.started_at, r.finished_at, r.is_success, "
-	"       r.duration_sec, r.error, r.records, r.metadata) IS DISTINCT FROM "
-	"      (EXCLUDED.resource_id, EXCLUDED.pipeline_name, "
-	"       CASE WHEN $14[1] THEN EXCLUDED.run_as_user ELSE r.run_as_user END, EXCLUDED.started_at, "
-	"       CASE WHEN $14[2] THEN EXCLUDED.finished_at ELSE r.finished_at END, "
-	"       CASE WHEN $14[3] THEN EXCLUDED.is_success ELSE r.is_success END, "
-	"       coalesce($9, extract(epoch FROM "
-	"         CASE WHEN $14[2] THEN EXCLUDED.finished_at ELSE r.finished_at END - EXCLUDED.started_at)::float8), "
-	"       CASE WHEN $14[4] THEN EXCLUDED.error ELSE r.error END, "
-	"       CASE WHEN $14[5] THEN EXCLUDED.records ELSE r.records END, "
-	"       CASE WHEN $14[6] THEN coalesce($12, '{}') ELSE r.metadata END || $13) "
-	"RETURNING " NILUS_RUN_COLUMNS ", xmax = 0 AS created",
-	14, {TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID,
-		FLOAT8OID, TEXTOID, JSONBOID, JSONBOID, JSONBOID, BOOLARRAYOID},
-	.generic = true
-};
+static char *
+upsert_sql(void)
+{
+	StringInfoData sql;
 
-static NilusPlan stored_run = {
-	"SELECT " NILUS_RUN_COLUMNS ", false AS created FROM nilus.pipeline_run WHERE tenant = $1 AND run_id = $2",
-	2, {TEXTOID, UUIDOID}
-};
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO nilus.pipeline_run AS r (tenant, %s) VALUES ($1",
+					 nilus_run_columns());
+	for (int f = 0; f < RUN_FIELD_COUNT; f++)
+	{
+		appendStringInfoString(&sql, ", ");
+		insert_value(&sql, f);
+	}
+	appendStringInfoString(&sql, ") ON CONFLICT (tenant, run_id) DO UPDATE SET ");
+	for (int f = RUN_run_id + 1; f < RUN_FIELD_COUNT; f++)
+	{
+		appendStringInfo(&sql, "%s = ", run_fields[f].name);
+		kept_value(&sql, f);
+		appendStringInfoString(&sql, ", ");
+	}
+	appendStringInfoString(&sql, "updated_at = now() WHERE (");
+	for (int f = RUN_run_id + 1; f < RUN_FIELD_COUNT; f++)
+		appendStringInfo(&sql, "%sr.%s", f > RUN_run_id + 1 ? ", " : "", run_fields[f].name);
+	appendStringInfoString(&sql, ") IS DISTINCT FROM (");
+	for (int f = RUN_run_id + 1; f < RUN_FIELD_COUNT; f++)
+	{
+		if (f > RUN_run_id + 1)
+			appendStringInfoString(&sql, ", ");
+		kept_value(&sql, f);
+	}
+	appendStringInfo(&sql, ") RETURNING %s, xmax = 0 AS created", nilus_run_columns());
+	return sql.data;
+}
+
+static Oid
+field_type(NilusFieldKind kind)
+{
+	switch (kind)
+	{
+		case NILUS_FIELD_UUID:
+			return UUIDOID;
+		case NILUS_FIELD_STRING:
+			return TEXTOID;
+		case NILUS_FIELD_TIMESTAMP:
+			return TIMESTAMPTZOID;
+		case NILUS_FIELD_BOOLEAN:
+			return BOOLOID;
+		case NILUS_FIELD_NUMBER:
+			return FLOAT8OID;
+		case NILUS_FIELD_OBJECT:
+			return JSONBOID;
+	}
+	pg_unreachable();
+}
+
+static NilusPlan *
+upsert_plan(void)
+{
+	static NilusPlan upsert = {.generic = true};
+
+	if (upsert.sql == NULL)
+	{
+		StaticAssertStmt(UPSERT_ARGS <= NILUS_PLAN_MAX_ARGS, "too many run fields for a plan");
+		upsert.argtypes[TENANT_ARG] = TEXTOID;
+		for (int f = 0; f < RUN_FIELD_COUNT; f++)
+			upsert.argtypes[FIELD_ARG(f)] = field_type(run_fields[f].kind);
+		upsert.argtypes[GIVEN_ARG] = BOOLARRAYOID;
+		upsert.argtypes[UNKNOWN_ARG] = JSONBOID;
+		upsert.nargs = UPSERT_ARGS;
+		upsert.sql = nilus_keep_string(upsert_sql());
+	}
+	return &upsert;
+}
+
+static NilusPlan *
+stored_run_plan(void)
+{
+	static NilusPlan stored = {NULL, 2, {TEXTOID, UUIDOID}};
+
+	if (stored.sql == NULL)
+		stored.sql = nilus_keep_string(psprintf("SELECT %s, false AS created FROM nilus.pipeline_run "
+												"WHERE tenant = $1 AND run_id = $2",
+												nilus_run_columns()));
+	return &stored;
+}
 
 /*
  * A later post may move started_at past the finished_at stored before it;
  * the table's check catches that, and the caller gets a bad-input error.
  */
 static void
-upsert(Datum *values, char *nulls)
+upsert(RunPost *post)
 {
 	MemoryContext context = CurrentMemoryContext;
 
 	PG_TRY();
 	{
-		nilus_execute(&upsert_run, values, nulls, false, 0);
+		nilus_execute(upsert_plan(), post->values, post->nulls, false, 0);
 	}
 	PG_CATCH();
 	{
@@ -267,26 +405,16 @@ PG_FUNCTION_INFO_V1(nilus_store_run);
 Datum
 nilus_store_run(PG_FUNCTION_ARGS)
 {
-	char	   *tenant = nilus_arg_tenant(fcinfo, 0);
-	JsonbContainer *body;
+	char	   *tenant = nilus_arg_tenant_for(fcinfo, NILUS_RIGHT_OF(store_run));
 	RunPost		post;
-	Datum		values[14];
-	char		nulls[14];
 	NilusJson	js;
 
-	nilus_require_access(tenant, NILUS_RIGHT_RUNTIME);
-	body = nilus_arg_body(fcinfo, 1);
-	read_run_post(&post, PG_GETARG_DATUM(0), body);
-	memcpy(values, post.values, sizeof(post.values));
-	memcpy(nulls, post.nulls, sizeof(post.nulls));
-	values[13] = PointerGetDatum(given_array(post.given));
-	nulls[13] = ' ';
-
+	read_run_post(&post, tenant, nilus_arg_body(fcinfo));
 	nj_init(&js);
 	SPI_connect();
-	upsert(values, nulls);
+	upsert(&post);
 	if (SPI_processed == 0)
-		nilus_execute(&stored_run, values, nulls, false, 1);
+		nilus_execute(stored_run_plan(), post.values, post.nulls, false, 1);
 	nj_row(&js, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	SPI_finish();
 	PG_RETURN_DATUM(nj_result(&js));

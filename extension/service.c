@@ -12,8 +12,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#define NILUS_VERSION "0.1.0"
-
 /* The version of the extension installed in this database (the SQL objects). */
 static char *
 installed_version(void)
@@ -33,7 +31,7 @@ nilus_health(PG_FUNCTION_ARGS)
 {
 	NilusJson	js;
 
-	nilus_require_access(NULL, NILUS_RIGHT_READ);
+	nilus_require_access(NULL, NILUS_RIGHT_OF(health));
 	nj_init(&js);
 	SPI_connect();
 	nj_begin_object(&js);
@@ -57,7 +55,7 @@ nilus_info(PG_FUNCTION_ARGS)
 {
 	NilusJson	js;
 
-	nilus_require_access(NULL, NILUS_RIGHT_READ);
+	nilus_require_access(NULL, NILUS_RIGHT_OF(info));
 	nj_init(&js);
 	SPI_connect();
 	nj_begin_object(&js);

@@ -5,6 +5,20 @@
 
 #include "spi.h"
 
+#include "utils/memutils.h"
+
+/* Where the statements' text lives, for the backend's lifetime. */
+static MemoryContext plan_context = NULL;
+
+char *
+nilus_keep_string(const char *sql)
+{
+	if (plan_context == NULL)
+		plan_context = AllocSetContextCreate(TopMemoryContext, "nilus plans",
+											 ALLOCSET_SMALL_SIZES);
+	return MemoryContextStrdup(plan_context, sql);
+}
+
 SPIPlanPtr
 nilus_plan(NilusPlan *plan)
 {

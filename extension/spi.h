@@ -10,7 +10,7 @@
 
 #include "executor/spi.h"
 
-#define NILUS_PLAN_MAX_ARGS 16
+#define NILUS_PLAN_MAX_ARGS 32
 
 typedef struct NilusPlan
 {
@@ -21,6 +21,8 @@ typedef struct NilusPlan
 	SPIPlanPtr	plan;
 } NilusPlan;
 
+/* A copy of a statement's text made at run time, kept as long as its plan. */
+extern char *nilus_keep_string(const char *sql);
 extern SPIPlanPtr nilus_plan(NilusPlan *plan);
 extern int	nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only, long count);
 

@@ -52,11 +52,10 @@ state_value(JsonbContainer *body)
 
 PG_FUNCTION_INFO_V1(nilus_store_state);
 
-/* (tenant, pipeline_name, body) */
 Datum
 nilus_store_state(PG_FUNCTION_ARGS)
 {
-	char	   *tenant = nilus_arg_tenant(fcinfo, 0);
+	char	   *tenant = nilus_arg_tenant_for(fcinfo, NILUS_RIGHT_OF(store_state));
 	JsonbContainer *body;
 	char	   *run_id;
 	bool		is_success = true;
@@ -64,16 +63,15 @@ nilus_store_state(PG_FUNCTION_ARGS)
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	NilusJson	js;
 
-	nilus_require_access(tenant, NILUS_RIGHT_RUNTIME);
-	values[1] = CStringGetTextDatum(nilus_arg_name(fcinfo, 1, "pipeline_name"));
-	body = nilus_arg_body(fcinfo, 2);
+	values[1] = CStringGetTextDatum(nilus_arg_name(fcinfo, "pipeline_name"));
+	body = nilus_arg_body(fcinfo);
 	nilus_object_check(body, "body", state_fields, required_state_fields);
 	run_id = nilus_object_string(body, "run_id", "body");
 	if (run_id != NULL)
 		nilus_check_name(run_id, "run_id");
 	nilus_object_bool(body, "is_success", "body", &is_success);
 
-	values[0] = PG_GETARG_DATUM(0);
+	values[0] = CStringGetTextDatum(tenant);
 	values[2] = PointerGetDatum(state_value(body));
 	values[3] = run_id ? CStringGetTextDatum(run_id) : (Datum) 0;
 	nulls[3] = run_id ? ' ' : 'n';
@@ -89,18 +87,15 @@ nilus_store_state(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(nilus_get_state);
 
-/* (tenant, pipeline_name) */
 Datum
 nilus_get_state(PG_FUNCTION_ARGS)
 {
-	char	   *tenant = nilus_arg_tenant(fcinfo, 0);
-	char	   *pipeline_name;
+	char	   *tenant = nilus_arg_tenant_for(fcinfo, NILUS_RIGHT_OF(get_state));
+	char	   *pipeline_name = nilus_arg_name(fcinfo, "pipeline_name");
 	Datum		values[2];
 	NilusJson	js;
 
-	nilus_require_access(tenant, NILUS_RIGHT_RUNTIME);
-	pipeline_name = nilus_arg_name(fcinfo, 1, "pipeline_name");
-	values[0] = PG_GETARG_DATUM(0);
+	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(pipeline_name);
 
 	nj_init(&js);

@@ -22,7 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-/* period: <n>m, <n>h, <n>d or <n>w, up to 366 days. */
+/* period: <n>m, <n>h, <n>d or <n>w, up to NILUS_PERIOD_MAX_DAYS. */
 static int64
 parse_period(const char *period)
 {
@@ -43,10 +43,10 @@ parse_period(const char *period)
 		case 'w': unit = 7 * USECS_PER_DAY; break;
 		default: unit = 0; break;
 	}
-	if (n < 1 || unit == 0 || n > 366 * USECS_PER_DAY / unit)
+	if (n < 1 || unit == 0 || n > NILUS_PERIOD_MAX_DAYS * USECS_PER_DAY / unit)
 		nilus_invalid("period",
-					  "period must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most 366d, not \"%s\"",
-					  period);
+					  "period must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most %dd, not \"%s\"",
+					  NILUS_PERIOD_MAX_DAYS, period);
 	return n * unit;
 }
 
@@ -120,26 +120,24 @@ static NilusPlan resource_stats = {
 
 PG_FUNCTION_INFO_V1(nilus_pipeline_stats);
 
-/* (tenant, resource_id, period) */
 Datum
 nilus_pipeline_stats(PG_FUNCTION_ARGS)
 {
-	char	   *tenant = nilus_arg_tenant(fcinfo, 0);
-	char	   *resource_id;
-	char	   *period;
+	char	   *tenant = nilus_arg_tenant_for(fcinfo, NILUS_RIGHT_OF(pipeline_stats));
+	char	   *resource_id = nilus_arg_name(fcinfo, "resource_id");
+	char	   *period = nilus_arg_text(fcinfo, "period");
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	NilusRange	window;
 	SplitWindow split;
 	Datum		values[12];
 	NilusJson	js;
 
-	nilus_require_access(tenant, NILUS_RIGHT_READ);
-	resource_id = nilus_arg_name(fcinfo, 1, "resource_id");
-	period = PG_ARGISNULL(2) ? "24h" : TextDatumGetCString(PG_GETARG_DATUM(2));
+	if (period == NULL)
+		period = NILUS_PERIOD_DEFAULT;
 	window.lo = now - parse_period(period);
 	window.hi = now + 1;		/* [now - period, now] */
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(resource_id);
 
 	nj_init(&js);
 	SPI_connect();

@@ -14,6 +14,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "portability/instr_time.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 static void
@@ -47,7 +48,6 @@ probe_storage(NilusJson *js, const char *key, NilusPlan *plan, Datum *tenant)
 
 PG_FUNCTION_INFO_V1(nilus_storage_health);
 
-/* (tenant) */
 Datum
 nilus_storage_health(PG_FUNCTION_ARGS)
 {
@@ -61,13 +61,11 @@ nilus_storage_health(PG_FUNCTION_ARGS)
 		"ORDER BY record_insert_seq DESC LIMIT 1",
 		1, {TEXTOID}
 	};
-	char	   *tenant = nilus_arg_tenant(fcinfo, 0);
-	Datum		tenant_datum;
+	char	   *tenant = nilus_arg_tenant_for(fcinfo, NILUS_RIGHT_OF(storage_health));
+	Datum		tenant_datum = CStringGetTextDatum(tenant);
 	bool		writable = !RecoveryInProgress();
 	NilusJson	js;
 
-	nilus_require_access(tenant, NILUS_RIGHT_RUNTIME);
-	tenant_datum = PG_GETARG_DATUM(0);
 	nj_init(&js);
 	SPI_connect();
 	nj_begin_object(&js);

@@ -50,6 +50,16 @@ new_token(void)
 	return token.data;
 }
 
+/* The NilusRight of that name, or -1. */
+static int
+right_named(const char *name)
+{
+	for (int right = 0; right < NILUS_RIGHT_COUNT; right++)
+		if (strcmp(nilus_right_name(right), name) == 0)
+			return right;
+	return -1;
+}
+
 /* Rights as a bit set; 22023 for anything but a non-empty set of known rights. */
 static int
 parse_rights(ArrayType *rights)
@@ -62,14 +72,12 @@ parse_rights(ArrayType *rights)
 	deconstruct_array(rights, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
 	for (int i = 0; i < count; i++)
 	{
-		char	   *right = nulls[i] ? "" : TextDatumGetCString(elems[i]);
+		char	   *name = nulls[i] ? "" : TextDatumGetCString(elems[i]);
+		int			right = right_named(name);
 
-		if (strcmp(right, "read") == 0)
-			bits |= 1 << NILUS_RIGHT_READ;
-		else if (strcmp(right, "runtime") == 0)
-			bits |= 1 << NILUS_RIGHT_RUNTIME;
-		else
-			nilus_invalid("rights", "rights may contain only \"read\" and \"runtime\", not \"%s\"", right);
+		if (right < 0)
+			nilus_invalid("rights", "rights may contain only \"read\" and \"runtime\", not \"%s\"", name);
+		bits |= 1 << right;
 	}
 	if (bits == 0)
 		nilus_invalid("rights", "rights must name at least one of \"read\" and \"runtime\"");
@@ -86,27 +94,30 @@ nilus_create_token(PG_FUNCTION_ARGS)
 		"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (label) DO NOTHING",
 		5, {BYTEAOID, TEXTOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID}
 	};
+	int			rights_arg = nilus_argno(fcinfo, "rights");
+	int			expires_arg = nilus_argno(fcinfo, "expires_at");
 	char	   *token;
 	Datum		values[5];
 	char		nulls[5] = "     ";
-	char	   *label;
+	char	   *label = nilus_arg_text(fcinfo, "label");
+	char	   *tenant = NULL;
 
-	if (!PG_ARGISNULL(0))
-		nilus_arg_tenant(fcinfo, 0);
-	if (PG_ARGISNULL(1))
+	if (nilus_arg_given(fcinfo, "tenant"))
+		tenant = nilus_arg_tenant(fcinfo);
+	if (PG_ARGISNULL(rights_arg))
 		nilus_invalid("rights", "rights are required");
-	parse_rights(PG_GETARG_ARRAYTYPE_P(1));
-	if (PG_ARGISNULL(2) || strlen(label = TextDatumGetCString(PG_GETARG_DATUM(2))) == 0)
+	parse_rights(PG_GETARG_ARRAYTYPE_P(rights_arg));
+	if (label == NULL || label[0] == '\0')
 		nilus_invalid("label", "label is required: a name to revoke the token by");
 
 	token = new_token();
 	values[0] = PointerGetDatum(token_hash(token));
-	values[1] = PG_GETARG_DATUM(0);
-	nulls[1] = PG_ARGISNULL(0) ? 'n' : ' ';
-	values[2] = PG_GETARG_DATUM(1);
-	values[3] = PG_GETARG_DATUM(2);
-	values[4] = PG_GETARG_DATUM(3);
-	nulls[4] = PG_ARGISNULL(3) ? 'n' : ' ';
+	values[1] = tenant ? CStringGetTextDatum(tenant) : (Datum) 0;
+	nulls[1] = tenant ? ' ' : 'n';
+	values[2] = PG_GETARG_DATUM(rights_arg);
+	values[3] = CStringGetTextDatum(label);
+	values[4] = PG_GETARG_DATUM(expires_arg);
+	nulls[4] = PG_ARGISNULL(expires_arg) ? 'n' : ' ';
 
 	SPI_connect();
 	nilus_execute(&insert, values, nulls, false, 0);
@@ -130,14 +141,15 @@ nilus_revoke_token(PG_FUNCTION_ARGS)
 		"WHERE label = $1 RETURNING revoked_at = now()",
 		1, {TEXTOID}
 	};
-	Datum		values[1] = {PG_GETARG_DATUM(0)};
+	char	   *label = nilus_arg_text(fcinfo, "label");	/* STRICT: given */
+	Datum		values[1] = {CStringGetTextDatum(label)};
 	bool		revoked_now;
 	bool		isnull;
 
 	SPI_connect();
 	nilus_execute(&revoke, values, NULL, false, 0);
 	if (SPI_processed == 0)
-		nilus_not_found("label", "no token has the label \"%s\"", TextDatumGetCString(values[0]));
+		nilus_not_found("label", "no token has the label \"%s\"", label);
 	revoked_now = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	PG_RETURN_BOOL(revoked_now);
@@ -161,7 +173,7 @@ nilus_authenticate(PG_FUNCTION_ARGS)
 	char	   *tenant;
 	int			rights;
 
-	values[0] = PointerGetDatum(token_hash(TextDatumGetCString(PG_GETARG_DATUM(0))));
+	values[0] = PointerGetDatum(token_hash(nilus_arg_text(fcinfo, "token")));	/* STRICT: given */
 	nj_init(&js);
 	SPI_connect();
 	nilus_execute(&lookup, values, NULL, true, 1);
@@ -179,9 +191,9 @@ nilus_authenticate(PG_FUNCTION_ARGS)
 	nj_column(&js, row, desc, "tenant");
 	nj_key(&js, "rights");
 	nj_begin_array(&js);
-	for (int right = NILUS_RIGHT_READ; right <= NILUS_RIGHT_RUNTIME; right++)
+	for (int right = 0; right < NILUS_RIGHT_COUNT; right++)
 		if (rights & (1 << right))
-			nj_string(&js, right == NILUS_RIGHT_READ ? "read" : "runtime");
+			nj_string(&js, nilus_right_name(right));
 	nj_end_array(&js);
 	nj_column(&js, row, desc, "label");
 	nj_end_object(&js);

@@ -1,7 +1,7 @@
 -- health, info and storage_health: the service-level bodies.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(18);
+SELECT plan(19);
 
 \set rfc3339 '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d*[1-9])?Z$'
 
@@ -13,10 +13,15 @@ SELECT matches(nilus.health()::jsonb ->> 'checked_at', :'rfc3339', 'health: chec
 SELECT is((nilus.health()::jsonb ->> 'checked_at')::timestamptz BETWEEN now() AND clock_timestamp(), true,
           'health: checked_at is the time of the check');
 
+-- The library's version is the control file's default_version (one source of truth).
 SELECT is(nilus.info()::jsonb - 'build',
-          jsonb_build_object('service', 'nilus-manager', 'version', '0.1.0',
+          jsonb_build_object('service', 'nilus-manager',
+                             'version', (SELECT default_version FROM pg_available_extensions WHERE name = 'nilus'),
                              'extension_version', (SELECT extversion FROM pg_extension WHERE extname = 'nilus')),
-          'info: service, version, extension version');
+          'info: service, version (the control file''s), extension version');
+SELECT is(nilus.info()::jsonb #>> '{build,library_version}',
+          (SELECT default_version FROM pg_available_extensions WHERE name = 'nilus'),
+          'info: the library''s version is the control file''s default_version');
 SELECT is(nilus.info()::jsonb -> 'build' ->> 'postgresql_running', current_setting('server_version'),
           'info: the PostgreSQL it runs on');
 SELECT is(jsonb_typeof(nilus.info()::jsonb -> 'build'), 'object', 'info: build details as an object');
