@@ -10,8 +10,10 @@
  */
 #include "postgres.h"
 
+#include "errors.h"
 #include "access.h"
 #include "args.h"
+#include "compat.h"
 #include "spi.h"
 
 #include "access/xact.h"
@@ -37,16 +39,27 @@ typedef struct RoleTenants
 {
 	LocalTransactionId lxid;
 	Oid			role;
-	List	   *tenants;		/* of char *, in TopMemoryContext */
+	List	   *tenants;		/* of char *, in access_context */
 	bool		all;
 } RoleTenants;
 
 static RoleTenants role_tenants = {InvalidLocalTransactionId, InvalidOid, NIL, false};
 
+/* Where the identity and the cached tenants live between calls. */
+static MemoryContext
+access_context(void)
+{
+	static MemoryContext context = NULL;
+
+	if (context == NULL)
+		context = AllocSetContextCreate(TopMemoryContext, "nilus access", ALLOCSET_SMALL_SIZES);
+	return context;
+}
+
 static bool
 token_active(void)
 {
-	return token_identity.lxid == MyProc->lxid && token_identity.lxid != InvalidLocalTransactionId;
+	return token_identity.lxid == NILUS_MY_LXID && token_identity.lxid != InvalidLocalTransactionId;
 }
 
 void
@@ -54,9 +67,9 @@ nilus_set_token_identity(const char *tenant, int rights)
 {
 	if (token_identity.tenant)
 		pfree(token_identity.tenant);
-	token_identity.tenant = tenant ? MemoryContextStrdup(TopMemoryContext, tenant) : NULL;
+	token_identity.tenant = tenant ? MemoryContextStrdup(access_context(), tenant) : NULL;
 	token_identity.rights = rights;
-	token_identity.lxid = MyProc->lxid;
+	token_identity.lxid = NILUS_MY_LXID;
 }
 
 static void
@@ -70,12 +83,12 @@ load_role_tenants(Oid role)
 	role_tenants.tenants = NIL;
 	role_tenants.all = false;
 
-	SPI_connect();
+	nilus_spi_connect();
 	nilus_execute(&granted, NULL, NULL, true, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *tenant = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		MemoryContext spi = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext spi = MemoryContextSwitchTo(access_context());
 
 		if (strcmp(tenant, ALL_TENANTS) == 0)
 			role_tenants.all = true;
@@ -84,7 +97,7 @@ load_role_tenants(Oid role)
 	}
 	SPI_finish();
 	role_tenants.role = role;
-	role_tenants.lxid = MyProc->lxid;
+	role_tenants.lxid = NILUS_MY_LXID;
 }
 
 static bool
@@ -93,7 +106,7 @@ role_may_see(const char *tenant)
 	Oid			role = GetUserId();
 	ListCell   *cell;
 
-	if (role_tenants.lxid != MyProc->lxid || role_tenants.role != role)
+	if (role_tenants.lxid != NILUS_MY_LXID || role_tenants.role != role)
 		load_role_tenants(role);
 	if (role_tenants.all)
 		return true;
@@ -118,11 +131,14 @@ nilus_require_access(const char *tenant, NilusRight right)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("token is not valid for tenant \"%s\"", tenant),
-					 err_generic_string(PG_DIAG_COLUMN_NAME, "tenant")));
+					 errdetail("The token is for tenant \"%s\" only.", token_identity.tenant),
+					 nilus_errparameter("tenant")));
 		if ((token_identity.rights & (1 << right)) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("token lacks the \"%s\" right this call needs", nilus_right_name(right))));
+					 errmsg("token lacks the \"%s\" right this call needs", nilus_right_name(right)),
+					 errhint("A token's rights are given when it is created: "
+							 "nilus.create_token(tenant, ARRAY['%s'], label).", nilus_right_name(right))));
 		return;
 	}
 	if (tenant == NULL || superuser() || role_may_see(tenant))
@@ -132,7 +148,7 @@ nilus_require_access(const char *tenant, NilusRight right)
 			 errmsg("role \"%s\" has no access to tenant \"%s\"",
 					GetUserNameFromId(GetUserId(), false), tenant),
 			 errhint("A tenant is granted to a role by a row in nilus.tenant_role."),
-			 err_generic_string(PG_DIAG_COLUMN_NAME, "tenant")));
+			 nilus_errparameter("tenant")));
 }
 
 char *

@@ -91,7 +91,11 @@ nilus_arg_tenant(FunctionCallInfo fcinfo)
 		nilus_invalid("tenant", "tenant must be 1 to %d characters long", NILUS_MAX_TENANT_LEN);
 	for (size_t i = 0; i < len; i++)
 		if (!is_tenant_char(tenant[i]))
-			nilus_invalid("tenant", "tenant may contain only letters, digits, '_', '-' and '.'");
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tenant may contain only letters, digits, '_', '-' and '.'"),
+					 errdetail("Character %zu of the tenant is not one of them.", i + 1),
+					 nilus_errparameter("tenant")));
 	return tenant;
 }
 
@@ -147,8 +151,12 @@ nilus_arg_limit(FunctionCallInfo fcinfo)
 		return NILUS_LIMIT_DEFAULT;
 	limit = PG_GETARG_INT32(argno);
 	if (limit < NILUS_LIMIT_MIN || limit > NILUS_LIMIT_MAX)
-		nilus_invalid("limit", "limit must be an integer from %d to %d",
-					  NILUS_LIMIT_MIN, NILUS_LIMIT_MAX);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("limit must be an integer from %d to %d", NILUS_LIMIT_MIN, NILUS_LIMIT_MAX),
+				 errdetail("limit was %d.", limit),
+				 errhint("Read further pages with offset."),
+				 nilus_errparameter("limit")));
 	return limit;
 }
 
@@ -162,7 +170,11 @@ nilus_arg_offset(FunctionCallInfo fcinfo)
 		return 0;
 	offset = PG_GETARG_INT32(argno);
 	if (offset < 0)
-		nilus_invalid("offset", "offset must be an integer >= 0");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("offset must be an integer >= 0"),
+				 errdetail("offset was %d.", offset),
+				 nilus_errparameter("offset")));
 	return offset;
 }
 

@@ -39,6 +39,18 @@ key_listed(const char *key, int keylen, const char *const *list)
 	return false;
 }
 
+/* "a, b, c" */
+static char *
+joined(const char *const *list)
+{
+	StringInfoData text;
+
+	initStringInfo(&text);
+	for (; *list != NULL; list++)
+		appendStringInfo(&text, "%s%s", text.len > 0 ? ", " : "", *list);
+	return text.data;
+}
+
 static void
 reject_unknown_fields(JsonbContainer *obj, const char *where, const char *const *known)
 {
@@ -52,8 +64,11 @@ reject_unknown_fields(JsonbContainer *obj, const char *where, const char *const 
 		{
 			char	   *field = pnstrdup(v.val.string.val, v.val.string.len);
 
-			nilus_invalid(nilus_field_name(where, field), "%s has an unknown field \"%s\"",
-						  where, field);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s has an unknown field \"%s\"", where, field),
+					 errhint("The fields of %s are: %s.", where, joined(known)),
+					 nilus_errparameter(nilus_field_name(where, field))));
 		}
 	}
 }
@@ -164,7 +179,7 @@ nilus_object_uuid(JsonbContainer *obj, const char *key, const char *where, pg_uu
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("%s must be a UUID, not \"%s\"", field, text),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, field)));
+				 nilus_errparameter(field)));
 	}
 	PG_END_TRY();
 	return true;

@@ -116,7 +116,7 @@ cdc_list(CdcListing *listing, CdcQuery *query)
 	NilusJson	js;
 
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nj_begin_object(&js);
 	nj_key(&js, listing->items_key);
 	nj_begin_array(&js);
@@ -132,14 +132,7 @@ cdc_list(CdcListing *listing, CdcQuery *query)
 			nj_row(&js, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 		total = cdc_total(listing, query, rows);
 	}
-	nj_end_array(&js);
-	nj_key(&js, "limit");
-	nj_int64(&js, query->limit);
-	nj_key(&js, "offset");
-	nj_int64(&js, query->offset);
-	nj_key(&js, "total");
-	nj_int64(&js, total);
-	nj_end_object(&js);
+	nj_end_page(&js, query->limit, query->offset, total);
 	SPI_finish();
 	return nj_result(&js);
 }

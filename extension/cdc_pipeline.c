@@ -37,7 +37,7 @@ pipeline_rows(FunctionCallInfo fcinfo, NilusRight right, NilusPlan *plan, const 
 	NilusJson	js;
 
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nilus_execute(plan, values, NULL, true, 0);
 	nj_begin_object(&js);
 	nj_key(&js, "pipeline_name");
@@ -99,7 +99,7 @@ nilus_schema_history_exists(PG_FUNCTION_ARGS)
 	NilusJson	js;
 
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nilus_execute(&exists, values, NULL, true, 1);
 	nj_begin_object(&js);
 	nj_key(&js, "pipeline_name");

@@ -13,6 +13,7 @@
 #include "access.h"
 #include "args.h"
 #include "body.h"
+#include "compat.h"
 #include "errors.h"
 #include "json_out.h"
 #include "spi.h"
@@ -162,7 +163,7 @@ required_name(JsonbContainer *body, const char *key)
 	return value;
 }
 
-static pg_attribute_noreturn() void
+static NILUS_NORETURN void
 id_conflict(const char *items_key, int i, const pg_uuid_t *id)
 {
 	char	   *field = psprintf("%s[%d].id", items_key, i);
@@ -171,7 +172,7 @@ id_conflict(const char *items_key, int i, const pg_uuid_t *id)
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
 			 errmsg("%s \"%s\" is already stored with different content", field,
 					DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)))),
-			 err_generic_string(PG_DIAG_COLUMN_NAME, field)));
+			 nilus_errparameter(field)));
 	pg_unreachable();
 }
 
@@ -241,7 +242,7 @@ stored_result(int64 stored)
 	return nj_result(&js);
 }
 
-/* (tenant, pipeline_name, body): a whole batch, checked before it is written. */
+/* A whole batch, checked before it is written. */
 static Datum
 store_batch(FunctionCallInfo fcinfo, const CdcKind *kind)
 {
@@ -270,7 +271,7 @@ store_batch(FunctionCallInfo fcinfo, const CdcKind *kind)
 		kind->read(nilus_array_object(items, i, kind->items_key),
 				   psprintf("%s[%d]", kind->items_key, i), i, &records[i]);
 
-	SPI_connect();
+	nilus_spi_connect();
 	for (int i = 0; i < count; i++)
 	{
 		stored[i] = store_record(kind, values, nulls, &records[i], i);

@@ -190,6 +190,19 @@ nj_uuid_datum(NilusJson *js, Datum value, bool isnull)
 }
 
 void
+nj_end_page(NilusJson *js, int64 limit, int64 offset, int64 total)
+{
+	nj_end_array(js);
+	nj_key(js, "limit");
+	nj_int64(js, limit);
+	nj_key(js, "offset");
+	nj_int64(js, offset);
+	nj_key(js, "total");
+	nj_int64(js, total);
+	nj_end_object(js);
+}
+
+void
 nj_column(NilusJson *js, HeapTuple tuple, TupleDesc desc, const char *attname)
 {
 	int			attno = SPI_fnumber(desc, attname);

@@ -32,6 +32,8 @@ extern void nj_null(NilusJson *js);
 extern void nj_timestamptz(NilusJson *js, TimestampTz value);
 extern void nj_jsonb_datum(NilusJson *js, Datum value, bool isnull);
 extern void nj_uuid_datum(NilusJson *js, Datum value, bool isnull);
+/* Ends a listing's array of items and its object, after "limit", "offset" and "total". */
+extern void nj_end_page(NilusJson *js, int64 limit, int64 offset, int64 total);
 /* Writes column `attname` of an SPI row under its own name, by its type. */
 extern void nj_column(NilusJson *js, HeapTuple tuple, TupleDesc desc, const char *attname);
 /* Writes an SPI row as an object, every column under its name. */

@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include "errors.h"
 #include "access.h"
 #include "args.h"
 #include "json_out.h"
@@ -38,7 +39,8 @@ narrow_by_started_at(NilusRange *range, const char *started_at)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
 					 errmsg("started_at must be a date YYYY-MM-DD or a timestamp, not \"%s\"", started_at),
-					 err_generic_string(PG_DIAG_COLUMN_NAME, "started_at")));
+					 errdetail("There is no such day."),
+					 nilus_errparameter("started_at")));
 		day_start = ((TimestampTz) (date2j(year, month, day) - POSTGRES_EPOCH_JDATE)) * USECS_PER_DAY;
 		range->lo = Max(range->lo, day_start);
 		range->hi = Min(range->hi, day_start + USECS_PER_DAY);
@@ -79,7 +81,7 @@ list_runs(const NilusRunFilter *filter, int32 limit, int32 offset, const char *i
 	nilus_run_filter_args(filter, &args);
 	nilus_filter_page(&args, limit, offset);
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nj_begin_object(&js);
 	nj_key(&js, items_key);
 	nj_begin_array(&js);
@@ -93,15 +95,8 @@ list_runs(const NilusRunFilter *filter, int32 limit, int32 offset, const char *i
 		for (uint64 i = 0; i < SPI_processed; i++)
 			nj_row(&js, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 	}
-	nj_end_array(&js);
 	total = filter->range.lo < filter->range.hi ? nilus_count_runs(filter) : 0;
-	nj_key(&js, "limit");
-	nj_int64(&js, limit);
-	nj_key(&js, "offset");
-	nj_int64(&js, offset);
-	nj_key(&js, "total");
-	nj_int64(&js, total);
-	nj_end_object(&js);
+	nj_end_page(&js, limit, offset, total);
 	SPI_finish();
 	return nj_result(&js);
 }

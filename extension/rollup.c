@@ -274,7 +274,7 @@ nilus_pipeline_run_rollup(PG_FUNCTION_ARGS)
 		elog(ERROR, "nilus: pipeline_run_rollup must be an AFTER ... FOR EACH ROW trigger");
 	desc = trigger->tg_relation->rd_att;
 
-	SPI_connect();
+	nilus_spi_connect();
 	if (TRIGGER_FIRED_BY_INSERT(trigger->tg_event))
 	{
 		new_run = contribution_of(trigger->tg_trigtuple, desc);

@@ -411,7 +411,7 @@ nilus_store_run(PG_FUNCTION_ARGS)
 
 	read_run_post(&post, tenant, nilus_arg_body(fcinfo));
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	upsert(&post);
 	if (SPI_processed == 0)
 		nilus_execute(stored_run_plan(), post.values, post.nulls, false, 1);

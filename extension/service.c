@@ -33,7 +33,7 @@ nilus_health(PG_FUNCTION_ARGS)
 
 	nilus_require_access(NULL, NILUS_RIGHT_OF(health));
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nj_begin_object(&js);
 	nj_key(&js, "status");
 	nj_string(&js, "ok");
@@ -57,7 +57,7 @@ nilus_info(PG_FUNCTION_ARGS)
 
 	nilus_require_access(NULL, NILUS_RIGHT_OF(info));
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nj_begin_object(&js);
 	nj_key(&js, "service");
 	nj_string(&js, "nilus-manager");

@@ -19,6 +19,15 @@ nilus_keep_string(const char *sql)
 	return MemoryContextStrdup(plan_context, sql);
 }
 
+void
+nilus_spi_connect(void)
+{
+	int			rc = SPI_connect();
+
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "nilus: SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
 SPIPlanPtr
 nilus_plan(NilusPlan *plan)
 {

@@ -21,6 +21,8 @@ typedef struct NilusPlan
 	SPIPlanPtr	plan;
 } NilusPlan;
 
+/* SPI_connect, checked. */
+extern void nilus_spi_connect(void);
 /* A copy of a statement's text made at run time, kept as long as its plan. */
 extern char *nilus_keep_string(const char *sql);
 extern SPIPlanPtr nilus_plan(NilusPlan *plan);

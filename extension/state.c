@@ -78,7 +78,7 @@ nilus_store_state(PG_FUNCTION_ARGS)
 	values[4] = BoolGetDatum(is_success);
 
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nilus_execute(&insert_state, values, nulls, false, 0);
 	nj_row(&js, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	SPI_finish();
@@ -99,7 +99,7 @@ nilus_get_state(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(pipeline_name);
 
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nilus_execute(&latest_state, values, NULL, true, 1);
 	if (SPI_processed == 0)
 		nilus_not_found(NULL, "no successful state for pipeline \"%s\"", pipeline_name);

@@ -44,9 +44,12 @@ parse_period(const char *period)
 		default: unit = 0; break;
 	}
 	if (n < 1 || unit == 0 || n > NILUS_PERIOD_MAX_DAYS * USECS_PER_DAY / unit)
-		nilus_invalid("period",
-					  "period must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most %dd, not \"%s\"",
-					  NILUS_PERIOD_MAX_DAYS, period);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("period must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most %dd, not \"%s\"",
+						NILUS_PERIOD_MAX_DAYS, period),
+				 errhint("m is minutes, h hours, d days and w weeks: 90m, 24h, 30d, 2w."),
+				 nilus_errparameter("period")));
 	return n * unit;
 }
 
@@ -140,7 +143,7 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(resource_id);
 
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	split = nilus_split_window(widen_to_quiet_hours(values[0], values[1], window));
 	nilus_split_values(&split, values, 2);
 	nilus_execute(&resource_stats, values, NULL, true, 1);

@@ -67,7 +67,7 @@ nilus_storage_health(PG_FUNCTION_ARGS)
 	NilusJson	js;
 
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nj_begin_object(&js);
 	nj_key(&js, "status");
 	nj_string(&js, writable ? "ok" : "read_only");

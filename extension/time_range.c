@@ -45,7 +45,8 @@ nilus_parse_timestamptz(const char *value, const char *parameter)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 				 errmsg("%s must be an RFC 3339 timestamp, not \"%s\"", parameter, value),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, parameter)));
+				 errhint("An RFC 3339 timestamp has a date, a time and a zone, e.g. 2026-11-28T10:15:00Z."),
+				 nilus_errparameter(parameter)));
 	PG_TRY();
 	{
 		result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(value),
@@ -62,7 +63,9 @@ nilus_parse_timestamptz(const char *value, const char *parameter)
 		ereport(ERROR,
 				(errcode(error->sqlerrcode),
 				 errmsg("%s must be an RFC 3339 timestamp, not \"%s\"", parameter, value),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, parameter)));
+				 errdetail("%s", error->message),
+				 errhint("An RFC 3339 timestamp has a date, a time and a zone, e.g. 2026-11-28T10:15:00Z."),
+				 nilus_errparameter(parameter)));
 	}
 	PG_END_TRY();
 	if (TIMESTAMP_NOT_FINITE(result))

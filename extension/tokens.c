@@ -76,7 +76,11 @@ parse_rights(ArrayType *rights)
 		int			right = right_named(name);
 
 		if (right < 0)
-			nilus_invalid("rights", "rights may contain only \"read\" and \"runtime\", not \"%s\"", name);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rights may contain only \"read\" and \"runtime\", not \"%s\"", name),
+					 errhint("\"read\" lets a token call the read routes, \"runtime\" the runtime's routes."),
+					 nilus_errparameter("rights")));
 		bits |= 1 << right;
 	}
 	if (bits == 0)
@@ -119,13 +123,14 @@ nilus_create_token(PG_FUNCTION_ARGS)
 	values[4] = PG_GETARG_DATUM(expires_arg);
 	nulls[4] = PG_ARGISNULL(expires_arg) ? 'n' : ' ';
 
-	SPI_connect();
+	nilus_spi_connect();
 	nilus_execute(&insert, values, nulls, false, 0);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("label \"%s\" is already used by another token", label),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, "label")));
+				 errhint("Labels are unique across tenants, revoked tokens included: choose another."),
+				 nilus_errparameter("label")));
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(token));
 }
@@ -146,7 +151,7 @@ nilus_revoke_token(PG_FUNCTION_ARGS)
 	bool		revoked_now;
 	bool		isnull;
 
-	SPI_connect();
+	nilus_spi_connect();
 	nilus_execute(&revoke, values, NULL, false, 0);
 	if (SPI_processed == 0)
 		nilus_not_found("label", "no token has the label \"%s\"", label);
@@ -175,12 +180,14 @@ nilus_authenticate(PG_FUNCTION_ARGS)
 
 	values[0] = PointerGetDatum(token_hash(nilus_arg_text(fcinfo, "token")));	/* STRICT: given */
 	nj_init(&js);
-	SPI_connect();
+	nilus_spi_connect();
 	nilus_execute(&lookup, values, NULL, true, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("token is unknown, revoked or expired")));
+				 errmsg("token is unknown, revoked or expired"),
+				 errhint("An administrator creates tokens with nilus.create_token(); "
+						 "a revoked or expired token stays refused.")));
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	tenant = SPI_getvalue(row, desc, 1);
