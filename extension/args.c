@@ -10,6 +10,8 @@
 
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -24,40 +26,68 @@ is_tenant_char(char c)
 		(c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
 }
 
-/* The calling SQL function's argument names, read once per call site. */
+/*
+ * The argument names of the SQL functions called in this backend, read from
+ * pg_proc on a function's first call and kept until pg_proc changes (a
+ * CREATE OR REPLACE may rename or reorder them).
+ */
 typedef struct ArgumentNames
 {
+	Oid			function;
 	int			count;
 	char	  **names;			/* NULL when none is named */
 } ArgumentNames;
 
-static ArgumentNames *
-argument_names(FunctionCallInfo fcinfo)
+#define KEPT_FUNCTIONS 64
+
+static ArgumentNames kept[KEPT_FUNCTIONS];
+static int	nkept = 0;
+static MemoryContext names_context = NULL;
+
+static void
+forget_argument_names(Datum arg, int cacheid, uint32 hashvalue)
 {
-	FmgrInfo   *flinfo = fcinfo->flinfo;
+	nkept = 0;
+	MemoryContextReset(names_context);
+}
 
-	if (flinfo->fn_extra == NULL)
+static ArgumentNames *
+argument_names(Oid function)
+{
+	ArgumentNames *args;
+	HeapTuple	proc;
+	MemoryContext old;
+	Oid		   *types;
+	char	   *modes;
+
+	for (int i = 0; i < nkept; i++)
+		if (kept[i].function == function)
+			return &kept[i];
+	if (names_context == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(flinfo->fn_mcxt);
-		ArgumentNames *args = palloc0(sizeof(ArgumentNames));
-		HeapTuple	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(flinfo->fn_oid));
-		Oid		   *types;
-		char	   *modes;
-
-		if (!HeapTupleIsValid(proc))
-			elog(ERROR, "nilus: cache lookup failed for function %u", flinfo->fn_oid);
-		args->count = get_func_arg_info(proc, &types, &args->names, &modes);
-		ReleaseSysCache(proc);
-		MemoryContextSwitchTo(old);
-		flinfo->fn_extra = args;
+		names_context = AllocSetContextCreate(TopMemoryContext, "nilus argument names",
+											  ALLOCSET_SMALL_SIZES);
+		CacheRegisterSyscacheCallback(PROCOID, forget_argument_names, (Datum) 0);
 	}
-	return flinfo->fn_extra;
+	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(function));
+	if (!HeapTupleIsValid(proc))
+		elog(ERROR, "nilus: cache lookup failed for function %u", function);
+	if (nkept == KEPT_FUNCTIONS)
+		forget_argument_names((Datum) 0, PROCOID, 0);
+	args = &kept[nkept];
+	old = MemoryContextSwitchTo(names_context);
+	args->count = get_func_arg_info(proc, &types, &args->names, &modes);
+	MemoryContextSwitchTo(old);
+	ReleaseSysCache(proc);
+	args->function = function;
+	nkept++;
+	return args;
 }
 
 int
 nilus_argno(FunctionCallInfo fcinfo, const char *name)
 {
-	ArgumentNames *args = argument_names(fcinfo);
+	ArgumentNames *args = argument_names(fcinfo->flinfo->fn_oid);
 
 	for (int i = 0; args->names != NULL && i < args->count; i++)
 		if (strcmp(args->names[i], name) == 0)
