@@ -6,6 +6,10 @@ MODULE_big = nilus
 OBJS = $(EXTENSION_SOURCES:.c=.o)
 DATA = extension/nilus.control $(wildcard sql/nilus--*.sql)
 MODULEDIR = extension
+# make installcheck: pg_regress against a running server (test/regress/);
+# the pgTAP suite (test/sql/) runs in make test.
+REGRESS = create_extension runs stats cdc tokens errors
+REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress
 # The version is the control file's: one number for the library, the SQL and the shim.
 NILUS_VERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/nilus.control)
 PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/include -DNILUS_VERSION='"$(NILUS_VERSION)"'

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Checks the include graph (scripts/check-layers.py), then runs every test
 # suite against a throw-away PostgreSQL cluster (pg_virtualenv) with the
-# installed extension: pgTAP through pg_prove, then the HTTP suite against the
-# real shim.  Called by `make test` after build and install.
+# installed extension: pgTAP through pg_prove, pg_regress (make
+# installcheck), then the HTTP suite against the real shim.  Called by
+# `make test` after build and install.
 # The runners' summaries are repeated last, after pg_virtualenv's own output.
 set -eu
 cd "$(dirname "$0")/.."
@@ -29,6 +30,19 @@ pg_prove -d nilus_test test/sql/*.sql > pgtap.out 2>&1 || status=1
 cat pgtap.out
 grep -E '^(Files=|Result:)' pgtap.out >> "$NILUS_SUMMARY" || echo "Result: FAIL (pg_prove gave no summary)" >> "$NILUS_SUMMARY"
 rm -f pgtap.out
+
+echo "== pg_regress (make installcheck)"
+make -s installcheck > regress.out 2>&1 || status=1
+cat regress.out
+if [ -f test/regress/regression.diffs ]; then cat test/regress/regression.diffs; fi
+# pg_regress ends with "All N tests passed." or "M of N tests failed.".
+sed -n -e 's/^ *All \([0-9]*\) tests passed.*/\1 passed, 0 failed (make installcheck)/p' \
+       -e 's/^ *\([0-9]*\) of \([0-9]*\) tests failed.*/\2 \1/p' regress.out |
+    awk 'NF == 2 { print $1 - $2 " passed, " $2 " failed (make installcheck)"; next } { print }' \
+    > regress.summary
+if [ -s regress.summary ]; then cat regress.summary >> "$NILUS_SUMMARY"
+else echo "0 passed, 1 failed (make installcheck gave no summary)" >> "$NILUS_SUMMARY"; fi
+rm -f regress.out regress.summary
 
 echo "== HTTP (nilus-manager over real sockets)"
 python3 test/http/run.py > http.out 2>&1 || status=1
