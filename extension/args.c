@@ -16,9 +16,6 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#define NILUS_MAX_TENANT_LEN 63
-#define NILUS_MAX_NAME_LEN 255
-
 static bool
 is_tenant_char(char c)
 {
@@ -117,8 +114,8 @@ nilus_arg_tenant(FunctionCallInfo fcinfo)
 	if (tenant == NULL)
 		nilus_invalid("tenant", "tenant is required");
 	len = strlen(tenant);
-	if (len == 0 || len > NILUS_MAX_TENANT_LEN)
-		nilus_invalid("tenant", "tenant must be 1 to %d characters long", NILUS_MAX_TENANT_LEN);
+	if (len == 0 || len > NILUS_TENANT_MAX_LENGTH)
+		nilus_invalid("tenant", "tenant must be 1 to %d characters long", NILUS_TENANT_MAX_LENGTH);
 	for (size_t i = 0; i < len; i++)
 		if (!is_tenant_char(tenant[i]))
 			ereport(ERROR,
@@ -134,8 +131,8 @@ nilus_check_name(const char *value, const char *parameter)
 {
 	size_t		len = strlen(value);
 
-	if (len == 0 || len > NILUS_MAX_NAME_LEN)
-		nilus_invalid(parameter, "%s must be 1 to %d bytes long", parameter, NILUS_MAX_NAME_LEN);
+	if (len == 0 || len > NILUS_NAME_MAX_BYTES)
+		nilus_invalid(parameter, "%s must be 1 to %d bytes long", parameter, NILUS_NAME_MAX_BYTES);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char) value[i] < 0x20 || value[i] == 0x7f)
 			nilus_invalid(parameter, "%s must not contain control characters", parameter);

@@ -14,6 +14,14 @@
 #include <stdbool.h>
 #include <string.h>
 
+/*
+ * A tenant: 1 to 63 letters, digits, '_', '-' and '.'.  A name (resource_id,
+ * pipeline_name, connector_name and the like): 1 to 255 bytes, no control
+ * characters.
+ */
+#define NILUS_TENANT_MAX_LENGTH 63
+#define NILUS_NAME_MAX_BYTES 255
+
 /* Page size of every listing ("limit"), and its default. */
 #define NILUS_LIMIT_MIN 1
 #define NILUS_LIMIT_MAX 1000
