@@ -6,4 +6,14 @@
 
 #include "fmgr.h"
 
+#include "settings.h"
+
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	nilus_define_settings();
+}

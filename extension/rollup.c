@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "rollup_pause.h"
 #include "spi.h"
 #include "time_range.h"
 
@@ -273,6 +274,8 @@ nilus_pipeline_run_rollup(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_AFTER(trigger->tg_event))
 		elog(ERROR, "nilus: pipeline_run_rollup must be an AFTER ... FOR EACH ROW trigger");
 	desc = trigger->tg_relation->rd_att;
+	if (nilus_rollup_trigger_paused())
+		return PointerGetDatum(NULL);
 
 	nilus_spi_connect();
 	if (TRIGGER_FIRED_BY_INSERT(trigger->tg_event))

@@ -4,7 +4,7 @@ BEGIN;
 SELECT plan(83);
 
 SELECT has_schema('nilus');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.2.0', 'extension nilus 0.2.0 installed');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.3.0', 'extension nilus 0.3.0 installed');
 SELECT has_role('nilus_api');
 SELECT has_role('nilus_analyst');
 

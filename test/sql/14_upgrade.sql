@@ -1,8 +1,10 @@
 -- Upgrading 0.1.0 to 0.2.0 (ALTER EXTENSION nilus UPDATE): the daily
 -- rollups are filled from the hourly ones 0.1.0 kept, get row-level
 -- security, and from then on stats, totals and later writes are exact.
+-- Then 0.2.0 to 0.3.0: retention arrives keeping everything, and removes
+-- only once a policy says so.
 BEGIN;
-SELECT plan(13);
+SELECT plan(22);
 -- Days are UTC days whatever the session's zone.
 SET LOCAL TimeZone = 'America/New_York';
 
@@ -90,6 +92,28 @@ SELECT ok(resource_ok, 'after later writes: run_rollup_resource_day = GROUP BY t
 SELECT ok(tenant_ok, 'after later writes: run_rollup_tenant_day = GROUP BY tenant, UTC day') FROM pg_temp.daily_match;
 SELECT is(nilus.pipeline_stats('acme', 'res-1', '30d')::jsonb -> 'stats', pg_temp.expected_stats('acme', 'res-1', '720 hours'),
           'after later writes, pipeline_stats 30d = the plain aggregate');
+
+-- 0.2.0 -> 0.3.0: the update itself removes nothing.
+SELECT pg_temp.fingerprint() AS before_03 \gset
+ALTER EXTENSION nilus UPDATE TO '0.3.0';
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.3.0', 'updates to 0.3.0');
+SELECT is(pg_temp.fingerprint(), :'before_03', 'the update to 0.3.0 changes no data');
+SELECT results_eq('SELECT tenant, num_nonnulls(runs, cdc_offsets, state_versions, schema_history) FROM nilus.retention_policy',
+                  $$VALUES ('*', 0)$$, '0.3.0 ships a default policy that keeps everything');
+SELECT is_empty('SELECT * FROM nilus.retention_work()', 'after the update, there is nothing to prune');
+SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
+            WHERE oid IN ('nilus.retention_policy'::regclass, 'nilus.retention_progress'::regclass)),
+          'row-level security on the retention tables');
+SELECT has_index('nilus', 'cdc_offset', 'cdc_offset_by_insert_ts', 'old offset records are found by an index');
+
+-- A policy set after the update prunes the history written under 0.1.0, and
+-- stats and totals stay exact.
+SELECT nilus.set_retention('acme', runs => '20 days') \g /dev/null
+SELECT cmp_ok(nilus.prune_batch('acme', 'runs', 100000), '>', 0::bigint, 'prune_batch removes acme''s old runs');
+SELECT is((SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'acme' AND started_at < now() - interval '20 days'), 0::bigint,
+          'no run of acme older than its policy remains');
+SELECT is(nilus.pipeline_stats('acme', 'res-1', '30d')::jsonb -> 'stats', pg_temp.expected_stats('acme', 'res-1', '720 hours'),
+          'after the prune, pipeline_stats 30d = the plain aggregate');
 
 SELECT * FROM finish();
 ROLLBACK;

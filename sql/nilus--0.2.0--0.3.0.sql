@@ -1,0 +1,246 @@
+-- nilus 0.2.0 -> 0.3.0.  Each part of this version has its own section.
+\echo Use "ALTER EXTENSION nilus UPDATE TO '0.3.0'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- retention (issue 12)
+--
+-- Policies say how long each kind of data is kept; CALL nilus.apply_retention()
+-- removes what they allow in batches, each its own transaction, and keeps
+-- the run rollups equal to the runs that remain (extension/retention.c).
+-- What the runtime needs to resume is never removed: the latest offset
+-- record of a key, the latest successful state of a pipeline, the newest
+-- schema-history record of a pipeline.  Shipped default: keep everything.
+------------------------------------------------------------------------------
+
+-- One row per tenant, or '*' for every tenant without a row of its own (a
+-- tenant's row replaces the default as a whole).  NULL keeps that kind for
+-- ever.  A control table like tenant_role: written by its owner only.
+CREATE TABLE nilus.retention_policy (
+    tenant          text PRIMARY KEY CHECK (tenant <> ''),
+    runs            interval CHECK (runs >= interval '1 hour'),
+    cdc_offsets     interval CHECK (cdc_offsets >= interval '1 hour'),
+    state_versions  integer CHECK (state_versions >= 0),
+    schema_history  interval CHECK (schema_history >= interval '1 hour'),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE nilus.retention_policy IS
+    'How long each kind of data is kept, per tenant (''*'': the default); NULL = for ever';
+COMMENT ON COLUMN nilus.retention_policy.runs IS
+    'runs that started longer ago than this are removed, finished or not';
+COMMENT ON COLUMN nilus.retention_policy.cdc_offsets IS
+    'offset records inserted longer ago are removed, except the latest record of each key';
+COMMENT ON COLUMN nilus.retention_policy.state_versions IS
+    'state versions kept per pipeline besides the latest successful one (never removed)';
+COMMENT ON COLUMN nilus.retention_policy.schema_history IS
+    'schema-history records inserted longer ago are removed, except the newest of each pipeline';
+INSERT INTO nilus.retention_policy (tenant) VALUES ('*');
+
+-- What apply_retention did, per tenant and kind: the last apply it took part
+-- in (run_started_at), its last batch, the rows it removed and in all.
+CREATE TABLE nilus.retention_progress (
+    tenant          text NOT NULL,
+    kind            text NOT NULL CHECK (kind IN ('runs', 'cdc_offsets', 'state_versions', 'schema_history')),
+    run_started_at  timestamptz NOT NULL,
+    last_pruned_at  timestamptz NOT NULL,
+    last_removed    bigint NOT NULL,
+    total_removed   bigint NOT NULL,
+    PRIMARY KEY (tenant, kind)
+);
+
+-- Finds old offset records without reading the history that is kept.  IF NOT
+-- EXISTS: on a large history an operator may build it beforehand with
+-- CREATE INDEX CONCURRENTLY (the README says how) instead of in the update.
+CREATE INDEX IF NOT EXISTS cdc_offset_by_insert_ts ON nilus.cdc_offset (tenant, record_insert_ts);
+
+-- The policy that applies to a tenant: its own row, else the default.
+CREATE FUNCTION nilus.effective_retention(tenant text) RETURNS nilus.retention_policy
+LANGUAGE sql STABLE AS $$
+    SELECT p.* FROM nilus.retention_policy p
+     WHERE p.tenant IN (effective_retention.tenant, '*')
+     ORDER BY p.tenant = '*' LIMIT 1
+$$;
+
+-- Every tenant that has data, found by skipping through the tenant-leading
+-- indexes (one probe per tenant and table, however long the history).
+CREATE FUNCTION nilus.data_tenants() RETURNS SETOF text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    tab regclass;
+BEGIN
+    FOREACH tab IN ARRAY ARRAY['nilus.pipeline_run', 'nilus.cdc_offset', 'nilus.pipeline_state_head',
+                               'nilus.cdc_schema_history']::regclass[] LOOP
+        RETURN QUERY EXECUTE format(
+            'WITH RECURSIVE t(tenant) AS (SELECT min(tenant) FROM %1$s'
+            '  UNION ALL SELECT (SELECT min(tenant) FROM %1$s WHERE tenant > t.tenant) FROM t WHERE t.tenant IS NOT NULL)'
+            'SELECT tenant FROM t WHERE tenant IS NOT NULL', tab);
+    END LOOP;
+END
+$$;
+
+-- The (tenant, kind) pairs a policy limits, in the order apply_retention
+-- works through them: tenants with a row of their own, and, when the
+-- default limits anything, every tenant that has data.
+CREATE FUNCTION nilus.retention_work() RETURNS TABLE (tenant text, kind text)
+LANGUAGE sql STABLE AS $$
+    WITH default_limits AS (
+        SELECT 1 FROM nilus.retention_policy p
+         WHERE p.tenant = '*' AND num_nonnulls(p.runs, p.cdc_offsets, p.state_versions, p.schema_history) > 0),
+    tenants(t) AS (SELECT p.tenant FROM nilus.retention_policy p WHERE p.tenant <> '*'
+                   UNION
+                   SELECT d FROM nilus.data_tenants() d WHERE EXISTS (SELECT 1 FROM default_limits))
+    SELECT tenants.t, k.kind
+      FROM tenants, nilus.effective_retention(tenants.t) p,
+           LATERAL (VALUES (1, 'runs', p.runs IS NOT NULL),
+                           (2, 'cdc_offsets', p.cdc_offsets IS NOT NULL),
+                           (3, 'state_versions', p.state_versions IS NOT NULL),
+                           (4, 'schema_history', p.schema_history IS NOT NULL)) AS k(n, kind, limited)
+     WHERE k.limited
+     ORDER BY tenants.t COLLATE "C", k.n
+$$;
+
+-- One batch of one tenant's kind, in the caller's transaction: removes up
+-- to batch_size rows the policy allows, records them in retention_progress
+-- under the apply that started at run_started_at, returns how many.  Fewer
+-- than batch_size: nothing is left to remove.
+CREATE FUNCTION nilus.prune_batch(tenant text, kind text, batch_size integer DEFAULT 1000,
+                                  run_started_at timestamptz DEFAULT now())
+RETURNS bigint AS 'MODULE_PATHNAME', 'nilus_prune_batch' LANGUAGE C VOLATILE;
+
+-- Every batch of every (tenant, kind) a policy limits, each batch its own
+-- transaction (so call it outside a transaction block); says per tenant
+-- and kind what it removed.  pace: the share of the time it works; after a
+-- batch it rests (1 - pace) / pace times as long as the batch took, so that
+-- on a small machine the API keeps the cores and the WAL it needs.  A batch
+-- that deadlocks with a writer of the same old hour is tried again, up to 3
+-- times.
+CREATE PROCEDURE nilus.apply_retention(batch_size integer DEFAULT 1000, pace real DEFAULT 0.5)
+LANGUAGE plpgsql AS $$
+DECLARE
+    started timestamptz := now();
+    work record;
+    removed bigint;
+    total bigint;
+    failures integer;
+    batch_started timestamptz;
+BEGIN
+    IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 1000000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', COLUMN = 'batch_size',
+            MESSAGE = 'batch_size must be an integer from 1 to 1000000';
+    END IF;
+    IF pace IS NULL OR NOT (pace > 0 AND pace <= 1) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', COLUMN = 'pace',
+            MESSAGE = 'pace must be a number above 0 and at most 1 (the share of the time spent pruning)';
+    END IF;
+    FOR work IN SELECT * FROM nilus.retention_work() LOOP
+        total := 0;
+        failures := 0;
+        LOOP
+            batch_started := clock_timestamp();
+            BEGIN
+                removed := nilus.prune_batch(work.tenant, work.kind, batch_size, started);
+            EXCEPTION WHEN deadlock_detected THEN
+                failures := failures + 1;
+                IF failures > 3 THEN
+                    RAISE;
+                END IF;
+                CONTINUE;
+            END;
+            total := total + removed;
+            COMMIT;
+            EXIT WHEN removed < batch_size;
+            PERFORM pg_sleep(extract(epoch FROM clock_timestamp() - batch_started) * (1 - pace) / pace);
+        END LOOP;
+        RAISE NOTICE 'nilus retention: tenant "%", %: % rows removed', work.tenant, work.kind, total;
+    END LOOP;
+END
+$$;
+
+-- Sets a tenant's policy ('*': the default) as a whole: a kind left NULL is
+-- kept for ever.
+CREATE FUNCTION nilus.set_retention(tenant text, runs interval DEFAULT NULL,
+                                    cdc_offsets interval DEFAULT NULL,
+                                    state_versions integer DEFAULT NULL,
+                                    schema_history interval DEFAULT NULL)
+RETURNS nilus.retention_policy
+LANGUAGE plpgsql AS $$
+DECLARE
+    kind text;
+    value interval;
+    stored nilus.retention_policy;
+BEGIN
+    IF tenant IS NULL OR tenant = '' THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', COLUMN = 'tenant',
+            MESSAGE = 'tenant is required (''*'' for the default)';
+    END IF;
+    FOR kind, value IN VALUES ('runs', runs), ('cdc_offsets', cdc_offsets), ('schema_history', schema_history) LOOP
+        IF value < interval '1 hour' THEN
+            RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', COLUMN = kind,
+                MESSAGE = format('%s must be at least 1 hour, or NULL to keep for ever, not %s', kind, value);
+        END IF;
+    END LOOP;
+    IF state_versions < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', COLUMN = 'state_versions',
+            MESSAGE = format('state_versions must be 0 or more, or NULL to keep for ever, not %s', state_versions);
+    END IF;
+    INSERT INTO nilus.retention_policy AS p (tenant, runs, cdc_offsets, state_versions, schema_history)
+    VALUES (set_retention.tenant, set_retention.runs, set_retention.cdc_offsets,
+            set_retention.state_versions, set_retention.schema_history)
+    ON CONFLICT ON CONSTRAINT retention_policy_pkey DO UPDATE
+       SET runs = EXCLUDED.runs, cdc_offsets = EXCLUDED.cdc_offsets,
+           state_versions = EXCLUDED.state_versions, schema_history = EXCLUDED.schema_history,
+           updated_at = now()
+    RETURNING p.* INTO stored;
+    RETURN stored;
+END
+$$;
+
+-- Removes a tenant's policy (the default applies again); whether it had one.
+CREATE FUNCTION nilus.clear_retention(tenant text) RETURNS boolean
+LANGUAGE sql AS $$
+    WITH gone AS (DELETE FROM nilus.retention_policy p WHERE p.tenant = clear_retention.tenant RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM gone)
+$$;
+
+-- Per tenant and kind: the policy in force, when it was last pruned, what
+-- the last apply and all of them removed.
+CREATE FUNCTION nilus.retention_status()
+RETURNS TABLE (tenant text, kind text, keep text, last_pruned_at timestamptz,
+               last_removed bigint, total_removed bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT g.tenant, g.kind,
+           CASE g.kind WHEN 'runs' THEN p.runs::text WHEN 'cdc_offsets' THEN p.cdc_offsets::text
+                       WHEN 'state_versions' THEN p.state_versions::text
+                       ELSE p.schema_history::text END,
+           g.last_pruned_at, g.last_removed, g.total_removed
+      FROM nilus.retention_progress g, nilus.effective_retention(g.tenant) p
+     ORDER BY g.tenant COLLATE "C", g.kind
+$$;
+
+-- For /metrics: per kind over every tenant, what the prunes removed in all
+-- and in their last apply, and when the last batch ran.  SECURITY DEFINER so
+-- the API's role, which sees no tenant's rows without a token, can report
+-- them: sums over tenants, no tenant's own figures.
+CREATE FUNCTION nilus.retention_metrics()
+RETURNS TABLE (kind text, rows_removed_total bigint, last_rows_removed bigint, last_pruned_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+    SELECT k.kind, coalesce(sum(g.total_removed), 0)::bigint, coalesce(sum(g.last_removed), 0)::bigint,
+           max(g.last_pruned_at)
+      FROM unnest(ARRAY['runs', 'cdc_offsets', 'state_versions', 'schema_history']) WITH ORDINALITY AS k(kind, n)
+      LEFT JOIN nilus.retention_progress g ON g.kind = k.kind
+     GROUP BY k.kind, k.n ORDER BY k.n
+$$;
+REVOKE ALL ON FUNCTION nilus.retention_metrics() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nilus.retention_metrics() TO nilus_api, pg_monitor;
+
+ALTER TABLE nilus.retention_policy ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON nilus.retention_policy
+    USING (tenant = '*' OR nilus.tenant_visible(tenant));
+ALTER TABLE nilus.retention_progress ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON nilus.retention_progress
+    USING (nilus.tenant_visible(tenant));
+GRANT SELECT ON nilus.retention_policy, nilus.retention_progress TO nilus_analyst, nilus_api;
+-- Administration stays with the owner (and whom it grants it to).
+REVOKE ALL ON FUNCTION nilus.set_retention(text, interval, interval, integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nilus.clear_retention(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nilus.prune_batch(text, text, integer, timestamptz) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE nilus.apply_retention(integer, real) FROM PUBLIC;
