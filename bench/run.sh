@@ -32,13 +32,8 @@ done
 if [ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ] && ! command -v wrk >/dev/null; then
 	NILUS_BENCH_DEPS=1 scripts/install-deps.sh
 fi
-if [ -z "$reuse" ] && [ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ]; then
-	# fsync back on (pg_virtualenv turns it off): commits must be durable for
-	# the write figures to mean anything.  Memory as a small production box.
-	exec env NILUS_BENCH_IN_VIRTUALENV=1 pg_virtualenv -t \
-		-o fsync=on -o shared_buffers=1GB -o max_wal_size=8GB -o checkpoint_timeout=30min \
-		-o work_mem=16MB -o maintenance_work_mem=256MB "$0" "$@"
-fi
+. bench/lib.sh
+[ -n "$reuse" ] || in_bench_cluster "$0" "$@"
 
 concurrency=8 duration=8 warmup=2 scale_duration=4 scale_warmup=1 quick=0
 while [ $# -gt 0 ]; do
@@ -137,14 +132,6 @@ failure() {
 	: >"$work/failed"
 }
 
-# p50, p99 and mean (ms) of the latencies (µs, 3rd field) in pgbench's logs.
-log_percentiles() {
-	cat "$1".* | awk '{ print $3 }' | sort -n | awk '
-		{ v[NR] = $1; sum += $1 }
-		END { if (NR == 0) { print "- - -"; exit }
-		      i50 = int(NR * 0.50); i99 = int(NR * 0.99)
-		      printf "%.3f %.3f %.3f\n", v[i50 < 1 ? 1 : i50] / 1000, v[i99 < 1 ? 1 : i99] / 1000, sum / NR / 1000 }'
-}
 
 # pgbench: name script setting token tenant clients seconds warmup_seconds.
 # Appends "pgbench name tps p50 p99 mean"; setting is k=v (a pgbench

@@ -1,0 +1,21 @@
+# Shell functions the benchmark scripts share (sourced from the repository's top).
+
+# Runs the script (its path and arguments) again inside a throw-away
+# PostgreSQL, unless it already runs in one.  fsync back on (pg_virtualenv
+# turns it off): commits must be durable for the write figures to mean
+# anything.  Memory as a small production box.
+in_bench_cluster() {
+	[ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ] || return 0
+	exec env NILUS_BENCH_IN_VIRTUALENV=1 pg_virtualenv -t \
+		-o fsync=on -o shared_buffers=1GB -o max_wal_size=8GB -o checkpoint_timeout=30min \
+		-o work_mem=16MB -o maintenance_work_mem=256MB "$@"
+}
+
+# p50, p99 and mean (ms) of the latencies (µs, 3rd field) in pgbench's logs.
+log_percentiles() {
+	cat "$1".* | awk '{ print $3 }' | sort -n | awk '
+		{ v[NR] = $1; sum += $1 }
+		END { if (NR == 0) { print "- - -"; exit }
+		      i50 = int(NR * 0.50); i99 = int(NR * 0.99)
+		      printf "%.3f %.3f %.3f\n", v[i50 < 1 ? 1 : i50] / 1000, v[i99 < 1 ? 1 : i99] / 1000, sum / NR / 1000 }'
+}
