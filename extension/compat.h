@@ -21,11 +21,4 @@
 #define NILUS_NORETURN pg_attribute_noreturn()
 #endif
 
-/* Claiming a prefix of custom settings: MarkGUCPrefixReserved from 15 on. */
-#if PG_VERSION_NUM >= 150000
-#define NILUS_RESERVE_GUC_PREFIX(prefix) MarkGUCPrefixReserved(prefix)
-#else
-#define NILUS_RESERVE_GUC_PREFIX(prefix) EmitWarningsOnPlaceholders(prefix)
-#endif
-
 #endif							/* NILUS_COMPAT_H */
