@@ -7,6 +7,11 @@
  * tenants nilus.tenant_role grants them (directly or through a role they
  * are a member of; '*' = every tenant).  The same answer drives the
  * functions' checks and the row-level security policies.
+ *
+ * The role is the caller's: the route functions are SECURITY DEFINER and run
+ * as nilus_owner, so the current user inside them is always the owner.  The
+ * caller is the outer user (the session's role after SET ROLE), which a
+ * SECURITY DEFINER call does not change.
  */
 #include "postgres.h"
 
@@ -17,6 +22,7 @@
 #include "spi.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -76,15 +82,17 @@ static void
 load_role_tenants(Oid role)
 {
 	static NilusPlan granted = {
-		"SELECT tenant FROM nilus.tenant_role WHERE pg_catalog.pg_has_role(role_name, 'USAGE')",
-		0, {InvalidOid}
+		"SELECT tenant FROM nilus.tenant_role WHERE pg_catalog.pg_has_role($1, role_name, 'USAGE')",
+		1, {OIDOID}
 	};
+	Datum		values[1] = {ObjectIdGetDatum(role)};
+
 	list_free_deep(role_tenants.tenants);
 	role_tenants.tenants = NIL;
 	role_tenants.all = false;
 
 	nilus_spi_connect();
-	nilus_execute(&granted, NULL, NULL, true, 0);
+	nilus_execute(&granted, values, NULL, true, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *tenant = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -100,10 +108,16 @@ load_role_tenants(Oid role)
 	role_tenants.lxid = NILUS_MY_LXID;
 }
 
+static Oid
+caller(void)
+{
+	return GetOuterUserId();
+}
+
 static bool
 role_may_see(const char *tenant)
 {
-	Oid			role = GetUserId();
+	Oid			role = caller();
 	ListCell   *cell;
 
 	if (role_tenants.lxid != NILUS_MY_LXID || role_tenants.role != role)
@@ -141,12 +155,12 @@ nilus_require_access(const char *tenant, NilusRight right)
 							 "nilus.create_token(tenant, ARRAY['%s'], label).", nilus_right_name(right))));
 		return;
 	}
-	if (tenant == NULL || superuser() || role_may_see(tenant))
+	if (tenant == NULL || superuser_arg(caller()) || role_may_see(tenant))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("role \"%s\" has no access to tenant \"%s\"",
-					GetUserNameFromId(GetUserId(), false), tenant),
+					GetUserNameFromId(caller(), false), tenant),
 			 errhint("A tenant is granted to a role by a row in nilus.tenant_role."),
 			 nilus_errparameter("tenant")));
 }
@@ -180,5 +194,5 @@ nilus_tenant_visible(PG_FUNCTION_ARGS)
 	tenant = text_to_cstring(row_tenant);
 	if (token_active())
 		PG_RETURN_BOOL(token_may_see(tenant));
-	PG_RETURN_BOOL(superuser() || role_may_see(tenant));
+	PG_RETURN_BOOL(superuser_arg(caller()) || role_may_see(tenant));
 }

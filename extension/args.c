@@ -205,17 +205,19 @@ nilus_arg_offset(FunctionCallInfo fcinfo)
 	return offset;
 }
 
-/* A timestamp argument's value, which must be finite; false when not given. */
+/*
+ * A timestamp argument's value, in the years text timestamps may name
+ * (time_range.c), infinities refused; false when not given.
+ */
 static bool
-finite_timestamp_arg(FunctionCallInfo fcinfo, const char *name, TimestampTz *value)
+renderable_timestamp_arg(FunctionCallInfo fcinfo, const char *name, TimestampTz *value)
 {
 	int			argno = nilus_argno(fcinfo, name);
 
 	if (PG_ARGISNULL(argno))
 		return false;
 	*value = PG_GETARG_TIMESTAMPTZ(argno);
-	if (TIMESTAMP_NOT_FINITE(*value))
-		nilus_invalid(name, "%s must be a finite timestamp", name);
+	nilus_check_renderable(*value, name);
 	return true;
 }
 
@@ -224,8 +226,8 @@ nilus_range_narrow(NilusRange *range, FunctionCallInfo fcinfo, const char *gte, 
 {
 	TimestampTz bound;
 
-	if (finite_timestamp_arg(fcinfo, gte, &bound))
+	if (renderable_timestamp_arg(fcinfo, gte, &bound))
 		range->lo = Max(range->lo, bound);
-	if (finite_timestamp_arg(fcinfo, lte, &bound))
+	if (renderable_timestamp_arg(fcinfo, lte, &bound))
 		range->hi = Min(range->hi, bound + 1);
 }

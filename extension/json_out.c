@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "json_out.h"
+#include "time_range.h"
 
 #include <math.h>
 
@@ -147,11 +148,12 @@ nj_timestamptz(NilusJson *js, TimestampTz value)
 	struct pg_tm tm;
 	fsec_t		fsec;
 
-	if (TIMESTAMP_NOT_FINITE(value) || timestamp2tm(value, NULL, &tm, &fsec, NULL, NULL) != 0)
-	{
-		nj_string(js, value == DT_NOBEGIN ? "-infinity" : "infinity");
-		return;
-	}
+	/* Only rows stored before 0.3.0 can be outside: the tables' checks refuse them since. */
+	if (!nilus_renderable(value) || timestamp2tm(value, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("a stored timestamp lies outside the years 0001 to 9999 and cannot be written as RFC 3339"),
+				 errhint("Correct the row; the README says how to find such rows.")));
 	before_value(js);
 	appendStringInfo(&js->buf, "\"%04d-%02d-%02dT%02d:%02d:%02d",
 					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);

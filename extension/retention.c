@@ -24,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "append_only.h"
 #include "args.h"
 #include "errors.h"
 #include "rollup_pause.h"
@@ -272,12 +273,13 @@ prune_runs(Datum tenant, Datum cutoff, Datum batch_size)
 	return DatumGetInt64(SPI_getbinval(touched, desc, RUNS_REMOVED, &isnull));
 }
 
+/* Offsets, schema history and state versions are append-only: retention deletes through the guard's seam. */
 static int64
 prune_rows(NilusPlan *plan, Datum tenant, Datum limit, Datum batch_size)
 {
 	Datum		values[3] = {tenant, limit, batch_size};
 
-	nilus_execute(plan, values, NULL, false, 0);
+	nilus_execute_pruning(plan, values, NULL);
 	return (int64) SPI_processed;
 }
 

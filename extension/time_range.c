@@ -1,6 +1,6 @@
 /*
  * time_range.c: timestamps as microsecond ranges, cut at UTC hours and
- * days, and timestamps given as text.
+ * days, timestamps given as text, and the years that can be rendered.
  */
 #include "postgres.h"
 
@@ -8,6 +8,7 @@
 #include "time_range.h"
 
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 /* ts rounded down to a multiple of unit (an hour, a day) since the epoch: UTC. */
@@ -30,45 +31,175 @@ nilus_ceil(TimestampTz ts, int64 unit)
 }
 
 /*
- * Parses a timestamp given as text.  The input function's own error is
- * replaced by one that names the parameter.
+ * Timestamps given as text (the bodies' started_at and finished_at, the
+ * listings' exact started_at) are RFC 3339 date-times and nothing else:
+ *
+ *     YYYY-MM-DD "T" hh:mm:ss [.fraction] ("Z" | +hh:mm | -hh:mm)
+ *
+ * ("T" and "Z" in either case).  PostgreSQL's own input function is not used:
+ * it also reads "epoch", "now", "4714-11-24 BC", time-zone names and a dozen
+ * other forms that a JSON client does not mean and that cannot be rendered
+ * back as RFC 3339.  A space for the "T" (which RFC 3339 leaves to
+ * applications) and a missing offset are refused: the instant must be
+ * unambiguous.  Fractions of any length are rounded to the microsecond.
+ *
+ * The instant must lie in the years 0001 to 9999 in UTC, the years an RFC
+ * 3339 timestamp can write, so that everything stored renders.
  */
+
+/* 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z, in PostgreSQL's microseconds. */
+#define FIRST_RENDERABLE ((TimestampTz) (1721426 - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+#define END_RENDERABLE ((TimestampTz) (5373485 - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+
+#define MAX_QUOTED_INPUT 64		/* longer inputs are not repeated in errors */
+
+typedef struct Rfc3339Fields
+{
+	int			year,
+				month,
+				day,
+				hour,
+				minute,
+				second;
+	int64		usec;			/* the fraction, rounded */
+	int			offset_minutes; /* east of UTC */
+} Rfc3339Fields;
+
+/* Exactly n digits at *s, advancing past them; -1 when they are not there. */
+static int
+fixed_digits(const char **s, int n)
+{
+	int			value = 0;
+
+	for (int i = 0; i < n; i++, (*s)++)
+	{
+		if (!isdigit((unsigned char) **s))
+			return -1;
+		value = value * 10 + (**s - '0');
+	}
+	return value;
+}
+
+static bool
+expect_char(const char **s, char c)
+{
+	if (pg_tolower((unsigned char) **s) != pg_tolower((unsigned char) c))
+		return false;
+	(*s)++;
+	return true;
+}
+
+/* One or more digits after the '.', rounded half up to microseconds. */
+static bool
+fraction_part(const char **s, int64 *usec)
+{
+	int			digits = 0;
+
+	*usec = 0;
+	if (**s != '.')
+		return true;
+	(*s)++;
+	for (; isdigit((unsigned char) **s); (*s)++, digits++)
+	{
+		if (digits < 6)
+			*usec = *usec * 10 + (**s - '0');
+		else if (digits == 6 && **s >= '5')
+			(*usec)++;
+	}
+	for (int i = digits; i < 6; i++)
+		*usec *= 10;
+	return digits > 0;
+}
+
+static bool
+offset_part(const char **s, int *offset_minutes)
+{
+	int			sign = **s == '-' ? -1 : 1;
+	int			hours,
+				minutes;
+
+	if (expect_char(s, 'Z'))
+	{
+		*offset_minutes = 0;
+		return true;
+	}
+	if (**s != '+' && **s != '-')
+		return false;
+	(*s)++;
+	if ((hours = fixed_digits(s, 2)) < 0 || !expect_char(s, ':') || (minutes = fixed_digits(s, 2)) < 0)
+		return false;
+	if (hours > 23 || minutes > 59)
+		return false;
+	*offset_minutes = sign * (hours * 60 + minutes);
+	return true;
+}
+
+/* The syntax alone; field ranges are checked by the caller. */
+static bool
+rfc3339_syntax(const char *s, Rfc3339Fields *f)
+{
+	return (f->year = fixed_digits(&s, 4)) >= 0 && expect_char(&s, '-') &&
+		(f->month = fixed_digits(&s, 2)) >= 0 && expect_char(&s, '-') &&
+		(f->day = fixed_digits(&s, 2)) >= 0 && expect_char(&s, 'T') &&
+		(f->hour = fixed_digits(&s, 2)) >= 0 && expect_char(&s, ':') &&
+		(f->minute = fixed_digits(&s, 2)) >= 0 && expect_char(&s, ':') &&
+		(f->second = fixed_digits(&s, 2)) >= 0 &&
+		fraction_part(&s, &f->usec) && offset_part(&s, &f->offset_minutes) && *s == '\0';
+}
+
+/* RFC 3339's ranges: a day of that month, second 60 for a leap second. */
+static bool
+rfc3339_fields_valid(const Rfc3339Fields *f)
+{
+	return f->month >= 1 && f->month <= MONTHS_PER_YEAR &&
+		f->day >= 1 && f->day <= day_tab[isleap(f->year)][f->month - 1] &&
+		f->hour <= 23 && f->minute <= 59 && f->second <= 60;
+}
+
+static const char *
+quoted_input(const char *value)
+{
+	return strlen(value) <= MAX_QUOTED_INPUT ? psprintf(", not \"%s\"", value) : "";
+}
+
+bool
+nilus_renderable(TimestampTz value)
+{
+	return value >= FIRST_RENDERABLE && value < END_RENDERABLE;
+}
+
+void
+nilus_check_renderable(TimestampTz value, const char *parameter)
+{
+	if (!nilus_renderable(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must lie in the years 0001 to 9999 (UTC)", parameter),
+				 nilus_errparameter(parameter)));
+}
+
 TimestampTz
 nilus_parse_timestamptz(const char *value, const char *parameter)
 {
-	MemoryContext context = CurrentMemoryContext;
-	TimestampTz result = 0;
+	Rfc3339Fields f;
+	TimestampTz result;
 
-	/* Not PostgreSQL's special words ("now", "tomorrow", "epoch"): a date first. */
-	if ((strlen(value) < 10 || !isdigit((unsigned char) value[0]) || value[4] != '-') &&
-		pg_strcasecmp(value + (value[0] == '-' || value[0] == '+'), "infinity") != 0)
+	if (!rfc3339_syntax(value, &f))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
-				 errmsg("%s must be an RFC 3339 timestamp, not \"%s\"", parameter, value),
-				 errhint("An RFC 3339 timestamp has a date, a time and a zone, e.g. 2026-11-28T10:15:00Z."),
+				 errmsg("%s must be an RFC 3339 timestamp%s", parameter, quoted_input(value)),
+				 errhint("An RFC 3339 timestamp is a date, \"T\", a time with seconds and an offset, "
+						 "e.g. 2026-11-28T10:15:00Z or 2026-11-28T11:15:00.5+01:00."),
 				 nilus_errparameter(parameter)));
-	PG_TRY();
-	{
-		result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(value),
-														 ObjectIdGetDatum(InvalidOid),
-														 Int32GetDatum(-1)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *error;
-
-		MemoryContextSwitchTo(context);
-		error = CopyErrorData();
-		FlushErrorState();
+	if (!rfc3339_fields_valid(&f))
 		ereport(ERROR,
-				(errcode(error->sqlerrcode),
-				 errmsg("%s must be an RFC 3339 timestamp, not \"%s\"", parameter, value),
-				 errdetail("%s", error->message),
-				 errhint("An RFC 3339 timestamp has a date, a time and a zone, e.g. 2026-11-28T10:15:00Z."),
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s has a date or time field out of range%s", parameter, quoted_input(value)),
 				 nilus_errparameter(parameter)));
-	}
-	PG_END_TRY();
-	if (TIMESTAMP_NOT_FINITE(result))
-		nilus_invalid(parameter, "%s must be a finite timestamp", parameter);
+	/* Four-digit years and day-sized offsets: far inside int64 microseconds. */
+	result = (TimestampTz) (date2j(f.year, f.month, f.day) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY +
+		((f.hour * MINS_PER_HOUR + f.minute - f.offset_minutes) * SECS_PER_MINUTE + f.second) * USECS_PER_SEC +
+		f.usec;
+	nilus_check_renderable(result, parameter);
 	return result;
 }

@@ -244,3 +244,149 @@ REVOKE ALL ON FUNCTION nilus.set_retention(text, interval, interval, integer, in
 REVOKE ALL ON FUNCTION nilus.clear_retention(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION nilus.prune_batch(text, text, integer, timestamptz) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE nilus.apply_retention(integer, real) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- least privilege (issue 14)
+--
+-- As PostgREST and Supabase do it: the API role may only call the route
+-- functions.  They are SECURITY DEFINER, owned by nilus_owner, a role that
+-- cannot log in, and run with a fixed search_path.  Tenant isolation stays
+-- in the database: the tables FORCE row-level security, so the policies bind
+-- the owner too, and the predicate (nilus.tenant_visible) acts for the
+-- transaction's token or, without one, for the calling role (the outer
+-- user, which SECURITY DEFINER does not change), never for the owner.
+-- Analysts keep their plain SELECTs under the same policies.
+--
+-- For whoever adds objects after this section (the pgTAP suite checks it,
+-- test/sql/18_least_privilege.sql): a new table is owned by nilus_owner,
+-- has row-level security enabled and forced when it holds tenant rows, and
+-- grants nilus_api nothing; a new function callable by nilus_api is
+-- SECURITY DEFINER, SET search_path = pg_catalog, nilus, pg_temp, owned by
+-- nilus_owner, and EXECUTE is revoked from PUBLIC and granted by name.
+-- CREATE OR REPLACE FUNCTION resets SECURITY DEFINER and SET: repeat them.
+------------------------------------------------------------------------------
+
+-- Roles are cluster-wide: another database may have made it already.
+DO $owner$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'nilus_owner') THEN
+        CREATE ROLE nilus_owner;
+    END IF;
+    ALTER ROLE nilus_owner NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+END
+$owner$;
+COMMENT ON ROLE nilus_owner IS 'owns nilus'' tables and functions; cannot log in';
+GRANT USAGE ON SCHEMA nilus TO nilus_owner;
+
+-- Everything stored changes hands; the policies now bind the owner too.
+DO $own$
+DECLARE
+    rel regclass;
+BEGIN
+    FOR rel IN SELECT c.oid FROM pg_class c
+                WHERE c.relnamespace = 'nilus'::regnamespace AND c.relkind IN ('r', 'p', 'S')
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO nilus_owner', rel);
+        EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, nilus_api', rel);
+    END LOOP;
+    -- The data tables.  Control tables (api_token, tenant_role, the
+    -- retention tables) are read across tenants by the owner's own code.
+    FOREACH rel IN ARRAY ARRAY['nilus.pipeline_run', 'nilus.run_rollup_resource', 'nilus.run_rollup_tenant',
+                               'nilus.run_rollup_user', 'nilus.run_rollup_resource_day', 'nilus.run_rollup_tenant_day',
+                               'nilus.pipeline_state', 'nilus.pipeline_state_head', 'nilus.cdc_offset',
+                               'nilus.cdc_offset_latest', 'nilus.cdc_schema_history']::regclass[]
+    LOOP
+        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
+    END LOOP;
+END
+$own$;
+-- The policies' predicate reads the mapping as the analyst running a SELECT.
+GRANT SELECT ON nilus.tenant_role TO nilus_analyst;
+
+DO $functions$
+DECLARE
+    -- The routes' functions, what the shim calls before them, and the
+    -- retention figures of /metrics.
+    api text[] := ARRAY['authenticate', 'health', 'info', 'storage_health',
+                        'list_pipelines', 'list_runs', 'pipeline_stats', 'store_run',
+                        'get_state', 'store_state', 'list_cdc_offsets', 'list_cdc_schema_history',
+                        'get_offsets', 'store_offsets', 'get_schema_history', 'store_schema_history',
+                        'schema_history_exists', 'retention_metrics'];
+    -- What an analyst may call: the reads, and the policies' predicate.
+    analyst text[] := ARRAY['health', 'info', 'storage_health', 'list_pipelines', 'list_runs',
+                            'pipeline_stats', 'get_state', 'list_cdc_offsets', 'list_cdc_schema_history',
+                            'get_offsets', 'get_schema_history', 'schema_history_exists',
+                            'tenant_visible'];
+    -- Token administration: the owner's (superusers'), granted by name to delegate it.
+    admin text[] := ARRAY['create_token', 'revoke_token'];
+    fn regprocedure;
+    name text;
+    definer boolean;
+BEGIN
+    -- Procedures too (apply_retention): ROUTINE covers both.
+    FOR fn, name, definer IN SELECT p.oid, p.proname, p.prosecdef FROM pg_proc p
+                              WHERE p.pronamespace = 'nilus'::regnamespace
+    LOOP
+        EXECUTE format('ALTER ROUTINE %s OWNER TO nilus_owner', fn);
+        EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', fn);
+        IF definer OR name = ANY (api || admin) THEN
+            EXECUTE format('ALTER ROUTINE %s SECURITY DEFINER SET search_path = pg_catalog, nilus, pg_temp', fn);
+        END IF;
+        IF name = ANY (api) THEN
+            EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO nilus_api', fn);
+        END IF;
+        IF name = ANY (analyst) THEN
+            EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO nilus_analyst', fn);
+        END IF;
+    END LOOP;
+END
+$functions$;
+
+-- Append-only: offsets, schema history and state versions are records of
+-- what happened; nobody rewrites or removes them but retention, through the
+-- one seam in extension/append_only.c (a DELETE run by the library's own
+-- retention code).  Statement triggers: one check per statement, and a
+-- DELETE that matches nothing is refused as well.  A subscriber applying
+-- logical replication (session_replication_role = replica) does not fire
+-- them, so that retention on a publisher replicates.
+CREATE FUNCTION nilus.refuse_rewrite() RETURNS trigger
+AS 'MODULE_PATHNAME', 'nilus_refuse_rewrite' LANGUAGE C;
+ALTER FUNCTION nilus.refuse_rewrite() OWNER TO nilus_owner;
+REVOKE ALL ON FUNCTION nilus.refuse_rewrite() FROM PUBLIC;
+DO $append_only$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['cdc_offset', 'cdc_schema_history', 'pipeline_state']
+    LOOP
+        EXECUTE format('CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON nilus.%I
+                            FOR EACH STATEMENT EXECUTE FUNCTION nilus.refuse_rewrite()', t);
+    END LOOP;
+END
+$append_only$;
+
+-- Rendered timestamps lie in the years RFC 3339 can write (0001-9999, UTC),
+-- whoever writes the row.  Rows stored before 0.3.0 may not: the upgrade
+-- leaves such a check NOT VALID and says where (README, "Timestamps").
+DO $renderable$
+DECLARE
+    col record;
+BEGIN
+    FOR col IN SELECT * FROM (VALUES ('pipeline_run', 'started_at'), ('pipeline_run', 'finished_at'),
+                                     ('pipeline_state', 'created_at'), ('cdc_offset', 'record_insert_ts'),
+                                     ('cdc_offset_latest', 'record_insert_ts'),
+                                     ('cdc_schema_history', 'record_insert_ts')) AS c(tab, name)
+    LOOP
+        EXECUTE format('ALTER TABLE nilus.%I ADD CONSTRAINT %I
+                            CHECK (%I >= ''0001-01-01T00:00:00Z'' AND %I < ''10000-01-01T00:00:00Z'') NOT VALID',
+                       col.tab, col.name || '_renderable', col.name, col.name);
+        BEGIN
+            EXECUTE format('ALTER TABLE nilus.%I VALIDATE CONSTRAINT %I', col.tab, col.name || '_renderable');
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'nilus.%.% has values outside the years 0001 to 9999: the check % stays NOT VALID',
+                col.tab, col.name, col.name || '_renderable'
+                USING HINT = 'Correct those rows, then ALTER TABLE ... VALIDATE CONSTRAINT.';
+        END;
+    END LOOP;
+END
+$renderable$;

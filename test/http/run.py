@@ -998,6 +998,85 @@ def store_run_bad_bodies_change_nothing():
     eq(db_run("acme", good["run_id"]), None, "nothing stored")
 
 
+# Bodies' timestamps are RFC 3339 and nothing else; what PostgreSQL would
+# also read (words, eras, zone names, a space for the T, no offset) and
+# instants outside the years 0001-9999 are a 400 naming the field.
+NOT_RFC3339 = ["4714-11-24 BC", "1999-01-08 04:05:06 PST8PDT", "infinity", "-infinity", "epoch", "now",
+               "today", "2026-11-28 10:15:00Z", "2026-11-28T10:15:00", "2026-11-28", "2026-11-28T10:15:00+0200",
+               "2026-11-28T10:15:00 UTC", "20261128T101500Z", "12026-11-28T10:15:00Z", "2026-02-29T00:00:00Z",
+               "2026-11-28T24:00:00Z", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"]
+
+
+@test
+def store_run_timestamps_rfc3339_only():
+    path = "/tenants/acme/pipeline/runs"
+    good = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
+            "started_at": "2026-01-15T10:00:00Z"}
+    with Unchanged():
+        for field in ("started_at", "finished_at"):
+            for value in NOT_RFC3339:
+                err = expect_error(post(path, dict(good, **{field: value})), 400, "invalid_parameter", field,
+                                   mentions=[field])
+                check(value not in ("4714-11-24 BC", "infinity") or "RFC 3339" in err["message"],
+                      f"{field}={value!r}: the message says RFC 3339: {err['message']!r}")
+    # The query parameter's check in the shim allows offsets up to 15:59 (PostgreSQL's limit).
+    for given, rendered, as_filter in (
+            ("2026-01-15t12:00:00.123456789+02:00", "2026-01-15T10:00:00.123457Z", True),
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z", True),
+            ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z", True),
+            ("2026-01-15T00:30:00+23:59", "2026-01-14T00:31:00Z", False)):
+        run = dict(good, run_id=str(uuid.uuid4()), started_at=given)
+        eq(ok_json(post(path, run))["started_at"], rendered, f"started_at {given} rendered")
+        if as_filter:
+            listed = ok_json(get("/tenants/acme/pipelines", {"started_at": given}))
+            check(run["run_id"] in [p["run_id"] for p in listed["pipelines"]],
+                  f"started_at={given} as a listing filter finds the run")
+
+
+@test
+def listing_timestamps_follow_the_same_rule():
+    with Unchanged():
+        for value in ("2026-11-28 10:15:00", "4714-11-24 BC", "0001-01-01T00:00:00+00:01"):
+            expect_error(get("/tenants/acme/pipelines", {"started_at": value}), 400, "invalid_parameter",
+                         "started_at")
+        for name in ("started_at_gte", "started_at_lte"):
+            expect_error(get("/tenants/acme/pipelines", {name: "0001-01-01T00:00:00+00:01"}), 400,
+                         "invalid_parameter", name)
+            expect_error(get("/tenants/acme/pipelines", {name: "9999-12-31T23:59:59-00:01"}), 400,
+                         "invalid_parameter", name)
+
+
+# ---- least privilege
+
+def psql_as_api(sql):
+    """Runs SQL as the shim's own login role; returns (ok, output)."""
+    args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dsn(), "-c", sql]
+    done = subprocess.run(args, capture_output=True, text=True)
+    return done.returncode == 0, (done.stdout + done.stderr).strip()
+
+
+@test
+def shim_login_with_a_token_cannot_touch_tables():
+    """Whoever holds the shim's login and a tenant token may call the route functions, nothing else."""
+    ok_json(post("/tenants/acme/pipeline/p-lp/offsets",
+                 offsets_body(R_ORDERS, "c", [{"offset_key": "k", "offset_val": "v"}])), 201)
+    token = T["acme_all"]
+    with Unchanged():
+        for statement in ("UPDATE nilus.cdc_offset SET offset_val = 'rewritten' WHERE tenant = 'acme'",
+                          "DELETE FROM nilus.cdc_offset WHERE tenant = 'acme'",
+                          "INSERT INTO nilus.cdc_schema_history (tenant, id, resource_id, pipeline_name, "
+                          "connector_name, history_data, history_data_seq) "
+                          "VALUES ('acme', gen_random_uuid(), 'r', 'p', 'c', 'x', 1)",
+                          "UPDATE nilus.pipeline_run SET error = 'rewritten' WHERE tenant = 'acme'",
+                          "DELETE FROM nilus.run_rollup_resource WHERE tenant = 'acme'",
+                          "SELECT count(*) FROM nilus.pipeline_state"):
+            ok, out = psql_as_api(f"BEGIN; SELECT nilus.authenticate({lit(token)}); {statement}; COMMIT;")
+            check(not ok and "permission denied" in out, f"{statement}: expected permission denied, got {out!r}")
+    ok, out = psql_as_api(f"BEGIN; SELECT nilus.authenticate({lit(token)}); "
+                          "SELECT nilus.get_offsets('acme', 'p-lp') ->> 'pipeline_name'; COMMIT;")
+    check(ok and out.splitlines()[-1] == "p-lp", f"the route function answers the same login: {out!r}")
+
+
 # ---- state
 
 @test

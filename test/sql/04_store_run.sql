@@ -4,7 +4,7 @@
 -- or finished_at - started_at; timestamps come back as RFC 3339 UTC.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(103);
+SELECT plan(246);
 -- Output must be UTC whatever the session's zone.
 SET LOCAL TimeZone = 'Asia/Kolkata';
 
@@ -105,7 +105,9 @@ SELECT is(nilus.store_run('acme', pg_temp.run_body('04000000-0000-0000-0000-0000
                                                    '{"duration_sec": 0.001, "is_success": true}'))::jsonb -> 'duration_sec',
           '0.001'::jsonb, 'a small duration_sec round-trips');
 
--- Timestamps: any offset in, UTC out, fractional seconds only when non-zero.
+-- Timestamps: any offset in, UTC out, fractional seconds only when non-zero;
+-- RFC 3339 at its edges: fractions of any length rounded to the microsecond,
+-- offsets up to 23:59, a leap second, the years 0001 and 9999.
 SELECT is(nilus.store_run('acme', pg_temp.run_body('04000000-0000-0000-0000-000000000010', 'res-3', now())
                                   || jsonb_build_object('started_at', given))::jsonb ->> 'started_at',
           expected, 'started_at ' || given || ' comes back as ' || expected)
@@ -115,9 +117,44 @@ SELECT is(nilus.store_run('acme', pg_temp.run_body('04000000-0000-0000-0000-0000
                ('2026-11-28T10:15:00.000Z', '2026-11-28T10:15:00Z'),
                ('2026-11-28T04:45:00.5-05:30', '2026-11-28T10:15:00.5Z'),
                ('2026-11-28t10:15:00z', '2026-11-28T10:15:00Z'),
+               ('2026-11-28T10:15:00.123456789Z', '2026-11-28T10:15:00.123457Z'),
+               ('2026-11-28T10:15:00.9999996Z', '2026-11-28T10:15:01Z'),
+               ('2026-11-28T10:15:00-00:00', '2026-11-28T10:15:00Z'),
+               ('2026-11-28T23:45:00-23:59', '2026-11-29T23:44:00Z'),
+               ('2026-11-28T00:15:00+23:59', '2026-11-27T00:16:00Z'),
+               ('2024-02-29T12:00:00Z', '2024-02-29T12:00:00Z'),
+               ('2016-12-31T23:59:60Z', '2017-01-01T00:00:00Z'),
+               ('0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z'),
+               ('0001-01-01T01:00:00+01:00', '0001-01-01T00:00:00Z'),
+               ('9999-12-31T23:59:59.999999Z', '9999-12-31T23:59:59.999999Z'),
                ('1999-12-31T23:59:59.999999Z', '1999-12-31T23:59:59.999999Z')) AS t(given, expected);
 SELECT is((SELECT started_at FROM nilus.pipeline_run WHERE run_id = '04000000-0000-0000-0000-000000000010'),
           '1999-12-31 23:59:59.999999+00'::timestamptz, 'the stored started_at is the instant given');
+
+-- Anything else is refused, naming the field: PostgreSQL's other input forms
+-- (22007), and days, times and instants that do not exist or cannot be
+-- written back in RFC 3339 (22008).
+SELECT pg_temp.rejects(format('SELECT nilus.store_run(%L, %L)', 'acme',
+                              pg_temp.run_body('04000000-0000-0000-0000-0000000000f2', 'res-3', '2026-11-28 10:00:00+00')
+                              || jsonb_build_object(field, given)),
+                       expected || ' ' || field, field || ' ' || given)
+  FROM unnest(ARRAY['started_at', 'finished_at']) AS field,
+       (VALUES ('4714-11-24 BC', '22007'), ('1999-01-08 04:05:06 PST8PDT', '22007'), ('infinity', '22007'),
+               ('-infinity', '22007'), ('epoch', '22007'), ('now', '22007'), ('today', '22007'),
+               ('2026-11-28 10:15:00Z', '22007'), ('2026-11-28T10:15:00', '22007'), ('2026-11-28', '22007'),
+               ('2026-11-28T10:15Z', '22007'), ('2026-11-28T10:15:00.Z', '22007'), ('2026-11-28T10:15:00+0200', '22007'),
+               ('2026-11-28T10:15:00+02', '22007'), ('2026-11-28T10:15:00+24:00', '22007'),
+               ('+2026-11-28T10:15:00Z', '22007'), ('20261128T101500Z', '22007'), ('12026-11-28T10:15:00Z', '22007'),
+               (' 2026-11-28T10:15:00Z', '22007'), ('2026-11-28T10:15:00Z ', '22007'), ('2026-11-28T10:15:00 UTC', '22007'),
+               ('2026-11-28T10:15:00Z[Europe/Paris]', '22007'), ('2026-11-28T10:15:00 +01:00', '22007'), ('', '22007'),
+               ('2026-02-29T00:00:00Z', '22008'), ('2026-04-31T00:00:00Z', '22008'), ('2026-11-28T24:00:00Z', '22008'),
+               ('2026-11-28T10:60:00Z', '22008'), ('2026-11-28T10:15:61Z', '22008'), ('0000-12-31T23:59:59Z', '22008'),
+               ('0001-01-01T00:00:00+00:01', '22008'), ('9999-12-31T23:59:59-00:01', '22008'),
+               ('9999-12-31T23:59:59.9999995Z', '22008')) AS bad(given, expected);
+SELECT ok(pg_temp.message_of(format('SELECT nilus.store_run(%L, %L)', 'acme',
+                                    pg_temp.run_body('04000000-0000-0000-0000-0000000000f2', 'res-3', now())
+                                    || '{"started_at": "1999-01-08 04:05:06 PST8PDT"}')) ~ '^started_at must be an RFC 3339 timestamp',
+          'the message says what started_at must be');
 
 -- run_id is a UUID, whatever its spelling; tenants are separate.
 SELECT is(nilus.store_run('acme', pg_temp.run_body('04000000-0000-0000-0000-00000000000a', 'res-3', '2026-11-28 10:00:00+00')
@@ -151,7 +188,7 @@ SELECT pg_temp.rejects(format('SELECT nilus.store_run(%L, %L)', tenant, body), e
     ('acme', '{"run_id": "04000000-0000-0000-0000-0000000000f1", "resource_id": "r", "pipeline_name": "p", "started_at": "tomorrow"}', '22007 started_at', 'started_at a word PostgreSQL would read as a date'),
     ('acme', '{"run_id": "04000000-0000-0000-0000-0000000000f1", "resource_id": "r", "pipeline_name": "p", "started_at": "2026-13-01T00:00:00Z"}', '22008 started_at', 'started_at month 13'),
     ('acme', '{"run_id": "04000000-0000-0000-0000-0000000000f1", "resource_id": "r", "pipeline_name": "p", "started_at": "2026-02-30T00:00:00Z"}', '22008 started_at', 'started_at February 30'),
-    ('acme', '{"run_id": "04000000-0000-0000-0000-0000000000f1", "resource_id": "r", "pipeline_name": "p", "started_at": "infinity"}', '22023 started_at', 'started_at infinity'),
+    ('acme', '{"run_id": "04000000-0000-0000-0000-0000000000f1", "resource_id": "r", "pipeline_name": "p", "started_at": "infinity"}', '22007 started_at', 'started_at infinity'),
     ('acme', '{"run_id": "04000000-0000-0000-0000-0000000000f1", "resource_id": "r", "pipeline_name": "p", "started_at": 1764324900}', '22023 started_at', 'started_at a number'),
     ('acme', '{"run_id": "04000000-0000-0000-0000-0000000000f1", "resource_id": "r", "pipeline_name": "p", "started_at": "2026-11-28T10:00:00Z", "finished_at": "2026-11-28T09:59:59.999999Z"}', '22023 finished_at', 'finished_at before started_at'),
     ('acme', '{"run_id": "04000000-0000-0000-0000-0000000000f1", "resource_id": "r", "pipeline_name": "p", "started_at": "2026-11-28T10:00:00Z", "finished_at": "soon"}', '22007 finished_at', 'finished_at not a timestamp'),

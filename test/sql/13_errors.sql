@@ -4,7 +4,7 @@
 -- the writing functions are in their own files, with "nothing changed".)
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(268);
+SELECT plan(303);
 
 -- Two assertions per bad call: SQLSTATE and parameter; the message.
 CREATE FUNCTION pg_temp.refuses(statement text, expected text) RETURNS SETOF text LANGUAGE plpgsql AS $$
@@ -37,14 +37,30 @@ SELECT pg_temp.refuses('SELECT ' || format(call, arg), expected)
   FROM unnest(ARRAY[$$nilus.list_pipelines('acme', %s)$$, $$nilus.list_runs('acme', 'res-1', %s)$$]) AS call,
        (VALUES ($$started_at => 'garbage'$$, '22007 started_at'),
                ($$started_at => '2026-11-28T25:00:00Z'$$, '22008 started_at'),
-               ($$started_at => 'infinity'$$, '22023 started_at'),
-               ($$started_at => '-infinity'$$, '22023 started_at'),
-               ($$started_at_gte => 'infinity'$$, '22023 started_at_gte'),
-               ($$started_at_lte => '-infinity'$$, '22023 started_at_lte')) AS bad(arg, expected);
+               ($$started_at => 'infinity'$$, '22007 started_at'),
+               ($$started_at => '-infinity'$$, '22007 started_at'),
+               ($$started_at_gte => 'infinity'$$, '22008 started_at_gte'),
+               ($$started_at_lte => '-infinity'$$, '22008 started_at_lte')) AS bad(arg, expected);
+-- started_at as an instant is RFC 3339 and nothing else, in the years
+-- 0001-9999 (UTC); the typed bounds keep to the same years.
+SELECT pg_temp.refuses(format('SELECT nilus.list_pipelines(%L, started_at => %L)', 'acme', v), expected)
+  FROM (VALUES ('4714-11-24 BC', '22007 started_at'), ('1999-01-08 04:05:06 PST8PDT', '22007 started_at'),
+               ('epoch', '22007 started_at'), ('now', '22007 started_at'),
+               ('2026-11-28 10:15:00Z', '22007 started_at'), ('2026-11-28T10:15:00', '22007 started_at'),
+               ('2026-11-28T10:15:00+0100', '22007 started_at'),
+               ('0001-01-01T00:00:00+00:01', '22008 started_at'),
+               ('9999-12-31T23:59:59-00:01', '22008 started_at')) AS bad(v, expected);
+SELECT pg_temp.refuses(format('SELECT nilus.%s(%L, %s => %L::timestamptz)', f, 'acme', p, v), '22008 ' || p)
+  FROM (VALUES ('list_pipelines', 'started_at_gte'), ('list_cdc_offsets', 'record_insert_ts_lte')) AS fp(f, p),
+       unnest(ARRAY['0001-01-01 00:00:00+00:01', '10000-01-01 00:00:00+00', '4714-11-24 00:00:00+00 BC']) AS v;
+SELECT is(pg_temp.error_of(format('SELECT nilus.list_pipelines(%L, %s)', 'acme', arg)), 'no error', 'accepted: ' || arg)
+  FROM unnest(ARRAY[$$started_at => '0001-01-01T00:00:00Z'$$, $$started_at => '9999-12-31T23:59:59.999999Z'$$,
+                    $$started_at => '2026-11-28t11:15:00.5+01:00'$$,
+                    $$started_at_gte => '0001-01-01 00:00:00+00'$$, $$started_at_lte => '9999-12-31 23:59:59.999999+00'$$]) AS arg;
 SELECT matches(pg_temp.error_of(format('SELECT nilus.list_pipelines(%L, started_at => %L)', 'acme', d)), '^2200[78] started_at$',
                'started_at => ' || d || ': a date that does not exist is a bad date (22007/22008)')
   FROM unnest(ARRAY['2026-02-30', '2026-13-01', '2026-00-10']) AS d;
-SELECT pg_temp.refuses(format('SELECT nilus.%s(%L, %s => %L)', f, 'acme', p, v), '22023 ' || p)
+SELECT pg_temp.refuses(format('SELECT nilus.%s(%L, %s => %L)', f, 'acme', p, v), '22008 ' || p)
   FROM unnest(ARRAY['list_cdc_offsets', 'list_cdc_schema_history']) AS f,
        (VALUES ('record_insert_ts_gte', 'infinity'), ('record_insert_ts_lte', '-infinity')) AS bad(p, v);
 
