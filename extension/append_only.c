@@ -22,19 +22,7 @@ static bool pruning = false;
 int
 nilus_execute_pruning(NilusPlan *plan, Datum *values, const char *nulls)
 {
-	int			rc;
-
-	pruning = true;
-	PG_TRY();
-	{
-		rc = nilus_execute(plan, values, nulls, false, 0);
-	}
-	PG_FINALLY();
-	{
-		pruning = false;
-	}
-	PG_END_TRY();
-	return rc;
+	return nilus_execute_while(plan, values, nulls, &pruning);
 }
 
 static const char *

@@ -13,19 +13,7 @@ static bool paused = false;
 int
 nilus_execute_without_rollup_trigger(NilusPlan *plan, Datum *values, const char *nulls)
 {
-	int			rc;
-
-	paused = true;
-	PG_TRY();
-	{
-		rc = nilus_execute(plan, values, nulls, false, 0);
-	}
-	PG_FINALLY();
-	{
-		paused = false;
-	}
-	PG_END_TRY();
-	return rc;
+	return nilus_execute_while(plan, values, nulls, &paused);
 }
 
 bool

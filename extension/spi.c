@@ -55,3 +55,21 @@ nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only,
 		elog(ERROR, "nilus: \"%s\" failed: %s", plan->sql, SPI_result_code_string(rc));
 	return rc;
 }
+
+int
+nilus_execute_while(NilusPlan *plan, Datum *values, const char *nulls, bool *during)
+{
+	int			rc;
+
+	*during = true;
+	PG_TRY();
+	{
+		rc = nilus_execute(plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		*during = false;
+	}
+	PG_END_TRY();
+	return rc;
+}

@@ -27,5 +27,11 @@ extern void nilus_spi_connect(void);
 extern char *nilus_keep_string(const char *sql);
 extern SPIPlanPtr nilus_plan(NilusPlan *plan);
 extern int	nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only, long count);
+/*
+ * A writing statement (read_only false, no row limit) with *during true
+ * while it runs, false again however it ends: how a trigger is told that
+ * this statement's caller answers for it (rollup_pause.c, append_only.c).
+ */
+extern int	nilus_execute_while(NilusPlan *plan, Datum *values, const char *nulls, bool *during);
 
 #endif							/* NILUS_SPI_H */
