@@ -49,6 +49,7 @@ api_server_start(const struct api_server_config *cfg)
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) MAX_CONNECTIONS,
 							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT,
+							MHD_OPTION_URI_LOG_CALLBACK, request_on_uri, NULL,
 							MHD_OPTION_NOTIFY_COMPLETED, request_on_completed, NULL,
 							MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 							MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,

@@ -31,6 +31,10 @@ error_code(int status)
 			return "uri_too_long";
 		case 415:
 			return "unsupported_media_type";
+		case 417:
+			return "expectation_failed";
+		case 501:
+			return "not_implemented";
 		case 503:
 			return "unavailable";
 		default:

@@ -9,20 +9,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <microhttpd.h>
-
 #include "response.h"
 #include "routes.h"
 
 /*
- * Decodes the arguments into values, in the order of the route's query
- * parameters (NULL = not given; the caller frees them, also on failure).
- * False with the refusal filled when one does not fit.
+ * Decodes the raw query string (what follows '?', still percent-encoded;
+ * NULL = none) into values, in the order of the route's query parameters
+ * (NULL = not given; the caller frees them, also on failure).  False with
+ * the refusal filled when one does not fit.  The shim scans the query
+ * itself, not MHD: see request_on_uri.
  */
-bool		query_scan(struct MHD_Connection *connection, const struct route *route,
+bool		query_scan(const char *query, const struct route *route,
 					   char *values[MAX_QUERY_PARAMS], struct refusal *refusal);
-
-/* The length of path and query string, as far as MHD kept them apart. */
-size_t		query_uri_length(struct MHD_Connection *connection, const char *url);
 
 #endif

@@ -37,6 +37,7 @@
 #include "body.h"
 #include "db.h"
 #include "docs.h"
+#include "framing.h"
 #include "loop.h"
 #include "metrics.h"
 #include "query.h"
@@ -75,6 +76,11 @@ struct request
 	int			status;			/* 0 until ANSWERED */
 	struct MHD_Response *response;	/* while ANSWERED */
 	const char *token;			/* in MHD's header storage, valid for the request */
+	const char *target_end;		/* in MHD's buffer: where the request target seemed to end */
+	size_t		target_len;
+	char	   *query_string;	/* raw, as the client sent it; NULL = none */
+	bool		begun;			/* the headers were seen */
+	bool		close;			/* the connection cannot be trusted past this answer */
 	char	   *query[MAX_QUERY_PARAMS];	/* decoded; NULL = not given */
 	struct body body;
 	size_t		discarded;		/* body bytes of a request already refused */
@@ -134,6 +140,8 @@ deliver(struct request *rq)
 
 	rq->response = NULL;
 	enter(rq, REQUEST_DELIVERED);
+	if (rq->close && response)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 	metrics_request(rq->found == ROUTE_MATCH_NONE ? METRICS_UNMATCHED : rq->match.slot,
 					rq->method, rq->status, monotonic_seconds() - rq->start);
 	return reply(rq->connection, rq->status, response) ? MHD_YES : MHD_NO;
@@ -238,7 +246,7 @@ begin_api(struct request *rq)
 			   "missing or malformed bearer token: send Authorization: Bearer <token>");
 		settle_refusal(rq, &refusal);
 	}
-	else if (!query_scan(rq->connection, route, rq->query, &refusal) ||
+	else if (!query_scan(rq->query_string, route, rq->query, &refusal) ||
 			 (route->body && !body_headers_fit(rq->connection, max_body, &refusal)))
 		settle_refusal(rq, &refusal);
 }
@@ -263,14 +271,45 @@ not_allowed(struct request *rq)
 	settle(rq, 405, response_not_allowed(message, rq->match.allow));
 }
 
-static void
-begin(struct request *rq, const char *url)
+/*
+ * MHD passes the HTTP version from right behind the request target: when
+ * it is not there, a NUL byte cut the target short.
+ */
+static bool
+target_has_nul(const struct request *rq, const char *version)
 {
-	if (query_uri_length(rq->connection, url) > MAX_URI)
+	return rq->target_end == NULL || version != rq->target_end + 1;
+}
+
+/* What the head says before any route is looked at: framing, then the target. */
+static bool
+head_fits(struct request *rq, const char *version)
+{
+	struct refusal refusal;
+
+	if (!framing_ok(rq->connection, &refusal))
 	{
-		settle(rq, 414, response_error(414, NULL, "the request URI is longer than 8192 bytes", NULL));
-		return;
+		rq->close = true;
+		settle_refusal(rq, &refusal);
 	}
+	else if (target_has_nul(rq, version))
+	{
+		rq->close = true;
+		settle(rq, 400, response_error(400, "bad_request",
+									   "the request target contains a NUL byte", NULL));
+	}
+	else if (rq->target_len > MAX_URI)
+		settle(rq, 414, response_error(414, NULL, "the request URI is longer than 8192 bytes", NULL));
+	else
+		return true;
+	return false;
+}
+
+static void
+begin(struct request *rq, const char *url, const char *version)
+{
+	if (!head_fits(rq, version))
+		return;
 	rq->found = route_find(rq->method, url, &rq->match);
 	switch (rq->found)
 	{
@@ -296,18 +335,36 @@ begin(struct request *rq, const char *url)
 
 /* ---- MHD's callbacks ---- */
 
-static struct request *
-request_new(struct MHD_Connection *connection, const char *method)
+/*
+ * MHD_OPTION_URI_LOG_CALLBACK: the request begins with its raw target,
+ * before MHD parses the query string.  The shim keeps the query and scans
+ * it itself (query.c); MHD is left an empty one, because it would store
+ * each argument as a record in the connection's small memory pool and
+ * answer nothing at all once some 470 arguments have filled it.  uri lies
+ * in MHD's writable read buffer (MHD itself cuts it apart after this
+ * call); writing there is what MHD 0.9.75 allows for, nothing more.
+ */
+void *
+request_on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
 {
 	struct request *rq = calloc(1, sizeof(*rq));
+	char	   *query = uri ? strchr(uri, '?') : NULL;
 
+	(void) cls;
 	if (!rq)
 		return NULL;
 	rq->state = REQUEST_READING;
 	rq->connection = connection;
 	rq->start = monotonic_seconds();
-	snprintf(rq->method, sizeof(rq->method), "%s", method);
 	in_flight++;
+	if (!uri)
+		return rq;
+	rq->target_len = strlen(uri);
+	rq->target_end = uri + rq->target_len;
+	if (query && rq->target_len <= MAX_URI)
+		rq->query_string = strdup(query + 1);
+	if (query)
+		query[1] = '\0';
 	return rq;
 }
 
@@ -340,14 +397,16 @@ request_on_access(void *cls, struct MHD_Connection *connection, const char *url,
 	struct request *rq = *req_cls;
 	size_t		size = *upload_data_size;
 
-	(void) cls, (void) version;
+	(void) cls, (void) connection;
 	if (!rq)
+		return MHD_NO;			/* request_on_uri found no memory */
+	if (!rq->begun)
 	{
-		rq = *req_cls = request_new(connection, method);
-		if (!rq)
-			return MHD_NO;
-		begin(rq, url);
-		return rq->status == 413 ? deliver(rq) : MHD_YES;
+		rq->begun = true;
+		snprintf(rq->method, sizeof(rq->method), "%s", method);
+		begin(rq, url, version);
+		/* A body refused for its size or framing is not read: answer and close. */
+		return rq->status == 413 || rq->close ? deliver(rq) : MHD_YES;
 	}
 	if (size > 0)
 	{
@@ -373,10 +432,22 @@ request_free(struct request *rq)
 	if (rq->response)
 		MHD_destroy_response(rq->response);
 	match_release(&rq->match);
+	free(rq->query_string);
 	for (size_t i = 0; i < MAX_QUERY_PARAMS; i++)
 		free(rq->query[i]);
 	body_free(&rq->body);
 	free(rq);
+}
+
+/* MHD answered the request itself (its header was too large, malformed, ...) or it was cut off. */
+static void
+log_refused_by_mhd(const struct request *rq, struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_HTTP_STATUS);
+	int			status = info ? (int) info->http_status : 0;
+
+	access_log("-", "-", status, monotonic_seconds() - rq->start, status == 0);
 }
 
 void
@@ -385,13 +456,16 @@ request_on_completed(void *cls, struct MHD_Connection *connection, void **req_cl
 {
 	struct request *rq = *req_cls;
 
-	(void) cls, (void) connection;
+	(void) cls;
 	if (!rq)
 		return;
-	access_log(rq->method,
-			   rq->found == ROUTE_MATCH_NONE ? rq->raw_path : route_pattern(rq->match.slot),
-			   rq->status, monotonic_seconds() - rq->start,
-			   toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	if (!rq->begun)
+		log_refused_by_mhd(rq, connection);
+	else
+		access_log(rq->method,
+				   rq->found == ROUTE_MATCH_NONE ? rq->raw_path : route_pattern(rq->match.slot),
+				   rq->status, monotonic_seconds() - rq->start,
+				   toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	request_free(rq);
 	*req_cls = NULL;
 	in_flight--;

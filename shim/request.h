@@ -12,6 +12,9 @@
 /* max_body: --max-body; docs_dir: --docs-dir. */
 void		request_init(size_t max_body, const char *docs_dir);
 
+/* MHD_OPTION_URI_LOG_CALLBACK: creates the request from its raw target; see request.c. */
+void	   *request_on_uri(void *cls, const char *uri, struct MHD_Connection *connection);
+
 /* MHD_AccessHandlerCallback: called for the headers, each piece of the body, and the end. */
 enum MHD_Result request_on_access(void *cls, struct MHD_Connection *connection, const char *url,
 								  const char *method, const char *version,

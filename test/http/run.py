@@ -1886,6 +1886,126 @@ def garbage_requests_leave_the_shim_alive():
         shim_still_serves()
 
 
+def until_closed(data, port=None, timeout=10.0):
+    """Sends bytes as they are and reads until the server closes (None: still open
+    after timeout seconds)."""
+    with socket.create_connection(("127.0.0.1", port or SHIM.port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        reply = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return reply
+                reply += chunk
+        except ConnectionResetError:
+            return reply
+        except socket.timeout:
+            return None
+
+
+def expect_closing_error(data, status, code, what):
+    """One JSON error, then the connection closed: nothing after it is read as a request."""
+    started = time.monotonic()
+    reply = until_closed(data)
+    check(reply is not None, f"{what}: the connection was still open after 10 s")
+    check(time.monotonic() - started < 5, f"{what}: the answer took {time.monotonic() - started:.1f}s")
+    eq(reply.count(b"HTTP/1.1 "), 1, f"{what}: responses in {short(reply[:300])}")
+    expect_error(parse_reply(reply), status, code)
+
+
+def post_head(path, token, extra):
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\n{extra}\r\n").encode()
+
+
+@test
+def hundreds_of_query_parameters_are_a_json_400():
+    base = url("/tenants/acme/pipelines")
+    for what, query, parameter in (
+            ("470 repeats", "&".join(["run_as_user=a"] * 470), "run_as_user"),
+            ("470 unknown", "&".join(f"x{i}=1" for i in range(470)), "x0"),
+            ("4000 bare names", "&".join(["a"] * 4000), "a")):
+        r = request("GET", f"{base}?{query}", token=T["acme_all"])
+        expect_error(r, 400, "invalid_parameter", parameter)
+    r = request("GET", f"{base}?" + "&" * 3000 + "limit=2", token=T["acme_all"])
+    eq(len(ok_json(r)["pipelines"]), 2, "empty arguments are skipped")
+    shim_still_serves()
+
+
+@test
+def request_smuggling_framing_is_refused_and_closed():
+    path = url("/tenants/acme/pipeline/smuggle/state")
+    token = T["acme_runtime"]
+    body = b'{"state": 1}'
+    second = f"GET {url('/info')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    with Unchanged():
+        expect_closing_error(post_head(path, token, f"Content-Length: {len(body)}\r\n"
+                                                    f"Content-Length: {len(body) + len(second)}\r\n")
+                             + body + second, 400, "bad_request", "two Content-Length headers")
+        expect_closing_error(post_head(path, token, f"Content-Length: {len(body)}\r\n"
+                                                    f"Content-Length: {len(body)}\r\n") + body + second,
+                             400, "bad_request", "a repeated Content-Length")
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        expect_closing_error(post_head(path, token, f"Content-Length: {len(chunked) + len(second)}\r\n"
+                                                    "Transfer-Encoding: chunked\r\n") + chunked + second,
+                             400, "bad_request", "Content-Length with Transfer-Encoding")
+        expect_closing_error(post_head(path, token, "Transfer-Encoding: chunked\r\n"
+                                                    "Transfer-Encoding: chunked\r\n") + chunked + second,
+                             400, "bad_request", "two Transfer-Encoding headers")
+        expect_closing_error(post_head(path, token, f"Content-Length : {len(body)}\r\n") + body + second,
+                             400, "bad_request", "a space before the colon")
+    shim_still_serves()
+
+
+@test
+def unknown_transfer_codings_are_501_at_once():
+    path = url("/tenants/acme/pipeline/codings/state")
+    token = T["acme_runtime"]
+    body = b'{"state": 1}'
+    with Unchanged():
+        for coding in ("gzip, chunked", "identity", "chunked, chunked"):
+            expect_closing_error(post_head(path, token, f"Transfer-Encoding: {coding}\r\n") + body,
+                                 501, "not_implemented", f"Transfer-Encoding: {coding}")
+        expect_closing_error(post_head(path, token, f"Transfer-Encoding: identity\r\n"
+                                                    f"Content-Length: {len(body)}\r\n") + body,
+                             400, "bad_request", "identity with Content-Length")
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    status, reply = raw(post_head(path, token, "Transfer-Encoding: Chunked\r\nConnection: close\r\n")
+                        + chunked)
+    eq(status, 201, f"a plain chunked body still works ({short(reply[:200])})")
+
+
+@test
+def nul_in_target_and_unknown_expectation_are_refused():
+    token = T["acme_all"]
+    for target in (url("/info") + "\0/../x", url("/tenants/acme/pipelines") + "?limit=1\0&x=1",
+                   url("/info") + "\0HTTP/1.1"):
+        expect_closing_error(f"GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                             f"\r\n".encode(), 400, "bad_request", f"NUL in {target!r}")
+    path = url("/tenants/acme/pipeline/expect/state")
+    body = b'{"state": 2}'
+    with Unchanged():
+        expect_closing_error(post_head(path, token, f"Expect: weird\r\nContent-Length: {len(body)}\r\n")
+                             + body, 417, "expectation_failed", "Expect: weird")
+    with socket.create_connection(("127.0.0.1", SHIM.port), timeout=10) as s:
+        s.sendall(post_head(path, token, f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n"
+                                         f"Connection: close\r\n"))
+        interim = s.recv(65536)
+        check(interim.startswith(b"HTTP/1.1 100"), f"Expect: 100-continue: {short(interim)}")
+        s.sendall(body)
+        reply = b""
+        while not response_complete(reply):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    ok_json(parse_reply(reply), 201)
+
+
 # ---- docs, OpenAPI, metrics
 
 def norm_template(path):
