@@ -23,8 +23,7 @@
  * small.  Bodies are not held there but in the request's own buffer.
  */
 #define CONNECTION_MEMORY (32 * 1024)
-#define IDLE_TIMEOUT 60			/* seconds a keep-alive connection may idle */
-#define MAX_CONNECTIONS 1000
+#define IDLE_TIMEOUT 60			/* seconds without progress while an answer is sent */
 #define IDLE_WAKEUP_MS 1000		/* the loop's longest sleep */
 
 static bool stopping;
@@ -41,12 +40,15 @@ struct MHD_Daemon *
 api_server_start(const struct api_server_config *cfg)
 {
 	request_init(cfg->max_body, cfg->docs_dir);
+	connections_init(&cfg->limits);
 	/* No thread of MHD's own: api_server_serve's loop runs it beside the database connections. */
 	return MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 							(cfg->ipv6 ? MHD_USE_IPv6 : 0),
 							0, NULL, NULL, request_on_access, NULL,
 							MHD_OPTION_SOCK_ADDR, cfg->addr,
-							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) MAX_CONNECTIONS,
+							MHD_OPTION_CONNECTION_LIMIT, connections_accept_limit(),
+							MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_client,
+							MHD_OPTION_NOTIFY_CONNECTION, connections_on_notify, NULL,
 							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT,
 							MHD_OPTION_URI_LOG_CALLBACK, request_on_uri, NULL,
@@ -131,6 +133,7 @@ api_server_serve(struct MHD_Daemon *daemon, const sigset_t *stop_signals, double
 		loop_wait(next_wakeup_ms(daemon));
 		db_tick();
 		MHD_run(daemon);
+		connections_sweep();
 		db_flush();
 		access_log_flush();
 	}

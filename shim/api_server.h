@@ -11,6 +11,8 @@
 
 #include <microhttpd.h>
 
+#include "connections.h"
+
 struct api_server_config
 {
 	const struct sockaddr *addr;
@@ -18,6 +20,8 @@ struct api_server_config
 	unsigned int threads;
 	size_t		max_body;
 	const char *docs_dir;
+	struct connection_limits limits;
+	unsigned int max_per_client;	/* --max-connections-per-client; 0 = no limit */
 };
 
 struct MHD_Daemon *api_server_start(const struct api_server_config *config);

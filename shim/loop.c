@@ -5,6 +5,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -16,10 +17,20 @@
 
 static int	epoll_fd = -1;
 
+/* Milliseconds on the monotonic clock at the last turn: written by the loop, read by probes. */
+static atomic_llong heartbeat_ms;
+
+static long long
+monotonic_ms(void)
+{
+	return (long long) (monotonic_seconds() * 1000.0);
+}
+
 bool
 loop_init(void)
 {
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	atomic_store(&heartbeat_ms, monotonic_ms());
 	return epoll_fd >= 0;
 }
 
@@ -65,7 +76,10 @@ void
 loop_wait(int timeout_ms)
 {
 	struct epoll_event events[BATCH];
-	int			n = epoll_wait(epoll_fd, events, BATCH, timeout_ms);
+	int			n;
+
+	atomic_store(&heartbeat_ms, monotonic_ms());
+	n = epoll_wait(epoll_fd, events, BATCH, timeout_ms);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -82,4 +96,10 @@ monotonic_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+double
+loop_seconds_since_turn(void)
+{
+	return (double) (monotonic_ms() - atomic_load(&heartbeat_ms)) / 1000.0;
 }

@@ -26,6 +26,12 @@ void		loop_unwatch(int fd);
 /* Seconds on the monotonic clock: what timeouts and durations are measured with. */
 double		monotonic_seconds(void);
 
+/*
+ * Seconds since the loop last began a wait: it turns at least every second
+ * when healthy.  Safe to call from any thread (the liveness probe).
+ */
+double		loop_seconds_since_turn(void);
+
 /* Waits at most timeout_ms for events and runs the watchers of those that came. */
 void		loop_wait(int timeout_ms);
 

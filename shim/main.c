@@ -37,6 +37,10 @@ struct options
 	const char *threads;
 	const char *max_body;
 	const char *docs_dir;
+	const char *max_connections;
+	const char *max_per_client;
+	const char *header_timeout;
+	const char *body_timeout;
 };
 
 struct listen_addr
@@ -51,13 +55,20 @@ usage(FILE *out)
 	fprintf(out,
 			"usage: nilus-manager [--dsn DSN] [--listen HOST:PORT] [--metrics-listen HOST:PORT]\n"
 			"                     [--threads N] [--max-body BYTES] [--docs-dir DIR]\n"
+			"                     [--max-connections N] [--max-connections-per-client N]\n"
+			"                     [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
 			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_LISTEN,\n"
-			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR.\n"
+			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR,\n"
+			"NILUS_MAX_CONNECTIONS, NILUS_MAX_CONNECTIONS_PER_CLIENT, NILUS_HEADER_TIMEOUT,\n"
+			"NILUS_BODY_TIMEOUT.\n"
 			"--threads N is how many requests run at once, each on its own database connection;\n"
 			"one event loop serves every HTTP connection and every database connection.\n"
 			"Defaults: DSN from the libpq environment (PGHOST, PGPORT, ...), --listen 0.0.0.0:8080,\n"
 			"--metrics-listen 0.0.0.0:9090, --threads = number of cores, --max-body 8MiB,\n"
-			"--docs-dir %s.\n", NILUS_DOCS_DIR);
+			"--docs-dir %s, --max-connections 1000,\n"
+			"--max-connections-per-client = half of --max-connections (0 = no limit),\n"
+			"--header-timeout 10 (the request head, or the wait for the next one on keep-alive),\n"
+			"--body-timeout 60 (the whole body, from the end of the head).\n", NILUS_DOCS_DIR);
 }
 
 static const char *
@@ -80,6 +91,10 @@ parse_flags(int argc, char **argv, struct options *o)
 		{"threads", required_argument, NULL, 't'},
 		{"max-body", required_argument, NULL, 'b'},
 		{"docs-dir", required_argument, NULL, 'D'},
+		{"max-connections", required_argument, NULL, 'c'},
+		{"max-connections-per-client", required_argument, NULL, 'C'},
+		{"header-timeout", required_argument, NULL, 'H'},
+		{"body-timeout", required_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -97,6 +112,10 @@ parse_flags(int argc, char **argv, struct options *o)
 			case 't': o->threads = optarg; break;
 			case 'b': o->max_body = optarg; break;
 			case 'D': o->docs_dir = optarg; break;
+			case 'c': o->max_connections = optarg; break;
+			case 'C': o->max_per_client = optarg; break;
+			case 'H': o->header_timeout = optarg; break;
+			case 'B': o->body_timeout = optarg; break;
 			case 'h': usage(stdout); exit(0);
 			case 'V': printf("nilus-manager %s\n", NILUS_VERSION); exit(0);
 			default: usage(stderr); exit(2);
@@ -150,19 +169,32 @@ online_cores(void)
 	return cores > 0 ? (unsigned int) cores : 1;
 }
 
+/* A whole number from min to max; the flag's name is in the error. */
 static unsigned int
-parse_threads(const char *text)
+parse_number(const char *flag, const char *text, long min, long max)
 {
 	char	   *end;
 	long		n;
+	char		why[64];
 
-	if (!text)
-		return online_cores();
 	errno = 0;
 	n = strtol(text, &end, 10);
-	if (errno || end == text || *end || n < 1 || n > 1024)
-		fail("--threads", text, "must be a number from 1 to 1024");
+	if (errno || end == text || *end || n < min || n > max)
+	{
+		snprintf(why, sizeof(why), "must be a number from %ld to %ld", min, max);
+		fail(flag, text, why);
+	}
 	return (unsigned int) n;
+}
+
+static struct connection_limits
+parse_limits(const struct options *o)
+{
+	return (struct connection_limits) {
+		.max = parse_number("--max-connections", o->max_connections, 1, 100000),
+		.header_timeout = parse_number("--header-timeout", o->header_timeout, 1, 3600),
+		.body_timeout = parse_number("--body-timeout", o->body_timeout, 1, 3600),
+	};
 }
 
 /* getaddrinfo takes 99999 and wraps it: the range is checked here. */
@@ -252,14 +284,21 @@ main(int argc, char **argv)
 	o.threads = from_env(o.threads, "NILUS_THREADS", NULL);
 	o.max_body = from_env(o.max_body, "NILUS_MAX_BODY", "8M");
 	o.docs_dir = from_env(o.docs_dir, "NILUS_DOCS_DIR", NILUS_DOCS_DIR);
+	o.max_connections = from_env(o.max_connections, "NILUS_MAX_CONNECTIONS", "1000");
+	o.max_per_client = from_env(o.max_per_client, "NILUS_MAX_CONNECTIONS_PER_CLIENT", NULL);
+	o.header_timeout = from_env(o.header_timeout, "NILUS_HEADER_TIMEOUT", "10");
+	o.body_timeout = from_env(o.body_timeout, "NILUS_BODY_TIMEOUT", "60");
 
 	parse_listen("--listen", o.listen, &api_addr);
 	parse_listen("--metrics-listen", o.metrics_listen, &metrics_addr);
 	config = (struct api_server_config) {
 		.addr = (const struct sockaddr *) &api_addr.addr, .ipv6 = api_addr.ipv6,
-		.threads = parse_threads(o.threads), .max_body = parse_size(o.max_body),
-		.docs_dir = o.docs_dir,
+		.threads = o.threads ? parse_number("--threads", o.threads, 1, 1024) : online_cores(),
+		.max_body = parse_size(o.max_body), .docs_dir = o.docs_dir, .limits = parse_limits(&o),
 	};
+	config.max_per_client = o.max_per_client
+		? parse_number("--max-connections-per-client", o.max_per_client, 0, 100000)
+		: config.limits.max / 2;
 	warn_missing_assets(o.docs_dir);
 	raise_file_limit();
 	block_signals(&stop);
@@ -282,8 +321,9 @@ main(int argc, char **argv)
 		MHD_stop_daemon(api);
 		return 1;
 	}
-	fprintf(stderr, "nilus-manager %s: API on %s, metrics on %s, %u threads, max body %zu bytes\n",
-			NILUS_VERSION, o.listen, o.metrics_listen, config.threads, config.max_body);
+	fprintf(stderr, "nilus-manager %s: API on %s, metrics on %s, %u threads, max body %zu bytes, "
+			"%u connections (%u per client)\n", NILUS_VERSION, o.listen, o.metrics_listen,
+			config.threads, config.max_body, config.limits.max, config.max_per_client);
 	if (!api_server_serve(api, &stop, STOP_GRACE))
 	{
 		fprintf(stderr, "nilus-manager: cannot serve: %s\n", strerror(errno));

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "db_ready.h"
+#include "loop.h"
 #include "metrics.h"
 #include "response.h"
 
@@ -36,6 +37,26 @@ json_response(const char *json)
 	char	   *copy = strdup(json);
 
 	return copy ? response_owned(JSON_TYPE, copy, strlen(copy), free, copy) : NULL;
+}
+
+/*
+ * Seconds the API loop may go without a turn before the process counts as
+ * wedged: it wakes at least once a second, so this is far past any busy turn.
+ */
+#define STALLED_AFTER 10.0
+
+/* Liveness: the API loop still turns (a heartbeat), so a probe restarts a wedged process. */
+static struct MHD_Response *
+health_response(int *status)
+{
+	double		stalled = loop_seconds_since_turn();
+	char		why[100];
+
+	if (stalled <= STALLED_AFTER)
+		return json_response("{\"status\": \"ok\"}");
+	*status = 503;
+	snprintf(why, sizeof(why), "the API loop has not turned for %.0f seconds", stalled);
+	return response_error(503, "stalled", why, NULL);
 }
 
 static struct MHD_Response *
@@ -104,7 +125,7 @@ on_probe(void *cls, struct MHD_Connection *connection, const char *url, const ch
 	else if (strcmp(url, "/metrics") == 0)
 		response = metrics_response(&status);
 	else if (strcmp(url, "/health") == 0)
-		response = json_response("{\"status\": \"ok\"}");
+		response = health_response(&status);
 	else if (strcmp(url, "/readiness") == 0)
 		response = readiness_response(&status);
 	else

@@ -35,6 +35,7 @@
 
 #include "access_log.h"
 #include "body.h"
+#include "connections.h"
 #include "db.h"
 #include "docs.h"
 #include "framing.h"
@@ -397,12 +398,13 @@ request_on_access(void *cls, struct MHD_Connection *connection, const char *url,
 	struct request *rq = *req_cls;
 	size_t		size = *upload_data_size;
 
-	(void) cls, (void) connection;
+	(void) cls;
 	if (!rq)
 		return MHD_NO;			/* request_on_uri found no memory */
 	if (!rq->begun)
 	{
 		rq->begun = true;
+		connection_head_received(connection);
 		snprintf(rq->method, sizeof(rq->method), "%s", method);
 		begin(rq, url, version);
 		/* A body refused for its size or framing is not read: answer and close. */
@@ -413,6 +415,7 @@ request_on_access(void *cls, struct MHD_Connection *connection, const char *url,
 		*upload_data_size = 0;
 		return take_upload(rq, upload_data, size);
 	}
+	connection_request_received(connection);
 	if (rq->state == REQUEST_DELIVERED)
 		return MHD_YES;
 	if (rq->state == REQUEST_READING)
@@ -459,6 +462,7 @@ request_on_completed(void *cls, struct MHD_Connection *connection, void **req_cl
 	(void) cls;
 	if (!rq)
 		return;
+	connection_answered(connection);
 	if (!rq->begun)
 		log_refused_by_mhd(rq, connection);
 	else

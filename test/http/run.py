@@ -2301,6 +2301,148 @@ def env_configured_shim_enforces_small_max_body():
         small.stop()
 
 
+def still_open(sock):
+    """True while the server has not closed sock (a silent connection)."""
+    try:
+        return select.select([sock], [], [], 0)[0] == [] or sock.recv(1, socket.MSG_PEEK) != b""
+    except ConnectionResetError:
+        return False
+
+
+def closed_within(sock, seconds):
+    """Waits for the server to close sock; the seconds it took, or None."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if not still_open(sock):
+            return time.monotonic() - started
+        time.sleep(0.05)
+    return None
+
+
+def connect(shim):
+    s = socket.create_connection(("127.0.0.1", shim.port), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    return s
+
+
+@test
+def connection_flood_makes_room_for_new_clients_idle_first():
+    os.environ.update(NILUS_MAX_CONNECTIONS="40", NILUS_MAX_CONNECTIONS_PER_CLIENT="0")
+    flood = Shim("flood", via_env=True)
+    try:
+        flood.start()
+    finally:
+        del os.environ["NILUS_MAX_CONNECTIONS"], os.environ["NILUS_MAX_CONNECTIONS_PER_CLIENT"]
+    silent, idle = [], []
+    try:
+        silent = [connect(flood) for _ in range(30)]
+        for _ in range(10):
+            conn = http.client.HTTPConnection("127.0.0.1", flood.port, timeout=10)
+            ok_json(get("/info", conn=conn, port=flood.port))
+            idle.append(conn)
+        time.sleep(0.3)
+        ok_json(get("/info", port=flood.port))
+        time.sleep(0.3)
+        eq(sum(not still_open(c.sock) for c in idle), 1, "idle keep-alive connections closed for "
+                                                        "the 41st connection")
+        eq(sum(not still_open(s) for s in silent), 0, "connections still sending a first head closed "
+                                                      "while an idle one was left")
+        silent += [connect(flood) for _ in range(100)]
+        for _ in range(3):
+            ok_json(get("/info", port=flood.port, timeout=5))
+        eq(flood.stop(), 0, "exit status after SIGTERM")
+    finally:
+        for c in silent:
+            c.close()
+        for c in idle:
+            c.close()
+        flood.stop()
+
+
+@test
+def slow_heads_and_bodies_are_cut_at_their_deadline():
+    slow = Shim("slow", extra=["--header-timeout", "2", "--body-timeout", "2",
+                               "--max-connections-per-client", "6"])
+    slow.start()
+    try:
+        drip = connect(slow)
+        drip.sendall(f"GET {url('/info')} HTTP/1.1\r\nHost: x\r\n".encode())
+        took = None
+        for i in range(12):
+            try:
+                drip.sendall(f"X-Drip-{i}: 1\r\n".encode())
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            took = closed_within(drip, 0.5)
+            if took is not None:
+                break
+        check(took is not None, "a head sent one line every 0.5 s was still being read after 6 s")
+        path = url("/tenants/acme/pipeline/slow-body/state")
+        with Unchanged():
+            body = connect(slow)
+            body.sendall(post_head(path, T["acme_runtime"], "Content-Length: 100\r\n") + b'{"state": ')
+            for _ in range(12):
+                try:
+                    body.sendall(b" ")
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                if closed_within(body, 0.5) is not None:
+                    break
+            check(not still_open(body), "a body sent a byte every 0.5 s was still being read after 6 s")
+        idle = http.client.HTTPConnection("127.0.0.1", slow.port, timeout=10)
+        ok_json(get("/info", conn=idle, port=slow.port))
+        check(closed_within(idle.sock, 5) is not None, "an idle keep-alive connection outlived "
+                                                       "--header-timeout")
+        own = [connect(slow) for _ in range(6)]
+        extra = connect(slow)
+        check(closed_within(extra, 2) is not None, "a 7th connection from one address with "
+                                                   "--max-connections-per-client 6")
+        for c in own + [extra, drip, body]:
+            c.close()
+        ok_json(get("/info", port=slow.port))
+    finally:
+        slow.stop()
+
+
+@test
+def liveness_fails_while_the_api_loop_is_stuck():
+    """The access log goes to a pipe nobody reads: once it is full, the loop blocks writing."""
+    stuck = Shim("stuck")
+    argv, env = stuck.command()
+    stuck.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    drained = threading.Event()
+    try:
+        stuck.wait_ready()
+        eq(request("GET", "/health", port=stuck.metrics_port).status, 200, "/health while turning")
+        for _ in range(20000):
+            try:
+                request("GET", url("/nope" + "x" * 200), port=stuck.port, timeout=1)
+            except OSError:
+                break
+        r = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            r = request("GET", "/health", port=stuck.metrics_port, timeout=5)
+            if r.status == 503:
+                break
+            time.sleep(0.5)
+        expect_error(r, 503, "stalled")
+        threading.Thread(target=lambda: (stuck.proc.stderr.read(), drained.set()), daemon=True).start()
+        deadline = time.monotonic() + 10
+        while request("GET", "/health", port=stuck.metrics_port, timeout=5).status != 200:
+            check(time.monotonic() < deadline, "/health still 503 after the loop could go on")
+            time.sleep(0.2)
+    finally:
+        stuck.proc.send_signal(signal.SIGTERM)
+        if not drained.is_set():
+            threading.Thread(target=stuck.proc.stderr.read, daemon=True).start()
+        try:
+            stuck.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            stuck.proc.kill()
+            stuck.proc.wait()
+
+
 @test
 def sigterm_finishes_the_request_in_flight():
     shim = Shim("graceful")
@@ -2352,7 +2494,9 @@ def occupied_listen_port_is_an_error():
 @test
 def bad_flags_are_refused():
     for flag, value in (("--threads", "0"), ("--max-body", "lots"), ("--listen", "nowhere"),
-                        ("--metrics-listen", "127.0.0.1:99999"), ("--threads", "-2")):
+                        ("--metrics-listen", "127.0.0.1:99999"), ("--threads", "-2"),
+                        ("--max-connections", "0"), ("--max-connections-per-client", "x"),
+                        ("--header-timeout", "0"), ("--body-timeout", "1e3")):
         try:
             done = subprocess.run([BIN, "--dsn", dsn(), "--listen", f"127.0.0.1:{free_port()}",
                                    "--metrics-listen", f"127.0.0.1:{free_port()}", flag, value],
