@@ -36,14 +36,27 @@ keep_escaped(void *cls, struct MHD_Connection *connection, char *s)
 	return strlen(s);
 }
 
+/*
+ * TLS 1.2 and 1.3 only, GnuTLS's NORMAL ciphers for them (as nginx's and
+ * HAProxy's defaults today): 1.0 and 1.1 are refused at the handshake.
+ */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 struct MHD_Daemon *
 api_server_start(const struct api_server_config *cfg)
 {
+	struct MHD_OptionItem tls[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->tls_cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, cfg->tls_key},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) TLS_PRIORITIES},
+		{MHD_OPTION_END, 0, NULL},
+	};
+
 	request_init(cfg->max_body, cfg->docs_dir);
 	connections_init(&cfg->limits);
 	/* No thread of MHD's own: api_server_serve's loop runs it beside the database connections. */
 	return MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-							(cfg->ipv6 ? MHD_USE_IPv6 : 0),
+							(cfg->ipv6 ? MHD_USE_IPv6 : 0) | (cfg->tls_cert ? MHD_USE_TLS : 0),
 							0, NULL, NULL, request_on_access, NULL,
 							MHD_OPTION_SOCK_ADDR, cfg->addr,
 							MHD_OPTION_CONNECTION_LIMIT, connections_accept_limit(),
@@ -55,6 +68,7 @@ api_server_start(const struct api_server_config *cfg)
 							MHD_OPTION_NOTIFY_COMPLETED, request_on_completed, NULL,
 							MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 							MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
+							MHD_OPTION_ARRAY, cfg->tls_cert ? tls : tls + 3,
 							MHD_OPTION_END);
 }
 

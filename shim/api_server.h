@@ -22,6 +22,8 @@ struct api_server_config
 	const char *docs_dir;
 	struct connection_limits limits;
 	unsigned int max_per_client;	/* --max-connections-per-client; 0 = no limit */
+	char	   *tls_cert;		/* PEM text of --tls-cert; NULL = plain HTTP */
+	char	   *tls_key;
 };
 
 struct MHD_Daemon *api_server_start(const struct api_server_config *config);

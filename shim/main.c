@@ -28,6 +28,7 @@
 #endif
 
 #define STOP_GRACE 30.0			/* seconds requests in flight get to finish */
+#define MAX_PEM (1024 * 1024)		/* a certificate chain or key file */
 
 struct options
 {
@@ -41,6 +42,8 @@ struct options
 	const char *max_per_client;
 	const char *header_timeout;
 	const char *body_timeout;
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 struct listen_addr
@@ -57,10 +60,12 @@ usage(FILE *out)
 			"                     [--threads N] [--max-body BYTES] [--docs-dir DIR]\n"
 			"                     [--max-connections N] [--max-connections-per-client N]\n"
 			"                     [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
+			"                     [--tls-cert FILE --tls-key FILE]\n"
 			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_LISTEN,\n"
 			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR,\n"
 			"NILUS_MAX_CONNECTIONS, NILUS_MAX_CONNECTIONS_PER_CLIENT, NILUS_HEADER_TIMEOUT,\n"
-			"NILUS_BODY_TIMEOUT.\n"
+			"NILUS_BODY_TIMEOUT, NILUS_TLS_CERT, NILUS_TLS_KEY.\n"
+			"--tls-cert and --tls-key (PEM files) serve the API over TLS 1.2 or 1.3 only.\n"
 			"--threads N is how many requests run at once, each on its own database connection;\n"
 			"one event loop serves every HTTP connection and every database connection.\n"
 			"Defaults: DSN from the libpq environment (PGHOST, PGPORT, ...), --listen 0.0.0.0:8080,\n"
@@ -95,6 +100,8 @@ parse_flags(int argc, char **argv, struct options *o)
 		{"max-connections-per-client", required_argument, NULL, 'C'},
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"body-timeout", required_argument, NULL, 'B'},
+		{"tls-cert", required_argument, NULL, 'T'},
+		{"tls-key", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -116,6 +123,8 @@ parse_flags(int argc, char **argv, struct options *o)
 			case 'C': o->max_per_client = optarg; break;
 			case 'H': o->header_timeout = optarg; break;
 			case 'B': o->body_timeout = optarg; break;
+			case 'T': o->tls_cert = optarg; break;
+			case 'K': o->tls_key = optarg; break;
 			case 'h': usage(stdout); exit(0);
 			case 'V': printf("nilus-manager %s\n", NILUS_VERSION); exit(0);
 			default: usage(stderr); exit(2);
@@ -159,6 +168,34 @@ parse_size(const char *text)
 	if (errno || end == text || *end || n == 0 || text[0] == '-' || n > (1ULL << 32) >> shift)
 		fail("--max-body", text, "must be a number of bytes from 1 to 4G (suffixes k, M, G)");
 	return (size_t) (n << shift);
+}
+
+/* A PEM file's text, NUL-terminated, read once at start. */
+static char *
+read_pem(const char *flag, const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	char	   *text = malloc(MAX_PEM + 1);
+	size_t		len = f && text ? fread(text, 1, MAX_PEM + 1, f) : 0;
+
+	if (!f || !text || ferror(f) || len == 0 || len > MAX_PEM)
+		fail(flag, path, !f ? strerror(errno) : "must be a PEM file of at most 1 MiB");
+	fclose(f);
+	text[len] = '\0';
+	return text;
+}
+
+static void
+load_tls(const struct options *o, struct api_server_config *config)
+{
+	if (!o->tls_cert != !o->tls_key)
+		fail(o->tls_cert ? "--tls-key" : "--tls-cert", "", "--tls-cert and --tls-key go together");
+	if (!o->tls_cert)
+		return;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		fail("--tls-cert", o->tls_cert, "this libmicrohttpd was built without TLS");
+	config->tls_cert = read_pem("--tls-cert", o->tls_cert);
+	config->tls_key = read_pem("--tls-key", o->tls_key);
 }
 
 static unsigned int
@@ -288,6 +325,8 @@ main(int argc, char **argv)
 	o.max_per_client = from_env(o.max_per_client, "NILUS_MAX_CONNECTIONS_PER_CLIENT", NULL);
 	o.header_timeout = from_env(o.header_timeout, "NILUS_HEADER_TIMEOUT", "10");
 	o.body_timeout = from_env(o.body_timeout, "NILUS_BODY_TIMEOUT", "60");
+	o.tls_cert = from_env(o.tls_cert, "NILUS_TLS_CERT", NULL);
+	o.tls_key = from_env(o.tls_key, "NILUS_TLS_KEY", NULL);
 
 	parse_listen("--listen", o.listen, &api_addr);
 	parse_listen("--metrics-listen", o.metrics_listen, &metrics_addr);
@@ -299,6 +338,7 @@ main(int argc, char **argv)
 	config.max_per_client = o.max_per_client
 		? parse_number("--max-connections-per-client", o.max_per_client, 0, 100000)
 		: config.limits.max / 2;
+	load_tls(&o, &config);
 	warn_missing_assets(o.docs_dir);
 	raise_file_limit();
 	block_signals(&stop);
@@ -321,8 +361,9 @@ main(int argc, char **argv)
 		MHD_stop_daemon(api);
 		return 1;
 	}
-	fprintf(stderr, "nilus-manager %s: API on %s, metrics on %s, %u threads, max body %zu bytes, "
-			"%u connections (%u per client)\n", NILUS_VERSION, o.listen, o.metrics_listen,
+	fprintf(stderr, "nilus-manager %s: API on %s%s, metrics on %s, %u threads, max body %zu bytes, "
+			"%u connections (%u per client)\n", NILUS_VERSION, o.listen,
+			config.tls_cert ? " (TLS)" : "", o.metrics_listen,
 			config.threads, config.max_body, config.limits.max, config.max_per_client);
 	if (!api_server_serve(api, &stop, STOP_GRACE))
 	{
@@ -336,6 +377,8 @@ main(int argc, char **argv)
 	db_shutdown();
 	loop_free();
 	openapi_free();
+	free(config.tls_cert);
+	free(config.tls_key);
 	fprintf(stderr, "nilus-manager: stopped\n");
 	return 0;
 }

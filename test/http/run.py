@@ -21,6 +21,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -2441,6 +2443,55 @@ def liveness_fails_while_the_api_loop_is_stuck():
         except subprocess.TimeoutExpired:
             stuck.proc.kill()
             stuck.proc.wait()
+
+
+def tls_context(cafile, version):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile)
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # the client offers old versions: the server must refuse
+    ctx.minimum_version = ctx.maximum_version = version
+    return ctx
+
+
+@test
+def tls_serves_1_2_and_1_3_only():
+    cert, key = TMP / "cert.pem", TMP / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                           "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                           "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True)
+    check(made.returncode == 0, f"openssl req: {short(made.stderr)}")
+    tls = Shim("tls", extra=["--tls-cert", str(cert), "--tls-key", str(key)])
+    tls.start()
+    try:
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            conn = http.client.HTTPSConnection("127.0.0.1", tls.port, timeout=10,
+                                               context=tls_context(cert, version))
+            info = ok_json(get("/info", conn=conn))
+            check(any(isinstance(v, str) and "nilus" in v for v in info.values()), f"/info: {short(info)}")
+            eq(conn.sock.version(), version.name.replace("_", "."), "negotiated version")
+            conn.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            old = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
+        for version in old:
+            conn = http.client.HTTPSConnection("127.0.0.1", tls.port, timeout=10,
+                                               context=tls_context(cert, version))
+            try:
+                r = get("/info", conn=conn)
+                raise Failure(f"{version.name} was accepted: {r!r}")
+            except ssl.SSLError:
+                pass
+            finally:
+                conn.close()
+        status, reply = raw(f"GET {url('/info')} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), port=tls.port)
+        eq(status, None, f"plain HTTP on the TLS port ({short(reply[:100])})")
+    finally:
+        tls.stop()
+    for flags in (["--tls-cert", str(cert)], ["--tls-cert", str(cert), "--tls-key", str(TMP / "none.pem")]):
+        done = subprocess.run([BIN, "--dsn", dsn(), "--listen", f"127.0.0.1:{free_port()}",
+                               "--metrics-listen", f"127.0.0.1:{free_port()}", *flags],
+                              capture_output=True, text=True, timeout=5)
+        check(done.returncode != 0 and "tls-" in done.stderr, f"{flags}: {short(done.stderr)}")
 
 
 @test
