@@ -1,6 +1,7 @@
 # nilus: the PostgreSQL extension (PGXS) and the nilus-manager HTTP shim.
 #   make demo   build, install, start a throw-away cluster with sample data and the shim
 #   make test   install what the tests need, build, install, run every test
+#   make fuzz   run the fuzz targets (FUZZ_SECONDS=N each, default 30)
 EXTENSION_SOURCES = $(wildcard extension/*.c)
 MODULE_big = nilus
 OBJS = $(EXTENSION_SOURCES:.c=.o)
@@ -27,7 +28,7 @@ include $(PGXS)
 
 $(OBJS): $(wildcard extension/*.h include/*.h)
 
-.PHONY: deps shim shim-install test demo
+.PHONY: deps shim shim-install test demo fuzz
 
 all: shim
 install: shim-install
@@ -45,6 +46,10 @@ test: deps
 	$(MAKE) all
 	$(MAKE) install
 	test/run.sh
+
+# make fuzz FUZZ_SECONDS=600: the fuzz targets for longer than make test does.
+fuzz: deps
+	$(MAKE) -C shim fuzz
 
 demo: deps
 	$(MAKE) all

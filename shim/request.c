@@ -44,9 +44,9 @@
 #include "query.h"
 #include "response.h"
 #include "route_match.h"
+#include "value_syntax.h"
 
 #define MAX_URI 8192			/* path plus query string */
-#define MAX_TOKEN 512
 #define DISCARD_LIMIT (64 * 1024 * 1024)
 
 enum request_state
@@ -208,17 +208,6 @@ submit(struct request *rq)
 
 /* ---- the bearer token ---- */
 
-/* RFC 6750 b64token: what a token may look like at all; the database judges the rest. */
-static bool
-token_syntax(const char *token)
-{
-	size_t		len = strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-							 "0123456789-._~+/");
-
-	len += strspn(token + len, "=");
-	return len > 0 && len <= MAX_TOKEN && token[len] == '\0';
-}
-
 static const char *
 bearer_token(struct MHD_Connection *connection)
 {
@@ -229,7 +218,7 @@ bearer_token(struct MHD_Connection *connection)
 		return NULL;
 	header += 7;
 	header += strspn(header, " ");
-	return token_syntax(header) ? header : NULL;
+	return bearer_token_syntax(header) ? header : NULL;
 }
 
 /* ---- what the request line and headers decide ---- */

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define MAX_TOKEN 512			/* characters of a bearer token */
+
 /* Consumes exactly n digits; -1 when they are not there. */
 static int
 digits(const char **s, int n)
@@ -165,4 +167,14 @@ value_syntax_check(enum param_type type, char *value)
 				: "must be a number followed by m, h, d or w, such as 24h or 7d";
 	}
 	return "has an unknown type";
+}
+
+bool
+bearer_token_syntax(const char *token)
+{
+	size_t		len = strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+							 "0123456789-._~+/");
+
+	len += strspn(token + len, "=");
+	return len > 0 && len <= MAX_TOKEN && token[len] == '\0';
 }

@@ -6,6 +6,8 @@
 #ifndef NILUS_VALUE_SYNTAX_H
 #define NILUS_VALUE_SYNTAX_H
 
+#include <stdbool.h>
+
 enum param_type
 {
 	PT_TEXT,
@@ -23,5 +25,11 @@ enum param_type
  * arrives from form encoding, becomes '+' again).
  */
 const char *value_syntax_check(enum param_type type, char *value);
+
+/*
+ * Whether a bearer token looks like one at all (RFC 6750 b64token, at most
+ * 512 characters); the database judges the rest.
+ */
+bool		bearer_token_syntax(const char *token);
 
 #endif

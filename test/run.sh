@@ -1,5 +1,6 @@
 #!/bin/sh
-# Checks the include graph (scripts/check-layers.py), then runs every test
+# Checks the include graph (scripts/check-layers.py), fuzzes the request
+# checks for a short while (make -C shim fuzz), then runs every test
 # suite against a throw-away PostgreSQL cluster (pg_virtualenv) with the
 # installed extension: pgTAP through pg_prove, pg_regress (make
 # installcheck), then the HTTP suite against the real shim.  Called by
@@ -16,6 +17,11 @@ if [ "${NILUS_IN_VIRTUALENV:-}" != 1 ]; then
     cat "$summary.layers"
     grep -E '^[0-9]+ passed, [0-9]+ failed' "$summary.layers" >> "$summary" || echo "0 passed, 1 failed (include graph check gave no summary)" >> "$summary"
     rm -f "$summary.layers"
+    echo "== fuzz (libFuzzer, ASan+UBSan, ${FUZZ_SECONDS:-30} s a target)"
+    make -s -C shim fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" > "$summary.fuzz" 2>&1 || status=1
+    cat "$summary.fuzz"
+    grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$summary.fuzz" >> "$summary" || echo "fuzz: 0 passed, 1 failed (no summary)" >> "$summary"
+    rm -f "$summary.fuzz"
     env NILUS_IN_VIRTUALENV=1 NILUS_SUMMARY="$summary" pg_virtualenv -t "$0" "$@" || status=$?
     echo "== summary"
     cat "$summary"
