@@ -2008,6 +2008,31 @@ def nul_in_target_and_unknown_expectation_are_refused():
     ok_json(parse_reply(reply), 201)
 
 
+@test
+def errors_libmicrohttpd_answers_itself_keep_their_status():
+    """The cases README's "What remains" lists: the right status, the connection closed,
+    the shim alive (their body is libmicrohttpd's HTML: it answers before the shim runs)."""
+    info = url("/info")
+    post = url("/tenants/acme/pipeline/runs")
+    cases = [
+        ("a 40 KB header", f"GET {info} HTTP/1.1\r\nHost: x\r\nX-Big: {'h' * 40000}\r\n\r\n", 431),
+        ("3000 headers", f"GET {info} HTTP/1.1\r\nHost: x\r\n"
+                         + "".join(f"X-F{i}: v\r\n" for i in range(3000)) + "\r\n", 431),
+        ("a 40 KB target", f"GET {info}?{'a' * 40000} HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        ("a header line without colon", f"GET {info} HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
+        ("Content-Length: -1", f"POST {post} HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+        ("Content-Length: abc", f"POST {post} HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        ("Content-Length: 10^22", f"POST {post} HTTP/1.1\r\nHost: x\r\nContent-Length: {10 ** 22}\r\n\r\n", 413),
+        ("HTTP/9.9", f"GET {info} HTTP/9.9\r\nHost: x\r\n\r\n", 505),
+    ]
+    for what, data, status in cases:
+        reply = until_closed(data.encode())
+        check(reply is not None, f"{what}: the connection was still open after 10 s")
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
+        eq(int(m.group(1)) if m else None, status, f"{what} ({short(reply[:120])})")
+    shim_still_serves()
+
+
 # ---- docs, OpenAPI, metrics
 
 def norm_template(path):
