@@ -458,6 +458,17 @@ def response_complete(reply):
     return m is not None and len(rest) >= int(m.group(1))
 
 
+def read_response(sock):
+    """The bytes of one response on sock (less when the server closes first)."""
+    reply = b""
+    while not response_complete(reply):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
+
+
 def shim_still_serves():
     check(SHIM.alive(), f"the shim died: {SHIM.log_tail()}")
     ok_json(get("/info"))
@@ -1938,28 +1949,28 @@ def hundreds_of_query_parameters_are_a_json_400():
     shim_still_serves()
 
 
+def chunked(body):
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
 @test
 def request_smuggling_framing_is_refused_and_closed():
     path = url("/tenants/acme/pipeline/smuggle/state")
     token = T["acme_runtime"]
     body = b'{"state": 1}'
     second = f"GET {url('/info')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    length = f"Content-Length: {len(body)}\r\n"
+    cases = [
+        ("two Content-Length headers", length + f"Content-Length: {len(body) + len(second)}\r\n", body),
+        ("a repeated Content-Length", length * 2, body),
+        ("Content-Length with Transfer-Encoding",
+         f"Content-Length: {len(chunked(body)) + len(second)}\r\nTransfer-Encoding: chunked\r\n", chunked(body)),
+        ("two Transfer-Encoding headers", "Transfer-Encoding: chunked\r\n" * 2, chunked(body)),
+        ("a space before the colon", f"Content-Length : {len(body)}\r\n", body),
+    ]
     with Unchanged():
-        expect_closing_error(post_head(path, token, f"Content-Length: {len(body)}\r\n"
-                                                    f"Content-Length: {len(body) + len(second)}\r\n")
-                             + body + second, 400, "bad_request", "two Content-Length headers")
-        expect_closing_error(post_head(path, token, f"Content-Length: {len(body)}\r\n"
-                                                    f"Content-Length: {len(body)}\r\n") + body + second,
-                             400, "bad_request", "a repeated Content-Length")
-        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-        expect_closing_error(post_head(path, token, f"Content-Length: {len(chunked) + len(second)}\r\n"
-                                                    "Transfer-Encoding: chunked\r\n") + chunked + second,
-                             400, "bad_request", "Content-Length with Transfer-Encoding")
-        expect_closing_error(post_head(path, token, "Transfer-Encoding: chunked\r\n"
-                                                    "Transfer-Encoding: chunked\r\n") + chunked + second,
-                             400, "bad_request", "two Transfer-Encoding headers")
-        expect_closing_error(post_head(path, token, f"Content-Length : {len(body)}\r\n") + body + second,
-                             400, "bad_request", "a space before the colon")
+        for what, headers, payload in cases:
+            expect_closing_error(post_head(path, token, headers) + payload + second, 400, "bad_request", what)
     shim_still_serves()
 
 
@@ -1975,9 +1986,8 @@ def unknown_transfer_codings_are_501_at_once():
         expect_closing_error(post_head(path, token, f"Transfer-Encoding: identity\r\n"
                                                     f"Content-Length: {len(body)}\r\n") + body,
                              400, "bad_request", "identity with Content-Length")
-    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
     status, reply = raw(post_head(path, token, "Transfer-Encoding: Chunked\r\nConnection: close\r\n")
-                        + chunked)
+                        + chunked(body))
     eq(status, 201, f"a plain chunked body still works ({short(reply[:200])})")
 
 
@@ -1999,12 +2009,7 @@ def nul_in_target_and_unknown_expectation_are_refused():
         interim = s.recv(65536)
         check(interim.startswith(b"HTTP/1.1 100"), f"Expect: 100-continue: {short(interim)}")
         s.sendall(body)
-        reply = b""
-        while not response_complete(reply):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+        reply = read_response(s)
     ok_json(parse_reply(reply), 201)
 
 
@@ -2534,12 +2539,7 @@ def sigterm_finishes_the_request_in_flight():
             shim.proc.send_signal(signal.SIGTERM)
             time.sleep(0.3)
             s.sendall(body[1000:])
-            reply = b""
-            while not response_complete(reply):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                reply += chunk
+            reply = read_response(s)
         r = parse_reply(reply) if reply else None
         check(r is not None and r.status == 201, f"the request in flight at SIGTERM: {short(reply[:200])}")
         eq(db_int("SELECT count(*) FROM nilus.pipeline_state WHERE tenant = 'acme' "
