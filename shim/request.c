@@ -343,18 +343,23 @@ request_on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
 	(void) cls;
 	if (!rq)
 		return NULL;
+	if (uri)
+	{
+		rq->target_len = strlen(uri);
+		rq->target_end = uri + rq->target_len;
+	}
+	/* Without memory for its query the request is dropped, never served unfiltered. */
+	if (query && rq->target_len <= MAX_URI && !(rq->query_string = strdup(query + 1)))
+	{
+		free(rq);
+		return NULL;
+	}
+	if (query)
+		query[1] = '\0';
 	rq->state = REQUEST_READING;
 	rq->connection = connection;
 	rq->start = monotonic_seconds();
 	in_flight++;
-	if (!uri)
-		return rq;
-	rq->target_len = strlen(uri);
-	rq->target_end = uri + rq->target_len;
-	if (query && rq->target_len <= MAX_URI)
-		rq->query_string = strdup(query + 1);
-	if (query)
-		query[1] = '\0';
 	return rq;
 }
 
