@@ -100,7 +100,7 @@ parse_flags(int argc, char **argv, struct options *o)
 		{"max-connections-per-client", required_argument, NULL, 'C'},
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"body-timeout", required_argument, NULL, 'B'},
-		{"tls-cert", required_argument, NULL, 'T'},
+		{"tls-cert", required_argument, NULL, 'P'},
 		{"tls-key", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -123,7 +123,7 @@ parse_flags(int argc, char **argv, struct options *o)
 			case 'C': o->max_per_client = optarg; break;
 			case 'H': o->header_timeout = optarg; break;
 			case 'B': o->body_timeout = optarg; break;
-			case 'T': o->tls_cert = optarg; break;
+			case 'P': o->tls_cert = optarg; break;
 			case 'K': o->tls_key = optarg; break;
 			case 'h': usage(stdout); exit(0);
 			case 'V': printf("nilus-manager %s\n", NILUS_VERSION); exit(0);
