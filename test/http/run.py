@@ -2029,6 +2029,8 @@ def errors_libmicrohttpd_answers_itself_keep_their_status():
         ("Content-Length: abc", f"POST {post} HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
         ("Content-Length: 10^22", f"POST {post} HTTP/1.1\r\nHost: x\r\nContent-Length: {10 ** 22}\r\n\r\n", 413),
         ("HTTP/9.9", f"GET {info} HTTP/9.9\r\nHost: x\r\n\r\n", 505),
+        ("a bad chunk size", f"POST {post} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             f"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
     ]
     for what, data, status in cases:
         reply = until_closed(data.encode())
