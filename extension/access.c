@@ -27,6 +27,7 @@
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #define ALL_TENANTS "*"
@@ -68,6 +69,12 @@ token_active(void)
 	return token_identity.lxid == NILUS_MY_LXID && token_identity.lxid != InvalidLocalTransactionId;
 }
 
+bool
+nilus_token_active(void)
+{
+	return token_active();
+}
+
 void
 nilus_set_token_identity(const char *tenant, int rights)
 {
@@ -86,11 +93,21 @@ load_role_tenants(Oid role)
 		1, {OIDOID}
 	};
 	Datum		values[1] = {ObjectIdGetDatum(role)};
+	int			guc_level = NewGUCNestLevel();
 
 	list_free_deep(role_tenants.tenants);
 	role_tenants.tenants = NIL;
 	role_tenants.all = false;
 
+	/*
+	 * Under Citus this may run on a worker for a statement the coordinator
+	 * sent (the row-level security of a shard): Citus then refuses any
+	 * distributed query, though one of a reference table reads the copy at
+	 * hand, which is exact.
+	 */
+	if (nilus_citus_loaded())
+		(void) set_config_option("citus.allow_nested_distributed_execution", "on", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	nilus_spi_connect();
 	nilus_execute(&granted, values, NULL, true, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -104,6 +121,7 @@ load_role_tenants(Oid role)
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
+	AtEOXact_GUC(true, guc_level);
 	role_tenants.role = role;
 	role_tenants.lxid = NILUS_MY_LXID;
 }

@@ -13,6 +13,8 @@
 extern void nilus_require_access(const char *tenant, NilusRight right);
 /* The "tenant" argument, once the caller may act on it with right. */
 extern char *nilus_arg_tenant_for(FunctionCallInfo fcinfo, NilusRight right);
+/* Has this transaction authenticated a token? */
+extern bool nilus_token_active(void);
 /* Makes a checked token this transaction's identity (tenant NULL: every tenant). */
 extern void nilus_set_token_identity(const char *tenant, int rights);
 

@@ -18,9 +18,12 @@
 #include "json_out.h"
 #include "spi.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 /* Debezium keys are short JSON; this keeps them well inside a btree entry. */
 #define MAX_OFFSET_KEY_BYTES 2048
@@ -242,6 +245,56 @@ stored_result(int64 stored)
 	return nj_result(&js);
 }
 
+/*
+ * Under Citus, record_insert_seq is drawn from the sequence of the node that
+ * writes the record (nilus.distribute() makes the column's default
+ * nilus.next_record_insert_seq()).  A tenant's records stay in insertion
+ * order as long as that sequence is ahead of the tenant's newest record: it
+ * is not after the tenant's shards came from another node, or when a write
+ * for it runs on the coordinator.  Then the first write moves it past.
+ */
+static void
+sequence_catch_up(Datum tenant)
+{
+	static NilusPlan newest = {
+		"SELECT greatest((SELECT max(record_insert_seq) FROM nilus.cdc_offset WHERE tenant = $1), "
+		"                (SELECT max(record_insert_seq) FROM nilus.cdc_schema_history WHERE tenant = $1))",
+		1, {TEXTOID}
+	};
+	/* The last value handed out on this node, or one below the first to come. */
+	static NilusPlan last = {
+		"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+		"FROM nilus.cdc_record_insert_seq",
+		0, {InvalidOid}
+	};
+	static NilusPlan advance = {
+		"SELECT pg_catalog.setval('nilus.cdc_record_insert_seq', $1)", 1, {INT8OID}
+	};
+	bool		isnull;
+	Datum		values[1];
+
+	nilus_execute(&newest, &tenant, NULL, true, 1);
+	values[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return;
+	nilus_execute(&last, NULL, NULL, true, 1);
+	if (DatumGetInt64(values[0]) <= DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc, 1, &isnull)))
+		return;
+
+	/*
+	 * Behind: no nextval may run between the check and setval (it would hand
+	 * out a number setval then hands out again), so both run under a lock
+	 * that conflicts with nextval's, until the transaction ends.
+	 */
+	LockRelationOid(get_relname_relid("cdc_record_insert_seq", get_namespace_oid("nilus", false)),
+					ShareRowExclusiveLock);
+	nilus_execute(&last, NULL, NULL, true, 1);
+	if (DatumGetInt64(values[0]) > DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+																SPI_tuptable->tupdesc, 1, &isnull)))
+		nilus_execute(&advance, values, NULL, false, 1);
+}
+
 /* A whole batch, checked before it is written. */
 static Datum
 store_batch(FunctionCallInfo fcinfo, const CdcKind *kind)
@@ -272,6 +325,8 @@ store_batch(FunctionCallInfo fcinfo, const CdcKind *kind)
 				   psprintf("%s[%d]", kind->items_key, i), i, &records[i]);
 
 	nilus_spi_connect();
+	if (nilus_citus_loaded())
+		sequence_catch_up(values[0]);
 	for (int i = 0; i < count; i++)
 	{
 		stored[i] = store_record(kind, values, nulls, &records[i], i);

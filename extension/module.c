@@ -6,6 +6,7 @@
 
 #include "fmgr.h"
 
+#include "distribute.h"
 #include "settings.h"
 
 PG_MODULE_MAGIC;
@@ -16,4 +17,5 @@ void
 _PG_init(void)
 {
 	nilus_define_settings();
+	nilus_distribute_init();
 }

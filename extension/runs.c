@@ -306,7 +306,8 @@ upsert_sql(void)
 		kept_value(&sql, f);
 		appendStringInfoString(&sql, ", ");
 	}
-	appendStringInfoString(&sql, "updated_at = now() WHERE (");
+	/* The proposed row's default, now(): Citus takes only immutable functions here. */
+	appendStringInfoString(&sql, "updated_at = EXCLUDED.updated_at WHERE (");
 	for (int f = RUN_run_id + 1; f < RUN_FIELD_COUNT; f++)
 		appendStringInfo(&sql, "%sr.%s", f > RUN_run_id + 1 ? ", " : "", run_fields[f].name);
 	appendStringInfoString(&sql, ") IS DISTINCT FROM (");

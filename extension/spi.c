@@ -5,6 +5,7 @@
 
 #include "spi.h"
 
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 /* Where the statements' text lives, for the backend's lifetime. */
@@ -28,13 +29,24 @@ nilus_spi_connect(void)
 		elog(ERROR, "nilus: SPI_connect failed: %s", SPI_result_code_string(rc));
 }
 
+bool
+nilus_citus_loaded(void)
+{
+	return GetConfigOption("citus.version", true, false) != NULL;
+}
+
 SPIPlanPtr
 nilus_plan(NilusPlan *plan)
 {
 	if (plan->plan == NULL)
 	{
+		/*
+		 * Citus cannot route a generic plan of some writes (a modifying CTE,
+		 * ON CONFLICT): it needs the values to find the shard.
+		 */
+		bool		generic = plan->generic && !nilus_citus_loaded();
 		SPIPlanPtr	prepared = SPI_prepare_cursor(plan->sql, plan->nargs, plan->argtypes,
-												  plan->generic ? CURSOR_OPT_GENERIC_PLAN : 0);
+												  generic ? CURSOR_OPT_GENERIC_PLAN : 0);
 
 		if (prepared == NULL)
 			elog(ERROR, "nilus: could not prepare \"%s\": %s",

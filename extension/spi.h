@@ -25,6 +25,11 @@ typedef struct NilusPlan
 extern void nilus_spi_connect(void);
 /* A copy of a statement's text made at run time, kept as long as its plan. */
 extern char *nilus_keep_string(const char *sql);
+/*
+ * Is Citus loaded in this server (shared_preload_libraries)?  Its planner
+ * then needs some statements planned with their values (no generic plan).
+ */
+extern bool nilus_citus_loaded(void);
 extern SPIPlanPtr nilus_plan(NilusPlan *plan);
 extern int	nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only, long count);
 /*

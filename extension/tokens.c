@@ -11,6 +11,7 @@
 #include "json_out.h"
 #include "spi.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
@@ -141,13 +142,15 @@ PG_FUNCTION_INFO_V1(nilus_revoke_token);
 Datum
 nilus_revoke_token(PG_FUNCTION_ARGS)
 {
+	/* now() as a value: Citus takes no stable function in an UPDATE's COALESCE. */
 	static NilusPlan revoke = {
-		"UPDATE nilus.api_token SET revoked_at = coalesce(revoked_at, now()) "
-		"WHERE label = $1 RETURNING revoked_at = now()",
-		1, {TEXTOID}
+		"UPDATE nilus.api_token SET revoked_at = coalesce(revoked_at, $2) "
+		"WHERE label = $1 RETURNING revoked_at = $2",
+		2, {TEXTOID, TIMESTAMPTZOID}
 	};
 	char	   *label = nilus_arg_text(fcinfo, "label");	/* STRICT: given */
-	Datum		values[1] = {CStringGetTextDatum(label)};
+	Datum		values[2] = {CStringGetTextDatum(label),
+	TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
 	bool		revoked_now;
 	bool		isnull;
 

@@ -246,6 +246,37 @@ REVOKE ALL ON FUNCTION nilus.prune_batch(text, text, integer, timestamptz) FROM 
 REVOKE ALL ON PROCEDURE nilus.apply_retention(integer, real) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
+-- Scale-out on Citus (extension/distribute.c; README, "Scaling out")
+------------------------------------------------------------------------------
+
+-- Run once on a Citus coordinator (and again after an upgrade): reference
+-- tables for tokens and roles, tenant tables distributed by tenant and
+-- colocated, route functions delegated to the tenant's worker.
+CREATE FUNCTION nilus.distribute() RETURNS void
+AS 'MODULE_PATHNAME', 'nilus_distribute' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION nilus.distribute() FROM PUBLIC;
+
+-- record_insert_seq's default once distributed: the node that writes the
+-- record draws from its own sequence (which nilus moves past the tenant's
+-- newest record when it is behind), where a sequence default would be
+-- evaluated on the coordinator or split by Citus in one range per node.
+CREATE FUNCTION nilus.next_record_insert_seq() RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE AS $$ SELECT nextval('nilus.cdc_record_insert_seq') $$;
+
+-- Citus truncates a distributed table shard by shard, and each shard fires
+-- its copy of this trigger: only the table itself (the coordinator's) empties
+-- the rollups, which Citus then truncates on every worker.
+CREATE OR REPLACE FUNCTION nilus.pipeline_run_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'pipeline_run' THEN
+        TRUNCATE nilus.run_rollup_resource, nilus.run_rollup_tenant, nilus.run_rollup_user,
+                 nilus.run_rollup_resource_day, nilus.run_rollup_tenant_day;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+------------------------------------------------------------------------------
 -- least privilege (issue 14)
 --
 -- As PostgREST and Supabase do it: the API role may only call the route
