@@ -2,6 +2,7 @@
 #   make demo   build, install, start a throw-away cluster with sample data and the shim
 #   make test   install what the tests need, build, install, run every test
 #   make fuzz   run the fuzz targets (FUZZ_SECONDS=N each, default 30)
+#   make check-citus   the same suites on a throw-away Citus cluster (test/citus/run.sh)
 EXTENSION_SOURCES = $(wildcard extension/*.c)
 MODULE_big = nilus
 OBJS = $(EXTENSION_SOURCES:.c=.o)
@@ -20,7 +21,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 ifeq ($(wildcard $(PGXS)),)
 # A fresh machine: nothing to build with yet.  Install the packages, start over.
-all install test demo:
+all install test demo check-citus:
 	scripts/install-deps.sh
 	$(MAKE) $@
 else
@@ -28,7 +29,7 @@ include $(PGXS)
 
 $(OBJS): $(wildcard extension/*.h include/*.h)
 
-.PHONY: deps shim shim-install test demo fuzz
+.PHONY: deps shim shim-install test demo fuzz check-citus
 
 all: shim
 install: shim-install
@@ -50,6 +51,11 @@ test: deps
 # make fuzz FUZZ_SECONDS=600: the fuzz targets for longer than make test does.
 fuzz: deps
 	$(MAKE) -C shim fuzz
+
+check-citus: deps
+	$(MAKE) all
+	$(MAKE) install
+	test/citus/run.sh
 
 demo: deps
 	$(MAKE) all

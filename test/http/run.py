@@ -37,6 +37,8 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
 DOCS_DIR = REPO / "shim" / "assets"
 DB = "nilus_http"
+# On a Citus cluster (test/citus/run.sh): makes the database on every node.
+CITUS_CREATEDB = os.environ.get("NILUS_CITUS_CREATEDB")
 ROLE = "nilus_manager"
 ROLE_PASSWORD = uuid.uuid4().hex
 API = "/nilus-manager/api/v1"
@@ -478,7 +480,10 @@ def shim_still_serves():
 
 def setup_database():
     psql(f"DROP DATABASE IF EXISTS {DB}", db="postgres")
-    psql(f"CREATE DATABASE {DB}", db="postgres")
+    if CITUS_CREATEDB:
+        subprocess.run([CITUS_CREATEDB, DB], check=True)
+    else:
+        psql(f"CREATE DATABASE {DB}", db="postgres")
     psql("CREATE EXTENSION nilus")
     psql(f"""DO $$ BEGIN
                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {lit(ROLE)}) THEN
@@ -488,6 +493,11 @@ def setup_database():
                END IF;
              END $$""")
     psql(f"GRANT nilus_api TO {ROLE}")
+    if CITUS_CREATEDB:
+        # As the README's "Scaling out" says: calls run on the workers as the
+        # shim's role, the token having been checked on the coordinator.
+        psql("SELECT nilus.distribute()")
+        psql(f"INSERT INTO nilus.tenant_role VALUES ('*', {lit(ROLE)})")
 
 
 def make_tokens():

@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Where tenants' data and calls go on a Citus cluster.
+
+Run by test/citus/run.sh inside test/citus/cluster.sh (the libpq environment
+names the coordinator, NILUS_CITUS_WORKER_PORTS the workers), with the
+extension installed and nilus-manager built (NILUS_MANAGER_BIN, else
+shim/nilus-manager).  Checks, on a database of its own distributed with
+nilus.distribute():
+  - two tenants' shards live on different workers, every table of a tenant
+    on its pipeline_run shard's worker, tokens and roles on every node;
+  - an API call through nilus-manager runs on the worker holding the tenant
+    (the nodes' pg_stat_user_functions count the function's calls there, and
+    only there; the cluster tracks C functions);
+  - after the tenant's shards move to the other worker (Citus's shard move,
+    what the rebalancer does), its calls run there, and CDC records written
+    there, or on the coordinator inside a transaction block, keep
+    record_insert_seq in insertion order.
+Prints one line per check and "N passed, M failed".
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
+DB = "nilus_placement"
+API = "/nilus-manager/api/v1"
+WORKERS = [int(p) for p in os.environ["NILUS_CITUS_WORKER_PORTS"].split()]
+COORDINATOR = int(os.environ.get("PGPORT", "5432"))
+CANDIDATES = ("globex", "initech", "umbrella", "hooli", "stark")  # beside acme
+TENANTS = ()  # acme and the first candidate Citus put on the other worker (setup)
+
+
+class Failure(Exception):
+    pass
+
+
+def psql(sql, port=COORDINATOR, db=DB):
+    done = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-p", str(port),
+                           "-d", db, "-c", sql], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise Failure(f"psql on port {port} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def node_of(tenant, table="nilus.pipeline_run"):
+    return int(psql(f"SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = "
+                    f"get_shard_id_for_distribution_column('{table}', '{tenant}')"))
+
+
+def calls(port, function):
+    """How often this node executed nilus.<function> (sessions that ended)."""
+    return int(psql(f"SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions "
+                    f"WHERE schemaname = 'nilus' AND funcname = '{function}'", port=port))
+
+
+def calls_everywhere(function):
+    return {port: calls(port, function) for port in [COORDINATOR] + WORKERS}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Shim:
+    """nilus-manager connected to the coordinator."""
+
+    def __init__(self):
+        self.port, self.metrics_port = free_port(), free_port()
+        dsn = (f"host={os.environ.get('PGHOST', '127.0.0.1')} port={COORDINATOR} dbname={DB} "
+               f"user={os.environ.get('PGUSER', 'postgres')}")
+        self.log = open(f"/tmp/nilus-placement-shim-{os.getpid()}.log", "wb")
+        self.proc = subprocess.Popen([BIN, "--dsn", dsn, "--listen", f"127.0.0.1:{self.port}",
+                                      "--metrics-listen", f"127.0.0.1:{self.metrics_port}", "--threads", "2"],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readiness", timeout=2):
+                    return
+            except OSError:
+                check(self.proc.poll() is None and time.monotonic() < deadline, "nilus-manager did not start")
+                time.sleep(0.1)
+
+    def call(self, method, path, token, body=None):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{API}{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def wait_for_stats():
+    """Backends report their function counts when they end: let the shim's sessions end."""
+    SHIM.stop()
+    time.sleep(1.5)
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def tenants_are_spread_over_both_workers():
+    ports = psql("SELECT string_agg(DISTINCT nodeport::text, ' ') FROM pg_dist_shard_placement "
+                 "JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 'nilus.pipeline_run'::regclass")
+    check(sorted(map(int, ports.split())) == sorted(WORKERS), f"pipeline_run's shards are on {ports}")
+    nodes = {t: node_of(t) for t in TENANTS}
+    check(len(TENANTS) == 2 and len(set(nodes.values())) == 2 and set(nodes.values()) <= set(WORKERS),
+          f"no two tenants of acme, {', '.join(CANDIDATES)} on different workers: {nodes}")
+
+
+@test
+def every_table_of_a_tenant_lives_on_its_worker():
+    tables = psql("SELECT string_agg(logicalrelid::text, ' ') FROM pg_dist_partition "
+                  "WHERE partmethod = 'h' AND logicalrelid::text LIKE 'nilus.%'").split()
+    check(len(tables) >= 10, f"only {len(tables)} distributed tables: {tables}")
+    for tenant in TENANTS:
+        home = node_of(tenant)
+        away = [t for t in tables if node_of(tenant, t) != home]
+        check(not away, f"{tenant}: {away} not on its worker {home}")
+
+
+@test
+def tokens_and_roles_are_on_every_node():
+    for table in ("nilus.api_token", "nilus.tenant_role"):
+        ports = psql(f"SELECT string_agg(nodeport::text, ' ' ORDER BY nodeport) FROM pg_dist_shard_placement "
+                     f"JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = '{table}'::regclass").split()
+        check(sorted(map(int, ports)) == sorted([COORDINATOR] + WORKERS), f"{table} placements: {ports}")
+
+
+def calls_land_on(tenant, worker, function, path, count):
+    global SHIM
+    before = calls_everywhere(function)
+    SHIM = Shim()
+    for _ in range(count):
+        status, _ = SHIM.call("GET", f"/tenants/{tenant}{path}", TOKENS[tenant])
+        check(status == 200, f"GET {path}: {status}")
+    wait_for_stats()
+    after = calls_everywhere(function)
+    delta = {port: after[port] - before[port] for port in after}
+    expected = {port: count if port == worker else 0 for port in after}
+    check(delta == expected, f"{function} calls per node (port: calls): {delta}, expected {expected}")
+
+
+@test
+def api_calls_run_on_the_tenants_worker():
+    for tenant in TENANTS:
+        calls_land_on(tenant, node_of(tenant), "get_offsets", "/pipeline/cdc/offsets", 5)
+
+
+@test
+def analysts_see_their_tenants_only():
+    """Row-level security on the workers' shards, for a query the coordinator spreads over them."""
+    tenant, other = TENANTS
+    psql("CREATE ROLE placement_analyst LOGIN IN ROLE nilus_analyst")  # Citus connects to workers as it
+    psql(f"INSERT INTO nilus.tenant_role VALUES ('{tenant}', 'placement_analyst')")
+    seen = psql("SET ROLE placement_analyst; "
+                "SELECT string_agg(DISTINCT tenant, ' ') FROM nilus.cdc_offset")
+    check(seen == tenant, f"the analyst of {tenant} sees the offsets of: {seen!r}")
+    done = subprocess.run(["psql", "-X", "-q", "-p", str(COORDINATOR), "-d", DB, "-c",
+                           f"SET ROLE placement_analyst; SELECT nilus.get_offsets('{other}', 'cdc')"],
+                          capture_output=True, text=True)
+    check(done.returncode != 0 and "has no access to tenant" in done.stderr,
+          f"the analyst of {tenant} calling get_offsets of {other}: {done.stderr.strip() or done.stdout}")
+
+
+def store_offsets(tenant, keys, in_transaction=False):
+    body = json.dumps({"resource_id": "r", "connector_name": "c",
+                       "offsets": [{"offset_key": k, "offset_val": str(i)} for i, k in enumerate(keys)]})
+    call = f"SELECT nilus.store_offsets('{tenant}', 'cdc', '{body}')"
+    psql(f"BEGIN; {call}; COMMIT" if in_transaction else call)
+
+
+def seqs(tenant):
+    """(offset_key, record_insert_seq) of the tenant's records, newest first."""
+    listing = json.loads(psql(f"SELECT nilus.list_cdc_offsets('{tenant}', \"limit\" => 1000)"))
+    return [(o["offset_key"], o["record_insert_seq"]) for o in listing["offsets"]]
+
+
+@test
+def after_a_shard_move_calls_follow_and_cdc_order_holds():
+    tenant, other = TENANTS
+    old, new = node_of(tenant), node_of(other)
+    # The new worker's sequence is behind acme's newest record.
+    store_offsets(tenant, [f"before-{i:03}" for i in range(60)])
+    store_offsets(other, ["g"])
+    shard = psql(f"SELECT get_shard_id_for_distribution_column('nilus.pipeline_run', '{tenant}')")
+    psql(f"SELECT citus_move_shard_placement({shard}, '127.0.0.1', {old}, '127.0.0.1', {new}, "
+         f"shard_transfer_mode => 'block_writes')")
+    check(node_of(tenant) == new and node_of(tenant, "nilus.cdc_offset") == new,
+          f"{tenant} did not move to {new}")
+    store_offsets(tenant, ["after-move-1", "after-move-2"])
+    store_offsets(tenant, ["on-coordinator"], in_transaction=True)
+    store_offsets(tenant, ["after-move-3"])
+    records = seqs(tenant)
+    keys = [k for k, _ in records]
+    check(keys[:4] == ["after-move-3", "on-coordinator", "after-move-2", "after-move-1"],
+          f"newest first: {keys[:5]}")
+    numbers = [s for _, s in records]
+    check(numbers == sorted(numbers, reverse=True) and len(set(numbers)) == len(numbers),
+          f"record_insert_seq not strictly decreasing newest first: {records[:6]}")
+    latest = json.loads(psql(f"SELECT nilus.get_offsets('{tenant}', 'cdc')"))["offsets"]
+    check(len(latest) == 65, f"get_offsets after the move: {len(latest)} keys, expected 65")
+    calls_land_on(tenant, new, "get_offsets", "/pipeline/cdc/offsets", 3)
+
+
+ROLLUP_CHECKS = {
+    "run_rollup_resource": (
+        "SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max "
+        "FROM nilus.run_rollup_resource WHERE runs <> 0",
+        "SELECT tenant, resource_id, date_trunc('hour', started_at, 'UTC'), count(*), "
+        "count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success), "
+        "count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL), "
+        "coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0), "
+        "max(duration_sec) FILTER (WHERE is_success IS NOT NULL) FROM nilus.pipeline_run GROUP BY 1, 2, 3"),
+    "run_rollup_resource_day": (
+        "SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max "
+        "FROM nilus.run_rollup_resource_day WHERE runs <> 0",
+        "SELECT tenant, resource_id, date_trunc('day', started_at, 'UTC'), count(*), "
+        "count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success), "
+        "count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL), "
+        "coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0), "
+        "max(duration_sec) FILTER (WHERE is_success IS NOT NULL) FROM nilus.pipeline_run GROUP BY 1, 2, 3"),
+    "run_rollup_tenant": (
+        "SELECT tenant, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.run_rollup_tenant "
+        "GROUP BY 1, 2 HAVING sum(runs) <> 0",
+        "SELECT tenant, date_trunc('hour', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success), "
+        "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2"),
+    "run_rollup_tenant_day": (
+        "SELECT tenant, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.run_rollup_tenant_day "
+        "GROUP BY 1, 2 HAVING sum(runs) <> 0",
+        "SELECT tenant, date_trunc('day', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success), "
+        "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2"),
+    "run_rollup_user": (
+        "SELECT tenant, run_as_user, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.run_rollup_user "
+        "GROUP BY 1, 2, 3 HAVING sum(runs) <> 0",
+        "SELECT tenant, run_as_user, date_trunc('hour', started_at, 'UTC'), count(*), "
+        "count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success) "
+        "FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3"),
+}
+
+
+def rollups_match(stage):
+    for table, (stored, expected) in ROLLUP_CHECKS.items():
+        differ = psql(f"SELECT count(*) FROM (({stored} EXCEPT {expected}) UNION ALL "
+                      f"({expected} EXCEPT {stored})) d")
+        check(differ == "0", f"{stage}: {table} differs from the runs' aggregate in {differ} rows")
+
+
+def run_body(i, finished):
+    body = {"run_id": f"00000000-0000-4000-8000-{i:012}", "resource_id": f"res-{i % 3}",
+            "pipeline_name": "p", "started_at": f"2026-11-{1 + i % 27:02}T{i % 24:02}:{i % 60:02}:00Z"}
+    if i % 4:
+        body["run_as_user"] = ["alice", "bob", "carol"][i % 3]
+    if finished:
+        body.update(finished_at=body["started_at"].replace("Z", ".5Z"), is_success=i % 5 != 0,
+                    duration_sec=float(i % 17) * 1.25)
+    return json.dumps(body)
+
+
+@test
+def rollups_stay_exact_through_delegated_writes_corrections_and_deletes():
+    """Posts (delegated to the tenants' workers), a tenant's corrections and deletions through the
+    coordinator, TRUNCATE."""
+    script = "".join(f"SELECT nilus.store_run('{TENANTS[i % 2]}', '{run_body(i, False)}');\n"
+                     for i in range(120))
+    script += "".join(f"SELECT nilus.store_run('{TENANTS[i % 2]}', '{run_body(i, True)}');\n"
+                      for i in range(0, 120, 2))
+    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", DB],
+                          input=script, capture_output=True, text=True)
+    check(done.returncode == 0, f"store_run: {done.stderr.strip()}")
+    rollups_match("after posts")
+    for tenant in TENANTS:
+        psql(f"UPDATE nilus.pipeline_run SET resource_id = 'res-moved', run_as_user = 'dave', "
+             f"started_at = '2026-10-30T23:59:59Z' WHERE tenant = '{tenant}' AND run_id::text LIKE '%1'")
+        psql(f"UPDATE nilus.pipeline_run SET duration_sec = 0.5 "
+             f"WHERE tenant = '{tenant}' AND run_id::text LIKE '%2' AND is_success IS NOT NULL")
+        psql(f"DELETE FROM nilus.pipeline_run WHERE tenant = '{tenant}' AND run_id::text LIKE '%3'")
+    rollups_match("after corrections and deletions")
+    psql("TRUNCATE nilus.pipeline_run")
+    rollups_match("after TRUNCATE")
+
+
+def setup():
+    global TOKENS, TENANTS
+    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {DB}"], check=True)
+    subprocess.run([os.environ["NILUS_CITUS_CREATEDB"], DB], check=True)
+    psql("CREATE EXTENSION nilus")
+    psql("SELECT nilus.distribute()")
+    TENANTS = ("acme",) + tuple(t for t in CANDIDATES if node_of(t) != node_of("acme"))[:1]
+    TOKENS = {t: psql(f"SELECT nilus.create_token('{t}', ARRAY['read', 'runtime'], 'placement-{t}')")
+              for t in TENANTS}
+    for tenant in TENANTS:
+        store_offsets(tenant, ["k"])
+
+
+SHIM = None
+TOKENS = {}
+
+
+def main():
+    try:
+        setup()
+    except (Failure, subprocess.CalledProcessError) as e:
+        print(f"FAIL setup: {e}")
+        print("0 passed, 1 failed")
+        return 1
+    passed = failed = 0
+    for fn in TESTS:
+        try:
+            fn()
+            passed += 1
+            print(f"ok {fn.__name__}")
+        except Exception as e:  # a broken check is a failure too
+            failed += 1
+            print(f"FAIL {fn.__name__}: {type(e).__name__}: {e}")
+        finally:
+            if SHIM and SHIM.proc.poll() is None:
+                SHIM.stop()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
