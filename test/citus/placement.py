@@ -5,7 +5,8 @@ Run by test/citus/run.sh inside test/citus/cluster.sh (the libpq environment
 names the coordinator, NILUS_CITUS_WORKER_PORTS the workers), with the
 extension installed and nilus-manager built (NILUS_MANAGER_BIN, else
 shim/nilus-manager).  Checks, on a database of its own distributed with
-nilus.distribute():
+nilus.distribute() once it had history:
+  - the history is kept and its rollups stay equal to the runs;
   - two tenants' shards live on different workers, every table of a tenant
     on its pipeline_run shard's worker, tokens and roles on every node;
   - an API call through nilus-manager runs on the worker holding the tenant
@@ -120,6 +121,13 @@ TESTS = []
 def test(fn):
     TESTS.append(fn)
     return fn
+
+
+@test
+def history_from_before_distribute_is_kept_exactly():
+    check(psql("SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'acme'") == "30",
+          "runs stored before distribute() are not all there")
+    rollups_match("after distribute() of an installation with history")
 
 
 @test
@@ -309,6 +317,9 @@ def setup():
     subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {DB}"], check=True)
     subprocess.run([os.environ["NILUS_CITUS_CREATEDB"], DB], check=True)
     psql("CREATE EXTENSION nilus")
+    # An installation with history, distributed afterwards (see the first test).
+    for i in range(30):
+        psql(f"SELECT nilus.store_run('acme', '{run_body(1000 + i, i % 3 == 0)}')")
     psql("SELECT nilus.distribute()")
     TENANTS = ("acme",) + tuple(t for t in CANDIDATES if node_of(t) != node_of("acme"))[:1]
     TOKENS = {t: psql(f"SELECT nilus.create_token('{t}', ARRAY['read', 'runtime'], 'placement-{t}')")
