@@ -23,8 +23,15 @@ struct db_answer
 	int			status;
 	const char *body;
 	size_t		len;
-	PGresult   *result;			/* owns body when set (PQclear it), else body is malloc'd */
+	PGresult   *result;			/* owns body when set (db_answer_free it), else body is malloc'd */
 };
+
+/*
+ * Releases an answer's result once its body is sent (an
+ * MHD_ContentReaderFreeCallback): large answers held for their clients are
+ * counted against a budget (see db_answer.c).
+ */
+void		db_answer_free(void *result);
 
 struct db_job;
 /* Takes the answer's ownership.  Runs on the loop's thread, maybe within db_submit. */
@@ -45,15 +52,20 @@ struct db_job
 	/* the pool's */
 	struct db_job *next;
 	double		queued_at;
+	double		deadline;		/* queued_at + the request timeout: 504 past it */
 	int			attempts;
 	bool		alone;			/* in a transaction of its own */
 };
 
 /*
- * size: connections in the pool, i.e. requests executed at once; cores: how
- * many of them reads keep busy before they take another (see slot_for).
+ * size: connections in the pool for data calls, i.e. requests executed at
+ * once (one more is kept for the routes marked .probe); cores: how many of
+ * them reads keep busy before they take another (see slot_for);
+ * request_timeout: seconds a job may take from db_submit to its answer,
+ * waiting included; past it the job gets 504 and its statement is cancelled.
  */
-bool		db_init(const char *dsn, unsigned int size, unsigned int cores);
+bool		db_init(const char *dsn, unsigned int size, unsigned int cores,
+					double request_timeout);
 void		db_shutdown(void);
 
 /* Runs the job on a connection with room for it, or queues it until one has. */
@@ -65,7 +77,7 @@ void		db_submit(struct db_job *job);
  */
 void		db_flush(void);
 
-/* Expires jobs that waited too long and retries connections; the loop calls it often. */
+/* Expires jobs past their deadline and retries connections; the loop calls it often. */
 void		db_tick(void);
 /* Milliseconds until db_tick has work (or -1 for none). */
 int			db_tick_due_ms(void);

@@ -18,13 +18,28 @@
 #define RECONNECT_BACKOFF 0.25	/* seconds between connect attempts of a slot */
 
 static char *dsn;
+static char setup_sql[160];
 static atomic_uint busy_count, idle_count;	/* for the gauge, read by the metrics thread */
 
+/*
+ * Timestamps without an offset are UTC.  The statement_timeout is the
+ * request timeout: the server ends a call the shim has given up on even
+ * when the shim's cancel does not reach it (see flight_expire).
+ */
 bool
-db_conn_init(const char *conninfo)
+db_conn_init(const char *conninfo, double statement_timeout)
 {
+	snprintf(setup_sql, sizeof(setup_sql),
+			 "SELECT pg_catalog.set_config('TimeZone', 'UTC', false), "
+			 "pg_catalog.set_config('statement_timeout', '%.0f', false)", statement_timeout * 1000);
 	dsn = strdup(conninfo ? conninfo : "");
 	return dsn != NULL;
+}
+
+const char *
+db_conn_setup_sql(void)
+{
+	return setup_sql;
 }
 
 void
@@ -134,7 +149,7 @@ connected(struct slot *s)
 		report_down(s, PQerrorMessage(s->conn));
 		return;
 	}
-	s->set_up = s->auth_prepared = false;
+	s->set_up = s->auth_prepared = s->inflated = false;
 	memset(s->prepared, 0, sizeof(s->prepared));
 	if (s->was_up)
 		metrics_db_reconnect();

@@ -37,12 +37,15 @@ struct outcome
 /* One job's pipeline on a connection, from sending it to its Sync's reply. */
 struct flight
 {
-	struct db_job *job;
+	struct db_job *job;			/* NULL once answered with 504 (past its deadline) */
+	const struct route *route;
 	enum command commands[MAX_COMMANDS];
 	int			ncommands;
 	int			current;		/* index of the command whose results come next */
 	bool		synced;			/* a Sync follows its commands: its transaction ends there */
 	double		sent_at;
+	double		abandoned_at;	/* when job was answered with 504 */
+	bool		cancel_sent;
 	struct outcome outcome;
 };
 
@@ -58,6 +61,7 @@ struct slot
 	bool		prepared[MAX_ROUTES];
 	bool		was_up;			/* so the next connection counts as a reconnect */
 	bool		reported_down;	/* one log line per outage, not per request */
+	bool		inflated;		/* libpq's buffers grew for a large value: reopen when idle */
 	double		retry_at;
 	/* the pipelines in flight, answered in the order sent: a ring */
 	struct flight flights[PIPELINE_DEPTH];
@@ -65,9 +69,15 @@ struct slot
 	int			in_flight;
 };
 
-/* The DSN every connection opens with; false when out of memory. */
-bool		db_conn_init(const char *dsn);
+/*
+ * The DSN every connection opens with, and the statement_timeout its session
+ * sets; false when out of memory.
+ */
+bool		db_conn_init(const char *dsn, double statement_timeout);
 void		db_conn_free(void);
+
+/* The one statement that sets a session up (time zone, statement_timeout). */
+const char *db_conn_setup_sql(void);
 
 /* A connection with the shim's settings; nonblocking: only started (PQconnectStartParams). */
 PGconn	   *db_conn_open(bool nonblocking);

@@ -11,9 +11,18 @@
  * next request in its socket when it finishes one, instead of sleeping
  * until the shim has read the answer and sent another.  The replies come
  * in the order sent.
+ *
+ * A job past its deadline (the request timeout) is answered 504 at once and
+ * its flight abandoned: what the database sends for it later is dropped.
+ * Its statement is cancelled (PQcancel, on a thread of its own: in libpq 15
+ * it waits for the server), so that the connection serves again; the
+ * session's statement_timeout ends it even if the cancel is lost, and a
+ * connection still stuck CANCEL_GRACE seconds later is closed (the reads on
+ * it are sent again, a write gets 503), as PgBouncer's query_timeout does.
  */
 #include "db_flight.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -24,10 +33,16 @@
 #include "metrics.h"
 #include "route_sql.h"
 
-#define SETUP_SQL "SET TimeZone TO 'UTC'"	/* timestamps without an offset are UTC */
 #define AUTH_STATEMENT "nilus_auth"
 #define AUTH_SQL "SELECT nilus.authenticate($1::text)"
 #define ATTEMPTS 3				/* a serialization failure or a lost connection is retried */
+#define CANCEL_GRACE 5.0		/* seconds a cancelled statement has to end before its connection is closed */
+/*
+ * libpq never shrinks a connection's buffers: one that carried a value this
+ * large is reopened once idle, so that the memory a burst took comes back.
+ */
+#define LARGE_VALUE (1024 * 1024)
+#define TIMED_OUT "the database did not answer within the request timeout"
 
 static void
 outcome_clear(struct outcome *o)
@@ -71,8 +86,8 @@ send_pipeline(struct slot *s, struct flight *f)
 	char		name[32];
 
 	statement_name(job->route, name, sizeof(name));
-	if (!s->set_up && !send_command(f, CMD_SETUP, PQsendQueryParams(c, SETUP_SQL, 0, NULL, NULL,
-																		NULL, NULL, 0)))
+	if (!s->set_up && !send_command(f, CMD_SETUP, PQsendQueryParams(c, db_conn_setup_sql(), 0, NULL,
+																		NULL, NULL, NULL, 0)))
 		return false;
 	if (!s->auth_prepared && !send_command(f, CMD_PREPARE_AUTH,
 										   PQsendPrepare(c, AUTH_STATEMENT, AUTH_SQL, 0, NULL)))
@@ -148,6 +163,8 @@ drop_flights(struct slot *s, bool stopping)
 	/* Backwards, so that the jobs sent again keep their order at the queue's front. */
 	for (int i = n - 1; i >= 0; i--)
 	{
+		if (!jobs[i])
+			continue;			/* answered already: its deadline passed */
 		if (!stopping && job_is_read(jobs[i]) && ++jobs[i]->attempts < ATTEMPTS)
 			db_queue_push_front(jobs[i]);
 		else
@@ -179,6 +196,9 @@ flight_start(struct slot *s, struct db_job *job)
 
 	memset(f, 0, sizeof(*f));
 	f->job = job;
+	f->route = job->route;
+	if (job->route->body && strlen(job->values[job->nvalues - 1]) > LARGE_VALUE)
+		s->inflated = true;
 	f->sent_at = monotonic_seconds();
 	s->in_flight++;
 	if (s->state != SLOT_BUSY)
@@ -201,16 +221,48 @@ take_result(struct slot *s, struct flight *f, PGresult *res)
 		PQclear(res);
 	}
 	else if (status == PGRES_TUPLES_OK && command == CMD_CALL && !f->outcome.value)
+	{
 		f->outcome.value = res;
+		if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) > LARGE_VALUE)
+			s->inflated = true;
+	}
 	else
 	{
 		/* A statement once prepared stays, whatever becomes of the transaction. */
 		if (status == PGRES_COMMAND_OK && command == CMD_PREPARE_AUTH)
 			s->auth_prepared = true;
 		else if (status == PGRES_COMMAND_OK && command == CMD_PREPARE_ROUTE)
-			s->prepared[route_index(f->job->route)] = true;
+			s->prepared[route_index(f->route)] = true;
 		PQclear(res);
 	}
+}
+
+/* Gives the job its outcome: its answer, or another try. */
+static void
+settle_job(struct db_job *job, struct outcome *o, const char *sqlstate)
+{
+	struct db_answer answer;
+
+	if (o->aborted && !o->error)
+	{
+		job->alone = true;
+		db_queue_push_front(job);
+		return;
+	}
+	if (error_is_retryable(sqlstate) && ++job->attempts < ATTEMPTS)
+	{
+		outcome_clear(o);
+		db_queue_push_front(job);
+		return;
+	}
+	if (o->error)
+	{
+		PQclear(o->value);
+		db_answer_failure(job->route, o->error, &answer);
+	}
+	else
+		db_answer_value(job->route, o->value, &answer);
+	job->done(job, &answer);
 }
 
 /*
@@ -225,7 +277,6 @@ finish_job(struct slot *s)
 	struct outcome o = f->outcome;
 	const char *sqlstate = o.error ? PQresultErrorField(o.error, PG_DIAG_SQLSTATE) : NULL;
 	bool		unavailable = error_is_unavailable(sqlstate);
-	struct db_answer answer;
 
 	metrics_db_roundtrip(monotonic_seconds() - f->sent_at);
 	s->first = (s->first + 1) % PIPELINE_DEPTH;
@@ -234,28 +285,12 @@ finish_job(struct slot *s)
 		slot_set_state(s, SLOT_IDLE);
 		slot_watch(s, EPOLLIN);
 	}
-	if (o.aborted && !o.error)
-	{
-		job->alone = true;
-		db_queue_push_front(job);
-		return true;
-	}
-	if (!o.error)
+	if (!o.error && !o.aborted)
 		s->set_up = true;		/* a SET is undone with its transaction */
-	if (error_is_retryable(sqlstate) && ++job->attempts < ATTEMPTS)
-	{
-		outcome_clear(&o);
-		db_queue_push_front(job);
-		return true;
-	}
-	if (o.error)
-	{
-		PQclear(o.value);
-		db_answer_failure(job->route, o.error, &answer);
-	}
+	if (job)
+		settle_job(job, &o, sqlstate);
 	else
-		db_answer_value(job->route, o.value, &answer);
-	job->done(job, &answer);
+		outcome_clear(&o);		/* answered already: its deadline passed */
 	if (unavailable)
 		drop_flights(s, false);
 	return !unavailable;
@@ -340,6 +375,86 @@ flight_send(struct slot *s)
 	/* libpq sends only what it holds: a connection with nothing new costs no call. */
 	if ((sync_due(s) && !send_sync(s)) || !flush(s))
 		flight_connection_lost(s);
+}
+
+static void *
+cancel_statement(void *cancel)
+{
+	char		why[256];
+
+	if (!PQcancel(cancel, why, sizeof(why)))
+		fprintf(stderr, "nilus-manager: cannot cancel a timed-out statement: %s\n", why);
+	PQfreeCancel(cancel);
+	return NULL;
+}
+
+/* Cancels the statement the server runs on the connection, from a thread of its own. */
+static void
+cancel_running(struct slot *s)
+{
+	PGcancel   *cancel = PQgetCancel(s->conn);
+	pthread_attr_t attr;
+	pthread_t	thread;
+
+	if (!cancel || pthread_attr_init(&attr) != 0)
+	{
+		PQfreeCancel(cancel);
+		return;
+	}
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Without a thread, the session's statement_timeout still ends it. */
+	if (pthread_create(&thread, &attr, cancel_statement, cancel) != 0)
+		PQfreeCancel(cancel);
+	pthread_attr_destroy(&attr);
+}
+
+void
+flight_expire(struct slot *s, double now)
+{
+	struct flight *running;
+
+	for (int i = 0; i < s->in_flight; i++)
+	{
+		struct flight *f = flight_at(s, i);
+		struct db_job *job = f->job;
+
+		if (!job || job->deadline > now)
+			continue;
+		f->job = NULL;
+		f->abandoned_at = now;
+		db_job_fail(job, 504, TIMED_OUT);
+	}
+	running = receiving_flight(s);
+	if (running && !running->job && !running->cancel_sent)
+	{
+		running->cancel_sent = true;
+		cancel_running(s);
+	}
+	if (s->in_flight > 0 && !flight_at(s, 0)->job &&
+		now - flight_at(s, 0)->abandoned_at > CANCEL_GRACE)
+	{
+		fprintf(stderr, "nilus-manager: a timed-out statement did not end %.0f s after its "
+				"cancel; closing its connection\n", CANCEL_GRACE);
+		metrics_db_error(DB_ERROR_LOST);
+		drop_flights(s, false);
+		s->retry_at = 0;
+	}
+}
+
+double
+flight_next_deadline(struct slot *s)
+{
+	double		next = 0;
+
+	for (int i = 0; i < s->in_flight; i++)
+	{
+		struct flight *f = flight_at(s, i);
+		double		due = f->job ? f->job->deadline : f->abandoned_at + CANCEL_GRACE;
+
+		if (next == 0 || due < next)
+			next = due;
+	}
+	return next;
 }
 
 void

@@ -24,6 +24,15 @@ void		flight_on_event(struct slot *s, uint32_t events);
 /* Ends the reads' open transaction and sends what libpq holds. */
 void		flight_send(struct slot *s);
 
+/*
+ * Answers the flights past their deadline with 504 and cancels their
+ * statements; closes a connection that a cancel did not bring back.
+ */
+void		flight_expire(struct slot *s, double now);
+
+/* The earliest deadline of the connection's jobs in flight; 0 when none. */
+double		flight_next_deadline(struct slot *s);
+
 /* The connection broke: logged, closed, its jobs sent again or failed. */
 void		flight_connection_lost(struct slot *s);
 

@@ -2,8 +2,12 @@
  * db_pool.c: the pool and the dispatch of jobs to its connections.
  *
  * A job takes an idle connection, else joins the least loaded one (see
- * slot_for).  Jobs that find every connection full wait in arrival order,
- * at most POOL_WAIT seconds.  A connection that broke is opened again
+ * slot_for).  Jobs that find every connection full wait in arrival order;
+ * a job's deadline (the request timeout) counts from db_submit, waiting
+ * included, and past it the job gets 504 wherever it is.  The routes marked
+ * .probe (health, info) have a connection that data calls never take, and
+ * take no connection where a data call runs, so that a health check never
+ * waits behind data calls.  A connection that broke is opened again
  * (asynchronously) when a job needs it; while the database cannot be
  * reached, jobs get 503 at once.
  */
@@ -18,12 +22,13 @@
 #include "metrics.h"
 #include "route_sql.h"
 
-#define POOL_WAIT 10			/* seconds a job waits for a free connection before 503 */
 #define STALLED_AFTER 0.05		/* seconds a pipeline runs before none may join it */
 
-static struct slot *slots;
+static struct slot *slots;		/* the data calls' connections, then the probes' one */
 static unsigned int n_slots;
+static unsigned int n_data_slots;
 static unsigned int n_cores;
+static double request_timeout;
 
 static void on_slot_event(struct watcher *w, uint32_t events);
 
@@ -48,24 +53,27 @@ register_gauge(void)
 }
 
 bool
-db_init(const char *dsn, unsigned int size, unsigned int cores)
+db_init(const char *dsn, unsigned int size, unsigned int cores, double timeout)
 {
-	slots = calloc(size, sizeof(*slots));
-	if (!slots || !db_conn_init(dsn))
+	slots = calloc(size + 1, sizeof(*slots));
+	if (!slots || !db_conn_init(dsn, timeout))
 		return false;
-	n_slots = size;
+	n_slots = size + 1;
+	n_data_slots = size;
 	n_cores = cores;
-	for (unsigned int i = 0; i < size; i++)
+	request_timeout = timeout;
+	for (unsigned int i = 0; i < n_slots; i++)
 		slot_init(&slots[i], on_slot_event);
 	route_sql_init();
 	register_gauge();
 	return true;
 }
 
+/* A data connection in the state. */
 static struct slot *
 find_slot(enum slot_state state)
 {
-	for (unsigned int i = 0; i < n_slots; i++)
+	for (unsigned int i = 0; i < n_data_slots; i++)
 		if (slots[i].state == state)
 			return &slots[i];
 	return NULL;
@@ -95,6 +103,36 @@ open_more(void)
  * job never joins a connection whose session setup or statements it needs
  * are still on their way: if they failed, so would it.
  */
+static bool
+stalled(const struct slot *s, double now)
+{
+	return now - flight_at((struct slot *) s, 0)->sent_at > STALLED_AFTER;
+}
+
+/* Whether the busy connection can carry the job's pipeline too (see slot_for). */
+static bool
+has_room(const struct slot *s, size_t index)
+{
+	return s->in_flight < PIPELINE_DEPTH && s->set_up && s->auth_prepared && s->prepared[index];
+}
+
+/*
+ * A probe's connection: its own, idle or carrying other probes that have
+ * not stalled, else an idle data connection; never one where a data call
+ * runs.
+ */
+static struct slot *
+slot_for_probe(const struct db_job *job)
+{
+	struct slot *own = &slots[n_data_slots];
+
+	if (own->state == SLOT_IDLE ||
+		(own->state == SLOT_BUSY && !stalled(own, monotonic_seconds()) &&
+		 has_room(own, route_index(job->route))))
+		return own;
+	return find_slot(SLOT_IDLE);
+}
+
 static struct slot *
 slot_for(const struct db_job *job)
 {
@@ -104,17 +142,18 @@ slot_for(const struct db_job *job)
 	unsigned int busy = 0;
 	double		now = monotonic_seconds();
 
-	for (unsigned int i = 0; i < n_slots; i++)
+	if (job->route->probe)
+		return slot_for_probe(job);
+	for (unsigned int i = 0; i < n_data_slots; i++)
 	{
 		struct slot *s = &slots[i];
 
 		if (s->state == SLOT_IDLE && !idle)
 			idle = s;
-		if (s->state != SLOT_BUSY || now - flight_at(s, 0)->sent_at > STALLED_AFTER)
+		if (s->state != SLOT_BUSY || stalled(s, now))
 			continue;
 		busy++;
-		if (s->in_flight < PIPELINE_DEPTH && s->set_up && s->auth_prepared && s->prepared[index] &&
-			(!least || s->in_flight < least->in_flight))
+		if (has_room(s, index) && (!least || s->in_flight < least->in_flight))
 			least = s;
 	}
 	if (idle && (!least || busy < n_cores || !job_is_read(job)))
@@ -122,14 +161,24 @@ slot_for(const struct db_job *job)
 	return least;
 }
 
-/* Gives waiting jobs to connections; fails them when none can come. */
+static bool
+probe_with_slot(const struct db_job *job, const void *arg)
+{
+	(void) arg;
+	return job->route->probe && slot_for(job) != NULL;
+}
+
+/* Gives waiting jobs to connections, probes past the data calls; fails them when none can come. */
 static void
 dispatch(void)
 {
 	struct slot *s;
+	struct db_job *probe;
 
 	while (db_queue_head() && (s = slot_for(db_queue_head())) != NULL)
 		flight_start(s, db_queue_pop());
+	while ((probe = db_queue_take(probe_with_slot, NULL)) != NULL)
+		flight_start(slot_for(probe), probe);
 	if (!db_queue_head())
 		return;
 	open_more();
@@ -150,6 +199,12 @@ on_slot_event(struct watcher *w, uint32_t events)
 			break;
 		case SLOT_BUSY:
 			flight_on_event(s, events);
+			/* Reopened when a job needs it, with buffers of the usual size (see db_flight.c). */
+			if (s->state == SLOT_IDLE && s->inflated)
+			{
+				slot_close(s);
+				s->was_up = false;	/* not a reconnect */
+			}
 			break;
 		case SLOT_IDLE:
 			/* An idle connection has nothing to say: the server is closing it. */
@@ -166,6 +221,7 @@ void
 db_submit(struct db_job *job)
 {
 	job->queued_at = monotonic_seconds();
+	job->deadline = job->queued_at + request_timeout;
 	job->attempts = 0;
 	job->alone = false;
 	db_queue_push_back(job);
@@ -180,20 +236,44 @@ db_flush(void)
 			flight_send(&slots[i]);
 }
 
+static bool
+past_deadline(const struct db_job *job, const void *now)
+{
+	return job->deadline <= *(const double *) now;
+}
+
 void
 db_tick(void)
 {
 	double		now = monotonic_seconds();
+	struct db_job *job;
 
-	while (db_queue_head() && now - db_queue_head()->queued_at > POOL_WAIT)
-		db_job_fail(db_queue_pop(), 503, "every database connection is busy; try again");
+	while ((job = db_queue_take(past_deadline, &now)) != NULL)
+		db_job_fail(job, 504, "no database connection was free within the request timeout");
+	for (unsigned int i = 0; i < n_slots; i++)
+		if (slots[i].state == SLOT_BUSY)
+			flight_expire(&slots[i], now);
 	dispatch();
 }
 
 int
 db_tick_due_ms(void)
 {
-	return db_queue_head() ? 50 : -1;
+	double		next = 0;
+
+	if (db_queue_head())
+		return 50;
+	for (unsigned int i = 0; i < n_slots; i++)
+	{
+		double		due = slots[i].state == SLOT_BUSY ? flight_next_deadline(&slots[i]) : 0;
+
+		if (due > 0 && (next == 0 || due < next))
+			next = due;
+	}
+	if (next == 0)
+		return -1;
+	next -= monotonic_seconds();
+	return next <= 0 ? 0 : (int) (next * 1000) + 1;
 }
 
 void

@@ -51,6 +51,27 @@ db_queue_pop(void)
 	return job;
 }
 
+struct db_job *
+db_queue_take(bool (*match) (const struct db_job *job, const void *arg), const void *arg)
+{
+	struct db_job *prev = NULL;
+
+	for (struct db_job *job = waiting_head; job; prev = job, job = job->next)
+	{
+		if (!match(job, arg))
+			continue;
+		if (prev)
+			prev->next = job->next;
+		else
+			waiting_head = job->next;
+		if (waiting_tail == job)
+			waiting_tail = prev;
+		job->next = NULL;
+		return job;
+	}
+	return NULL;
+}
+
 void
 db_queue_fail_all(int status, const char *message)
 {

@@ -22,6 +22,9 @@ ready_query(void)
 	{
 		PQfinish(ready_conn);
 		ready_conn = db_conn_open(false);
+		/* The request timeout bounds the check too: a hung server makes it fail, not hang. */
+		if (PQstatus(ready_conn) == CONNECTION_OK)
+			PQclear(PQexec(ready_conn, db_conn_setup_sql()));
 	}
 	if (PQstatus(ready_conn) != CONNECTION_OK)
 		return NULL;

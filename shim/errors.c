@@ -37,6 +37,8 @@ error_code(int status)
 			return "not_implemented";
 		case 503:
 			return "unavailable";
+		case 504:
+			return "timeout";
 		default:
 			return status >= 500 ? "internal_error" : "bad_request";
 	}
@@ -79,7 +81,10 @@ error_body(int status, const char *code, const char *message, const char *parame
  * How each database error reaches the client.  First matching prefix wins.
  * Besides the SPEC's table: the rest of class 22 (data exceptions) and class
  * 23 (integrity) and 54 (limits) come from values the client sent, so they
- * are 400s, never 500s; a standby refusing writes is 503 like a restart.
+ * are 400s, never 500s; a standby refusing writes is 503 like a restart.  A
+ * statement cancelled by the request timeout (57014, statement_timeout or
+ * the shim's cancel) or by a lock_timeout an operator set (55P03) is 504:
+ * the database is there, it did not answer in time.
  */
 enum message_source
 {
@@ -105,6 +110,8 @@ static const struct sqlstate_rule rules[] = {
 	{"57P", 503, FIXED, "database unavailable"},
 	{"53", 503, FIXED, "database unavailable"},
 	{"25006", 503, FIXED, "database unavailable"},
+	{"57014", 504, FIXED, "the database did not answer within the request timeout"},
+	{"55P03", 504, FIXED, "the database did not answer within the request timeout"},
 	{"22", 400, FROM_DB, NULL},
 	{"23", 400, CONSTRAINT_NAMED, NULL},
 	{"54", 400, FIXED, "a value of the request exceeds a storage limit"},

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -44,6 +45,7 @@ struct options
 	const char *body_timeout;
 	const char *tls_cert;
 	const char *tls_key;
+	const char *request_timeout;
 };
 
 struct listen_addr
@@ -60,11 +62,11 @@ usage(FILE *out)
 			"                     [--threads N] [--max-body BYTES] [--docs-dir DIR]\n"
 			"                     [--max-connections N] [--max-connections-per-client N]\n"
 			"                     [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
-			"                     [--tls-cert FILE --tls-key FILE]\n"
+			"                     [--tls-cert FILE --tls-key FILE] [--request-timeout SECONDS]\n"
 			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_LISTEN,\n"
 			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR,\n"
 			"NILUS_MAX_CONNECTIONS, NILUS_MAX_CONNECTIONS_PER_CLIENT, NILUS_HEADER_TIMEOUT,\n"
-			"NILUS_BODY_TIMEOUT, NILUS_TLS_CERT, NILUS_TLS_KEY.\n"
+			"NILUS_BODY_TIMEOUT, NILUS_TLS_CERT, NILUS_TLS_KEY, NILUS_REQUEST_TIMEOUT.\n"
 			"--tls-cert and --tls-key (PEM files) serve the API over TLS 1.2 or 1.3 only.\n"
 			"--threads N is how many requests run at once, each on its own database connection;\n"
 			"one event loop serves every HTTP connection and every database connection.\n"
@@ -73,7 +75,8 @@ usage(FILE *out)
 			"--docs-dir %s, --max-connections 1000,\n"
 			"--max-connections-per-client = half of --max-connections (0 = no limit),\n"
 			"--header-timeout 10 (the request head, or the wait for the next one on keep-alive),\n"
-			"--body-timeout 60 (the whole body, from the end of the head).\n", NILUS_DOCS_DIR);
+			"--body-timeout 60 (the whole body, from the end of the head),\n"
+			"--request-timeout 30 (a database call past it is cancelled: 504).\n", NILUS_DOCS_DIR);
 }
 
 static const char *
@@ -102,6 +105,7 @@ parse_flags(int argc, char **argv, struct options *o)
 		{"body-timeout", required_argument, NULL, 'B'},
 		{"tls-cert", required_argument, NULL, 'P'},
 		{"tls-key", required_argument, NULL, 'K'},
+		{"request-timeout", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -125,6 +129,7 @@ parse_flags(int argc, char **argv, struct options *o)
 			case 'B': o->body_timeout = optarg; break;
 			case 'P': o->tls_cert = optarg; break;
 			case 'K': o->tls_key = optarg; break;
+			case 'T': o->request_timeout = optarg; break;
 			case 'h': usage(stdout); exit(0);
 			case 'V': printf("nilus-manager %s\n", NILUS_VERSION); exit(0);
 			default: usage(stderr); exit(2);
@@ -313,7 +318,14 @@ main(int argc, char **argv)
 	struct api_server_config config;
 	struct MHD_Daemon *api, *metrics;
 	sigset_t	stop;
+	double		request_timeout;
 
+	/*
+	 * A fixed threshold: glibc's moving one would put large answers on the
+	 * heap once one was freed, where they stay after a burst.  Mapped, they
+	 * are given back to the system when freed.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	parse_flags(argc, argv, &o);
 	o.dsn = from_env(o.dsn, "NILUS_DSN", "");
 	o.listen = from_env(o.listen, "NILUS_LISTEN", "0.0.0.0:8080");
@@ -327,6 +339,7 @@ main(int argc, char **argv)
 	o.body_timeout = from_env(o.body_timeout, "NILUS_BODY_TIMEOUT", "60");
 	o.tls_cert = from_env(o.tls_cert, "NILUS_TLS_CERT", NULL);
 	o.tls_key = from_env(o.tls_key, "NILUS_TLS_KEY", NULL);
+	o.request_timeout = from_env(o.request_timeout, "NILUS_REQUEST_TIMEOUT", "30");
 
 	parse_listen("--listen", o.listen, &api_addr);
 	parse_listen("--metrics-listen", o.metrics_listen, &metrics_addr);
@@ -339,11 +352,13 @@ main(int argc, char **argv)
 		? parse_number("--max-connections-per-client", o.max_per_client, 0, 100000)
 		: config.limits.max / 2;
 	load_tls(&o, &config);
+	request_timeout = parse_number("--request-timeout", o.request_timeout, 1, 86400);
 	warn_missing_assets(o.docs_dir);
 	raise_file_limit();
 	block_signals(&stop);
 	routes_init();
-	if (!loop_init() || !openapi_init() || !db_init(o.dsn, config.threads, online_cores()))
+	if (!loop_init() || !openapi_init() ||
+		!db_init(o.dsn, config.threads, online_cores(), request_timeout))
 	{
 		fprintf(stderr, "nilus-manager: cannot initialize (out of memory?)\n");
 		return 1;
@@ -362,9 +377,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "nilus-manager %s: API on %s%s, metrics on %s, %u threads, max body %zu bytes, "
-			"%u connections (%u per client)\n", NILUS_VERSION, o.listen,
+			"%u connections (%u per client), request timeout %s s\n", NILUS_VERSION, o.listen,
 			config.tls_cert ? " (TLS)" : "", o.metrics_listen,
-			config.threads, config.max_body, config.limits.max, config.max_per_client);
+			config.threads, config.max_body, config.limits.max, config.max_per_client,
+			o.request_timeout);
 	if (!api_server_serve(api, &stop, STOP_GRACE))
 	{
 		fprintf(stderr, "nilus-manager: cannot serve: %s\n", strerror(errno));

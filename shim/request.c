@@ -31,8 +31,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libpq-fe.h>
-
 #include "access_log.h"
 #include "body.h"
 #include "connections.h"
@@ -148,12 +146,6 @@ deliver(struct request *rq)
 	return reply(rq->connection, rq->status, response) ? MHD_YES : MHD_NO;
 }
 
-static void
-free_result(void *result)
-{
-	PQclear(result);
-}
-
 /* The database's answer, maybe given within db_submit. */
 static void
 on_answer(struct db_job *job, struct db_answer *answer)
@@ -162,7 +154,7 @@ on_answer(struct db_job *job, struct db_answer *answer)
 	struct MHD_Response *response;
 
 	if (answer->result)
-		response = response_owned(JSON_TYPE, answer->body, answer->len, free_result,
+		response = response_owned(JSON_TYPE, answer->body, answer->len, db_answer_free,
 								  answer->result);
 	else
 		response = response_owned(JSON_TYPE, answer->body, answer->len, free,

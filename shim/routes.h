@@ -45,6 +45,7 @@ struct route
 	bool body;					/* the JSON body is the function's last argument */
 	int status;					/* success status */
 	const char *right;			/* right the extension checks: "read" or "runtime" */
+	bool probe;					/* a health check: a connection of its own, never behind data calls */
 	const char *tag;
 	const char *summary;
 	const char *body_schema;	/* OpenAPI component names */

@@ -212,8 +212,9 @@ def dsn():
 
 
 class Shim:
-    def __init__(self, name, extra=(), via_env=False):
+    def __init__(self, name, extra=(), via_env=False, env=None):
         self.name = name
+        self.env = dict(env or {})
         self.port = free_port()
         self.metrics_port = free_port()
         self.extra = list(extra)
@@ -226,7 +227,7 @@ class Shim:
                     ("--listen", "NILUS_LISTEN", f"127.0.0.1:{self.port}"),
                     ("--metrics-listen", "NILUS_METRICS_LISTEN", f"127.0.0.1:{self.metrics_port}"),
                     ("--docs-dir", "NILUS_DOCS_DIR", str(DOCS_DIR))]
-        env = dict(os.environ)
+        env = dict(os.environ, **self.env)
         argv = [BIN]
         for flag, variable, value in settings:
             if self.via_env:
@@ -1225,6 +1226,72 @@ def reads_stalled_on_a_lock_hold_no_other_read_back():
         exact = {"resource_id": R_EVENTS, "run_as_user": "bob"}
         stall_reads(shim, stalled, lambda: ok_json(get("/tenants/acme/pipelines", exact,
                                                        port=shim.port, timeout=10)))
+    finally:
+        shim.stop()
+
+
+class HeldLock:
+    """with HeldLock(tables): a psql session holds ACCESS EXCLUSIVE locks on nilus tables."""
+
+    def __init__(self, *tables):
+        self.tables = ", ".join(f"nilus.{t}" for t in tables)
+
+    def __enter__(self):
+        self.locker = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", DB],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+        self.locker.stdin.write(f"BEGIN;\nLOCK TABLE {self.tables} IN ACCESS EXCLUSIVE MODE;\n"
+                                "\\echo locked\n")
+        self.locker.stdin.flush()
+        eq(self.locker.stdout.readline().strip(), "locked", "the lock is taken")
+        return self
+
+    def __exit__(self, kind, value, tb):
+        self.locker.communicate("COMMIT;\n", timeout=10)
+
+
+def timed(call):
+    started = time.monotonic()
+    r = call()
+    return r, time.monotonic() - started
+
+
+@test
+def a_held_lock_times_out_with_504_while_health_answers():
+    """Issue 14, item 2: calls behind a held lock get 504 "timeout" at --request-timeout
+    (queued ones too, the wait counts), their statements are cancelled, API /health and
+    /info and /readiness answer meanwhile, and the pool serves again once the lock is gone."""
+    timeout = 2
+    shim = Shim("held-lock", extra=["--threads", "2"], env={"NILUS_REQUEST_TIMEOUT": str(timeout)})
+    shim.start()
+    listing = ("/tenants/acme/pipelines", {"run_as_user": "alice", "resource_id": R_ORDERS})
+    run = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
+           "started_at": iso(now_minus(minutes=3))}
+    try:
+        want = ok_json(get(*listing, port=shim.port))
+        with HeldLock("pipeline_run", "cdc_offset", "run_rollup_tenant"):
+            # More calls than connections: some wait in the queue, and time out there.
+            calls = at_once([lambda: timed(lambda: get(*listing, port=shim.port, timeout=30))] * 6
+                            + [lambda: timed(lambda: post("/tenants/acme/pipeline/runs", run,
+                                                          port=shim.port, timeout=30))])
+            for r, seconds in calls:
+                expect_error(r, 504, "timeout")
+                check(seconds < timeout + 2, f"a 504 after {seconds:.1f} s, the timeout is {timeout} s")
+            for probe in ("/health", "/info"):
+                r, seconds = timed(lambda: get(probe, port=shim.port, timeout=30))
+                ok_json(r)
+                check(seconds < 1, f"API {probe} took {seconds:.1f} s behind the lock")
+            eq(request("GET", "/readiness", port=shim.metrics_port, timeout=5).status, 200,
+               "/readiness while calls wait for the lock")
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' " \
+                      "AND application_name = 'nilus-manager'"
+            deadline = time.monotonic() + 1
+            while db_int(waiting) > 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            eq(db_int(waiting), 0, "statements of timed-out calls still waiting for the lock")
+        eq(ok_json(get(*listing, port=shim.port)), want, "the listing once the lock is gone")
+        check(shim.alive(), "the shim died")
+        eq(db_run("acme", run["run_id"]), None, "a write answered 504 was cancelled, not stored")
     finally:
         shim.stop()
 
@@ -2591,7 +2658,8 @@ def bad_flags_are_refused():
     for flag, value in (("--threads", "0"), ("--max-body", "lots"), ("--listen", "nowhere"),
                         ("--metrics-listen", "127.0.0.1:99999"), ("--threads", "-2"),
                         ("--max-connections", "0"), ("--max-connections-per-client", "x"),
-                        ("--header-timeout", "0"), ("--body-timeout", "1e3")):
+                        ("--header-timeout", "0"), ("--body-timeout", "1e3"),
+                        ("--request-timeout", "0"), ("--request-timeout", "2.5s")):
         try:
             done = subprocess.run([BIN, "--dsn", dsn(), "--listen", f"127.0.0.1:{free_port()}",
                                    "--metrics-listen", f"127.0.0.1:{free_port()}", flag, value],
