@@ -3,6 +3,7 @@
 #   make test   install what the tests need, build, install, run every test
 #   make fuzz   run the fuzz targets (FUZZ_SECONDS=N each, default 30)
 #   make check-citus   the same suites on a throw-away Citus cluster (test/citus/run.sh)
+#   make check-faults   the fault suite (database stops, SIGKILL, held locks, floods)
 EXTENSION_SOURCES = $(wildcard extension/*.c)
 MODULE_big = nilus
 OBJS = $(EXTENSION_SOURCES:.c=.o)
@@ -21,7 +22,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 ifeq ($(wildcard $(PGXS)),)
 # A fresh machine: nothing to build with yet.  Install the packages, start over.
-all install test demo check-citus:
+all install test demo check-citus check-faults:
 	scripts/install-deps.sh
 	$(MAKE) $@
 else
@@ -29,7 +30,7 @@ include $(PGXS)
 
 $(OBJS): $(wildcard extension/*.h include/*.h)
 
-.PHONY: deps shim shim-install test demo fuzz check-citus
+.PHONY: deps shim shim-install test demo fuzz check-citus check-faults
 
 all: shim
 install: shim-install
@@ -56,6 +57,11 @@ check-citus: deps
 	$(MAKE) all
 	$(MAKE) install
 	test/citus/run.sh
+
+check-faults: deps
+	$(MAKE) all
+	$(MAKE) install
+	test/faults/run.sh
 
 demo: deps
 	$(MAKE) all
