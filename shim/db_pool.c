@@ -104,9 +104,9 @@ open_more(void)
  * are still on their way: if they failed, so would it.
  */
 static bool
-stalled(const struct slot *s, double now)
+stalled(struct slot *s, double now)
 {
-	return now - flight_at((struct slot *) s, 0)->sent_at > STALLED_AFTER;
+	return now - flight_at(s, 0)->sent_at > STALLED_AFTER;
 }
 
 /* Whether the busy connection can carry the job's pipeline too (see slot_for). */
