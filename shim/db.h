@@ -24,14 +24,16 @@ struct db_answer
 	const char *body;
 	size_t		len;
 	PGresult   *result;			/* owns body when set (db_answer_free it), else body is malloc'd */
+	int			file;			/* >= 0: body is NULL, the answer is in this file instead */
 };
 
 /*
- * Releases an answer's result once its body is sent (an
- * MHD_ContentReaderFreeCallback): large answers held for their clients are
- * counted against a budget (see db_answer.c).
+ * Release an answer once its body is sent (MHD_ContentReaderFreeCallbacks):
+ * its result, or its file passed as (void *) (intptr_t) file.  Large answers
+ * held for their clients are counted against budgets (see db_answer.c).
  */
 void		db_answer_free(void *result);
+void		db_answer_close_file(void *file);
 
 struct db_job;
 /* Takes the answer's ownership.  Runs on the loop's thread, maybe within db_submit. */

@@ -3,24 +3,36 @@
  * db_answer.h.  Database detail of 5xx errors goes to the log only
  * (errors.c).
  *
- * Memory: an answer stays in memory until its client has read it, and a
- * client that does not read keeps it until its connection times out.
- * Answers up to SMALL_ANSWER bytes are bounded by the connection limit;
- * larger ones share LARGE_ANSWERS_BUDGET bytes: one that does not fit
- * while others are held is refused with 503 "busy" instead of being kept
- * (one is always kept, however large, so that any answer can be served).
+ * Memory: an answer stays with the shim until its client has read it, and
+ * a client that does not read keeps it until its connection times out.
+ * Answers up to SMALL_ANSWER bytes are bounded by the connection limit.
+ * Larger ones share HELD_BUDGET bytes of memory (one is always held,
+ * however large); beyond it an answer goes to an unlinked temporary file
+ * and is sent from there, as nginx buffers a slow client's answer to disk
+ * (proxy_temp_path); the files share FILED_BUDGET bytes, and beyond that
+ * the answer is refused with 503 "busy".  The file is written on the loop's
+ * thread: into the page cache, a few milliseconds for megabytes.
  */
 #include "db_answer.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "metrics.h"
 
 #define SMALL_ANSWER (64 * 1024)
-#define LARGE_ANSWERS_BUDGET (64 * 1024 * 1024)
+#define HELD_BUDGET ((size_t) 64 * 1024 * 1024)
+#define FILED_BUDGET ((size_t) 1024 * 1024 * 1024)
 
-static size_t large_answers_held;	/* only the loop's thread touches it */
+/* Only the loop's thread touches them. */
+static size_t held_bytes;
+static size_t filed_bytes;
 
 static void
 answer_error(struct db_answer *answer, int status, const char *code, const char *message)
@@ -31,6 +43,69 @@ answer_error(struct db_answer *answer, int status, const char *code, const char 
 	answer->body = error_body(status, code, message, NULL, &len);
 	answer->len = len;
 	answer->result = NULL;
+	answer->file = -1;
+}
+
+static bool
+write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0)
+	{
+		ssize_t		n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		data += n;
+		len -= (size_t) n;
+	}
+	return true;
+}
+
+/* The body in an unlinked temporary file of $TMPDIR (or /tmp); -1 when that failed. */
+static int
+file_body(const char *body, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	char		path[4096];
+	int			fd;
+
+	snprintf(path, sizeof(path), "%s/nilus-manager-answer-XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	if (!write_all(fd, body, len))
+	{
+		fprintf(stderr, "nilus-manager: cannot write a large answer to %s: %s\n", path,
+				strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Where a large answer waits for its client: memory, a file, or nowhere (false). */
+static bool
+keep_large(PGresult *value, struct db_answer *answer)
+{
+	if (held_bytes == 0 || held_bytes + answer->len <= HELD_BUDGET)
+	{
+		held_bytes += answer->len;
+		return true;
+	}
+	if (filed_bytes + answer->len <= FILED_BUDGET &&
+		(answer->file = file_body(answer->body, answer->len)) >= 0)
+	{
+		filed_bytes += answer->len;
+		answer->body = NULL;
+		answer->result = NULL;
+		PQclear(value);
+		return true;
+	}
+	PQclear(value);
+	return false;
 }
 
 void
@@ -44,20 +119,14 @@ db_answer_value(const struct route *route, PGresult *value, struct db_answer *an
 		answer_error(answer, 500, NULL, "internal error");
 		return;
 	}
-	answer->len = (size_t) PQgetlength(value, 0, 0);
-	if (answer->len > SMALL_ANSWER && large_answers_held > 0 &&
-		large_answers_held + answer->len > LARGE_ANSWERS_BUDGET)
-	{
-		PQclear(value);
-		answer_error(answer, 503, "busy", "too many large answers wait for their clients to "
-					 "read them; try again");
-		return;
-	}
-	if (answer->len > SMALL_ANSWER)
-		large_answers_held += answer->len;
 	answer->status = route->status;
 	answer->body = PQgetvalue(value, 0, 0);
+	answer->len = (size_t) PQgetlength(value, 0, 0);
 	answer->result = value;
+	answer->file = -1;
+	if (answer->len > SMALL_ANSWER && !keep_large(value, answer))
+		answer_error(answer, 503, "busy", "too many large answers wait for their clients to "
+					 "read them; try again");
 }
 
 void
@@ -66,8 +135,19 @@ db_answer_free(void *result)
 	size_t		len = (size_t) PQgetlength(result, 0, 0);
 
 	if (len > SMALL_ANSWER)
-		large_answers_held -= len;
+		held_bytes -= len;
 	PQclear(result);
+}
+
+void
+db_answer_close_file(void *file)
+{
+	int			fd = (int) (intptr_t) file;
+	struct stat st;
+
+	if (fstat(fd, &st) == 0)
+		filed_bytes -= (size_t) st.st_size;
+	close(fd);
 }
 
 void
@@ -80,6 +160,7 @@ db_answer_failure(const struct route *route, PGresult *error, struct db_answer *
 	answer->body = body;
 	answer->len = len;
 	answer->result = NULL;
+	answer->file = -1;
 	metrics_db_error(answer->status < 500 ? DB_ERROR_CLIENT : DB_ERROR_SERVER);
 	PQclear(error);
 }

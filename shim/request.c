@@ -153,7 +153,9 @@ on_answer(struct db_job *job, struct db_answer *answer)
 	struct request *rq = (struct request *) ((char *) job - offsetof(struct request, job));
 	struct MHD_Response *response;
 
-	if (answer->result)
+	if (answer->file >= 0)
+		response = response_file(JSON_TYPE, answer->file, answer->len, db_answer_close_file);
+	else if (answer->result)
 		response = response_owned(JSON_TYPE, answer->body, answer->len, db_answer_free,
 								  answer->result);
 	else

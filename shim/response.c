@@ -5,8 +5,10 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "errors.h"
 
@@ -25,6 +27,30 @@ response_owned(const char *content_type, const char *body, size_t len,
 	{
 		if (free_fn)
 			free_fn(free_cls);
+		return NULL;
+	}
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	return response;
+}
+
+static ssize_t
+read_file(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	ssize_t		n = pread((int) (intptr_t) cls, buf, max, (off_t) pos);
+
+	return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+struct MHD_Response *
+response_file(const char *content_type, int fd, size_t len, MHD_ContentReaderFreeCallback free_fn)
+{
+	void	   *cls = (void *) (intptr_t) fd;
+	struct MHD_Response *response = MHD_create_response_from_callback(len, 32 * 1024, read_file,
+																	  cls, free_fn);
+
+	if (!response)
+	{
+		free_fn(cls);
 		return NULL;
 	}
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);

@@ -30,6 +30,13 @@ bool		refuse(struct refusal *refusal, int status, const char *code, const char *
 /* A response with an owned body; free_fn(free_cls) runs when MHD is done with it. */
 struct MHD_Response *response_owned(const char *content_type, const char *body, size_t len,
 									MHD_ContentReaderFreeCallback free_fn, void *free_cls);
+/*
+ * A response read from the file, from its start (pread: the file offset is
+ * not used); free_fn((void *) (intptr_t) fd) runs when MHD is done with it
+ * and must close the file, also when NULL is returned.
+ */
+struct MHD_Response *response_file(const char *content_type, int fd, size_t len,
+								   MHD_ContentReaderFreeCallback free_fn);
 /* A response whose body lives as long as the process (a page, the OpenAPI document). */
 struct MHD_Response *response_static(const char *content_type, const char *body, size_t len);
 /* A JSON error response in the SPEC's format. */

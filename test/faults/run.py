@@ -8,11 +8,10 @@ faults of issue 14, over real sockets against the real shim and a real cluster.
   recovers without a restart (but for SIGKILL), and every write it
   acknowledged is stored (acknowledged ids counted against stored rows).
 - Health during a held lock: API /health and /info and /readiness answer.
-- Clients that request a large answer and never read: the shim's RSS
-  (/proc/<pid>/status) stays under the README's bound, returns near its
-  baseline once they are gone, and other clients are served meanwhile.
 - 1,000 slow connections (and 200 silent ones) from other addresses: other
   clients are still served.
+(Clients that do not read a large answer are a case of the HTTP suite, in
+`make test`.)
 
 Run inside `pg_virtualenv -t` with the extension installed (`make install`);
 test/faults/run.sh does both.  Reuses the HTTP suite's fixtures and client:
@@ -26,7 +25,6 @@ import os
 import resource
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -43,13 +41,6 @@ API_PATH = h.API
 RUNS_PIPELINE = "fault-writes"
 CDC_PIPELINE = "fault-cdc"
 TIMEOUT = 2                 # --request-timeout of the shims that face a held lock
-MIB = 1024 * 1024
-# The README's memory bound (the shim, --threads 2): its baseline, 64 MiB of large
-# answers held for clients, and per database connection (2 + the probes' one) twice
-# the largest answer while it arrives (libpq's buffer and the result).
-THREADS = 2
-HELD_ANSWERS = 64 * MIB
-ANSWER_PASSES = 2
 
 CASES = []
 
@@ -66,14 +57,6 @@ def pg_ctl(action, mode=None):
     done = subprocess.run(["pg_ctlcluster", version, cluster, action] + (["-m", mode] if mode else []),
                           capture_output=True, text=True)
     h.check(done.returncode == 0, f"pg_ctlcluster {action}: {h.short(done.stderr)}")
-
-
-def rss(pid, field="VmRSS"):
-    """A memory figure of the process in bytes, from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise h.Failure(f"no {field} in /proc/{pid}/status")
 
 
 class Answers:
@@ -312,74 +295,6 @@ def held_lock_under_writes_gives_504_and_probes_answer():
         shim.stop()
 
 
-def unread_request(port, path, token):
-    """A connection that sends a request and never reads: a tiny receive buffer, so that
-    the answer stays with the shim."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
-    return s
-
-
-def reset(sockets):
-    for s in sockets:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        s.close()
-
-
-@case
-def clients_that_do_not_read_a_large_answer_leave_memory_bounded():
-    shim = h.Shim("memory", extra=["--threads", str(THREADS)])
-    shim.start()
-    pid = shim.proc.pid
-    path = h.url("/tenants/acme/pipeline/big-history/schema-history")
-    readers = []
-    try:
-        h.psql("SELECT nilus.store_schema_history('acme', 'big-history', jsonb_build_object("
-               "'resource_id', 'service:v1:big-history:public', 'connector_name', 'big', "
-               "'records', jsonb_build_array(jsonb_build_object('history_data', repeat('x', 7000000)),"
-               " jsonb_build_object('history_data', repeat('y', 7000000)))))")
-        answer = h.request("GET", path, token=h.T["acme_all"], port=shim.port, timeout=60)
-        h.eq(answer.status, 200, "the large answer, read")
-        size = len(answer.body)
-        for _ in range(5):
-            h.ok_json(h.get("/info", port=shim.port))
-        time.sleep(1)
-        baseline = rss(pid)
-        bound = baseline + HELD_ANSWERS + (THREADS + 1) * ANSWER_PASSES * size
-        served = []
-        readers = [unread_request(shim.port, path, h.T["acme_all"]) for _ in range(60)]
-        peak = baseline
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            peak = max(peak, rss(pid))
-            started = time.monotonic()
-            r = h.get("/info", port=shim.port, timeout=10)
-            served.append((r.status, time.monotonic() - started))
-            time.sleep(0.2)
-        peak = max(peak, rss(pid), rss(pid, "VmHWM"))
-        reset(readers)
-        readers = []
-        after = rss(pid)
-        settle = time.monotonic() + 10
-        while after > baseline + 4 * MIB and time.monotonic() < settle:
-            time.sleep(0.5)
-            h.ok_json(h.get("/info", port=shim.port))
-            after = rss(pid)
-        figures = (f"RSS baseline {baseline / MIB:.0f} MiB, peak {peak / MIB:.0f} MiB (bound "
-                   f"{bound / MIB:.0f} MiB: answer {size / MIB:.1f} MiB), after {after / MIB:.0f} MiB")
-        h.check(peak <= bound, "over the bound: " + figures)
-        h.check(after <= baseline + 16 * MIB, "memory not given back: " + figures)
-        h.check(all(status == 200 and seconds < 2 for status, seconds in served),
-                f"other clients while 60 did not read: {served}")
-        h.check(shim.alive(), "the shim died")
-        return "60 clients that do not read a 14 MB answer: " + figures
-    finally:
-        reset(readers)
-        shim.stop()
-
-
 def raise_file_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -429,7 +344,7 @@ def slow_connections_leave_room_for_others():
         h.check(shim.alive(), "the shim died")
         return f"1,000 slow + 200 silent connections: {len(served)} requests of another client served"
     finally:
-        reset(slow + silent)
+        h.reset(slow + silent)
         shim.stop()
 
 

@@ -10,6 +10,7 @@ Run inside `pg_virtualenv -t` with the extension installed (`make install`):
 It prints one line per failing test and ends with `N passed, M failed`.
 """
 
+import collections
 import hashlib
 import html.parser
 import http.client
@@ -22,6 +23,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -94,6 +96,7 @@ DATA_TABLES = ["pipeline_run", "run_rollup_resource", "run_rollup_tenant", "run_
 T = {}          # token label -> plaintext
 FIX = {}        # values the fixtures chose (timestamps, ids)
 SHIM = None     # the shim every test talks to
+VERBOSE = False
 
 
 class Failure(Exception):
@@ -1293,6 +1296,119 @@ def a_held_lock_times_out_with_504_while_health_answers():
         check(shim.alive(), "the shim died")
         eq(db_run("acme", run["run_id"]), None, "a write answered 504 was cancelled, not stored")
     finally:
+        shim.stop()
+
+
+# ---- memory
+
+MIB = 1024 * 1024
+# The README's memory bound (the shim, --threads 2): its baseline, 64 MiB of large
+# answers held for clients, and per database connection (2 + the probes' one) twice
+# the largest answer while it arrives (libpq's buffer and the result).
+THREADS = 2
+HELD_ANSWERS = 64 * MIB
+ANSWER_PASSES = 2
+
+
+def rss(pid, field="VmRSS"):
+    """A memory figure of the process in bytes, from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise Failure(f"no {field} in /proc/{pid}/status")
+
+
+def open_files(pid, names=False):
+    """How many descriptors the process has open, or what they point at."""
+    fds = os.listdir(f"/proc/{pid}/fd")
+    if not names:
+        return len(fds)
+    found = []
+    for fd in fds:
+        try:
+            found.append(os.readlink(f"/proc/{pid}/fd/{fd}").split(":")[0])
+        except OSError:
+            pass
+    return found
+
+
+def unread_request(port, path, token):
+    """A connection that sends a request and never reads: a tiny receive buffer, so that
+    the answer stays with the shim."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+    return s
+
+
+def reset(sockets):
+    for s in sockets:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+
+
+@test
+def clients_that_do_not_read_a_large_answer_leave_memory_bounded():
+    """Issue 14, item 3: 60 clients request a 14 MB schema history and never read; the
+    shim's RSS stays under the README's bound, comes back to its baseline once they close,
+    and other clients (one reading the same answer too) are served meanwhile."""
+    shim = Shim("memory", extra=["--threads", str(THREADS)])
+    shim.start()
+    pid = shim.proc.pid
+    path = url("/tenants/bigco/pipeline/big-history/schema-history")
+    readers = []
+    try:
+        psql("SELECT nilus.store_schema_history('bigco', 'big-history', jsonb_build_object("
+             "'resource_id', 'service:v1:big-history:public', 'connector_name', 'big', "
+             "'records', jsonb_build_array(jsonb_build_object('history_data', repeat('x', 7000000)),"
+             " jsonb_build_object('history_data', repeat('y', 7000000)))))")
+        answer = request("GET", path, token=T["admin"], port=shim.port, timeout=60)
+        eq(answer.status, 200, "the large answer, read")
+        size = len(answer.body)
+        for _ in range(5):
+            ok_json(get("/info", port=shim.port))
+        time.sleep(1)
+        baseline = rss(pid)
+        files = open_files(pid)
+        bound = baseline + HELD_ANSWERS + (THREADS + 1) * ANSWER_PASSES * size
+        served = []
+        readers = [unread_request(shim.port, path, T["admin"]) for _ in range(60)]
+        peak = baseline
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            peak = max(peak, rss(pid))
+            started = time.monotonic()
+            r = get("/info", port=shim.port, timeout=10)
+            served.append((r.status, time.monotonic() - started))
+            time.sleep(0.2)
+        # A client that reads still gets the large answer, whole, beside those that do not.
+        again = request("GET", path, token=T["admin"], port=shim.port, timeout=60)
+        check(again.status == 200 and again.body == answer.body,
+              f"the large answer while 60 clients did not read it: {again!r}")
+        peak = max(peak, rss(pid), rss(pid, "VmHWM"))
+        reset(readers)
+        readers = []
+        after = rss(pid)
+        settle = time.monotonic() + 10
+        while (after > baseline + 4 * MIB or open_files(pid) > files) and time.monotonic() < settle:
+            time.sleep(0.5)
+            ok_json(get("/info", port=shim.port))
+            after = rss(pid)
+        figures = (f"RSS baseline {baseline / MIB:.0f} MiB, peak {peak / MIB:.0f} MiB (bound "
+                   f"{bound / MIB:.0f} MiB: answer {size / MIB:.1f} MiB), after {after / MIB:.0f} MiB")
+        check(peak <= bound, "over the bound: " + figures)
+        check(after <= baseline + 16 * MIB, "memory not given back: " + figures)
+        left = open_files(pid, names=True)
+        check(len(left) <= files, f"{len(left)} open files once the clients are gone, "
+                                  f"{files} before: {sorted(collections.Counter(left).items())}")
+        check(all(status == 200 and seconds < 2 for status, seconds in served),
+              f"other clients while 60 did not read: {served}")
+        check(shim.alive(), "the shim died")
+        if VERBOSE:
+            print("60 clients that do not read a 14 MB answer: " + figures, file=sys.stderr)
+    finally:
+        reset(readers)
         shim.stop()
 
 
@@ -2717,8 +2833,8 @@ def sigterm_exits_zero():
 # ---------------------------------------------------------------- main
 
 def main(argv):
-    global SHIM
-    verbose = "-v" in argv
+    global SHIM, VERBOSE
+    verbose = VERBOSE = "-v" in argv
     only = [a for a in argv if a != "-v"]
     try:
         setup_database()
