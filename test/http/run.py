@@ -1397,8 +1397,11 @@ def clients_that_do_not_read_a_large_answer_leave_memory_bounded():
             after = rss(pid)
         figures = (f"RSS baseline {baseline / MIB:.0f} MiB, peak {peak / MIB:.0f} MiB (bound "
                    f"{bound / MIB:.0f} MiB: answer {size / MIB:.1f} MiB), after {after / MIB:.0f} MiB")
-        check(peak <= bound, "over the bound: " + figures)
-        check(after <= baseline + 16 * MIB, "memory not given back: " + figures)
+        # AddressSanitizer's allocator keeps freed memory in quarantine: the bound is the
+        # plain build's (make test); under ASan the rest is still checked.
+        if "libasan" not in Path(f"/proc/{pid}/maps").read_text():
+            check(peak <= bound, "over the bound: " + figures)
+            check(after <= baseline + 16 * MIB, "memory not given back: " + figures)
         left = open_files(pid, names=True)
         check(len(left) <= files, f"{len(left)} open files once the clients are gone, "
                                   f"{files} before: {sorted(collections.Counter(left).items())}")
