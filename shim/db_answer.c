@@ -161,7 +161,8 @@ db_answer_failure(const struct route *route, PGresult *error, struct db_answer *
 	answer->len = len;
 	answer->result = NULL;
 	answer->file = -1;
-	metrics_db_error(answer->status < 500 ? DB_ERROR_CLIENT : DB_ERROR_SERVER);
+	metrics_db_error(answer->status < 500 ? DB_ERROR_CLIENT :
+					 answer->status == 504 ? DB_ERROR_TIMEOUT : DB_ERROR_SERVER);
 	PQclear(error);
 }
 

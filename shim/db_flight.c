@@ -422,6 +422,7 @@ flight_expire(struct slot *s, double now)
 			continue;
 		f->job = NULL;
 		f->abandoned_at = now;
+		metrics_db_error(DB_ERROR_TIMEOUT);
 		db_job_fail(job, 504, TIMED_OUT);
 	}
 	running = receiving_flight(s);

@@ -249,7 +249,10 @@ db_tick(void)
 	struct db_job *job;
 
 	while ((job = db_queue_take(past_deadline, &now)) != NULL)
+	{
+		metrics_db_error(DB_ERROR_TIMEOUT);
 		db_job_fail(job, 504, "no database connection was free within the request timeout");
+	}
 	for (unsigned int i = 0; i < n_slots; i++)
 		if (slots[i].state == SLOT_BUSY)
 			flight_expire(&slots[i], now);

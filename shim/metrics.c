@@ -46,7 +46,7 @@ static struct histogram db_roundtrip;
 static atomic_ulong db_errors[DB_ERROR_KINDS];
 static atomic_ulong reconnects;
 
-static const char *const db_error_kinds[DB_ERROR_KINDS] = {"connect", "lost", "client", "server"};
+static const char *const db_error_kinds[DB_ERROR_KINDS] = {"connect", "lost", "client", "server", "timeout"};
 
 #define MAX_GAUGES 4
 static struct metrics_gauge gauges[MAX_GAUGES];
@@ -236,7 +236,8 @@ render_db(FILE *out)
 		render_gauge(out, &gauges[i]);
 	family(out, "nilus_manager_db_errors_total", "counter",
 		   "Database errors: connect (could not connect), lost (connection broke in a request), "
-		   "client (refused the request, 4xx), server (any other, 5xx).");
+		   "client (refused the request, 4xx), server (any other, 5xx), timeout (a call not "
+		   "answered within --request-timeout, waiting for a connection included: 504).");
 	for (size_t k = 0; k < DB_ERROR_KINDS; k++)
 		fprintf(out, "nilus_manager_db_errors_total{kind=\"%s\"} %lu\n", db_error_kinds[k],
 				atomic_load(&db_errors[k]));

@@ -18,6 +18,7 @@ enum db_error_kind
 	DB_ERROR_LOST,				/* the connection broke during a request */
 	DB_ERROR_CLIENT,			/* the database refused the request's values or rights (4xx) */
 	DB_ERROR_SERVER,			/* any other database error (5xx) */
+	DB_ERROR_TIMEOUT,			/* a call past --request-timeout (504) */
 	DB_ERROR_KINDS
 };
 

@@ -1293,6 +1293,9 @@ def a_held_lock_times_out_with_504_while_health_answers():
                 time.sleep(0.05)
             eq(db_int(waiting), 0, "statements of timed-out calls still waiting for the lock")
         eq(ok_json(get(*listing, port=shim.port)), want, "the listing once the lock is gone")
+        metrics = request("GET", "/metrics", port=shim.metrics_port).body.decode()
+        m = re.search(r'^nilus_manager_db_errors_total\{kind="timeout"\} (\d+)$', metrics, re.M)
+        check(m and int(m.group(1)) >= len(calls), f"timeouts counted in /metrics: {m and m.group(0)}")
         check(shim.alive(), "the shim died")
         eq(db_run("acme", run["run_id"]), None, "a write answered 504 was cancelled, not stored")
     finally:
