@@ -153,7 +153,7 @@ static const char schemas[] =
 	"}";
 
 /* Which errors each kind of route can answer with. */
-static const int api_errors[] = {400, 401, 403, 404, 405, 414, 500, 503};
+static const int api_errors[] = {400, 401, 403, 404, 405, 414, 500, 503, 504};
 static const int body_errors[] = {409, 413, 415};
 
 static json_t *
@@ -315,7 +315,7 @@ paths(void)
 static json_t *
 error_responses(void)
 {
-	static const int all[] = {400, 401, 403, 404, 405, 409, 413, 414, 415, 500, 503};
+	static const int all[] = {400, 401, 403, 404, 405, 409, 413, 414, 415, 500, 503, 504};
 	static const char *const descriptions[] = {
 		"A parameter, the path or the body is invalid; `parameter` names the one at fault.",
 		"The bearer token is missing, malformed, unknown, revoked or expired.",
@@ -327,7 +327,10 @@ error_responses(void)
 		"The request URI is too long.",
 		"The body is not sent as application/json.",
 		"An internal error; the detail is in the server log only.",
-		"The database cannot be reached; retry later.",
+		"The database cannot be reached, or (code `busy`) too many large answers wait for "
+		"clients that do not read them; retry later.",
+		"The database did not answer within --request-timeout; the call was cancelled. "
+		"A POST may or may not have been stored: retry it (ids make retries idempotent).",
 	};
 	json_t	   *responses = json_object();
 
