@@ -1329,7 +1329,7 @@ def open_files(pid, names=False):
     found = []
     for fd in fds:
         try:
-            found.append(os.readlink(f"/proc/{pid}/fd/{fd}").split(":")[0])
+            found.append(os.readlink(f"/proc/{pid}/fd/{fd}").split(":[")[0])
         except OSError:
             pass
     return found
@@ -1394,7 +1394,8 @@ def clients_that_do_not_read_a_large_answer_leave_memory_bounded():
         readers = []
         after = rss(pid)
         settle = time.monotonic() + 10
-        while (after > baseline + 4 * MIB or open_files(pid) > files) and time.monotonic() < settle:
+        while (after > baseline + 4 * MIB or open_files(pid) > files + THREADS + 1) \
+                and time.monotonic() < settle:
             time.sleep(0.5)
             ok_json(get("/info", port=shim.port))
             after = rss(pid)
@@ -1405,9 +1406,11 @@ def clients_that_do_not_read_a_large_answer_leave_memory_bounded():
         if "libasan" not in Path(f"/proc/{pid}/maps").read_text():
             check(peak <= bound, "over the bound: " + figures)
             check(after <= baseline + 16 * MIB, "memory not given back: " + figures)
+        # The pool may have opened its other connections meanwhile; nothing else may stay.
         left = open_files(pid, names=True)
-        check(len(left) <= files, f"{len(left)} open files once the clients are gone, "
-                                  f"{files} before: {sorted(collections.Counter(left).items())}")
+        check(len(left) <= files + THREADS + 1 and not any("nilus-manager-answer" in f for f in left),
+              f"{len(left)} open files once the clients are gone, {files} before: "
+              f"{sorted(collections.Counter(left).items())}")
         check(all(status == 200 and seconds < 2 for status, seconds in served),
               f"other clients while 60 did not read: {served}")
         check(shim.alive(), "the shim died")
