@@ -356,7 +356,8 @@ main(int argc, char **argv)
 	warn_missing_assets(o.docs_dir);
 	raise_file_limit();
 	block_signals(&stop);
-	routes_init();
+	if (!routes_init())
+		return 1;
 	if (!loop_init() || !openapi_init() ||
 		!db_init(o.dsn, config.threads, online_cores(), request_timeout))
 	{

@@ -1,7 +1,9 @@
 /*
  * openapi.c: the OpenAPI 3.1 document.  Paths, operations and parameters
  * come from the route table, so the document cannot miss a route or a
- * parameter; only the shapes of bodies (components) are written here.
+ * parameter; the run's shape and the rights, limits and defaults come from
+ * nilus_api.h, the facts the extension enforces; only the other shapes of
+ * bodies (components) are written here.
  */
 #include "openapi.h"
 
@@ -13,14 +15,16 @@
 #include <jansson.h>
 
 #include "errors.h"
+#include "nilus_api.h"
 #include "routes.h"
 
 static char *document;
 static size_t document_len;
 
 /*
- * The body shapes of the SPEC, as JSON with ' for " so that they stay
- * readable here (no text below contains an apostrophe).
+ * The body shapes of the SPEC but the run's (run_schemas), as JSON with '
+ * for " so that they stay readable here (no text below contains an
+ * apostrophe).
  */
 static const char schemas[] =
 	"{"
@@ -34,33 +38,6 @@ static const char schemas[] =
 	"    'parameter': {'type': 'string', 'description': 'The parameter at fault, when known.',"
 	"      'examples': ['limit']}}}}},"
 	"'Timestamp': {'type': 'string', 'format': 'date-time', 'examples': ['2026-11-28T10:15:00Z']},"
-	"'Run': {'type': 'object', 'properties': {"
-	"  'run_id': {'type': 'string', 'format': 'uuid'},"
-	"  'resource_id': {'type': 'string', 'description': 'DataOS resource id of the pipeline.'},"
-	"  'pipeline_name': {'type': 'string'},"
-	"  'run_as_user': {'type': ['string', 'null']},"
-	"  'started_at': {'$ref': '#/components/schemas/Timestamp'},"
-	"  'finished_at': {'type': ['string', 'null'], 'format': 'date-time',"
-	"    'description': 'null while running.'},"
-	"  'is_success': {'type': ['boolean', 'null'], 'description': 'null while running.'},"
-	"  'duration_sec': {'type': ['number', 'null'],"
-	"    'description': 'As reported, else finished_at - started_at.'},"
-	"  'error': {'type': ['string', 'null']},"
-	"  'records': {'type': ['object', 'null'], 'additionalProperties': true,"
-	"    'description': 'Per-stage record counts as the runtime reports them.',"
-	"    'examples': [{'extracted': 10, 'normalized': 10, 'loaded': 10}]},"
-	"  'metadata': {'type': 'object', 'additionalProperties': true}}},"
-	"'RunInput': {'type': 'object', 'additionalProperties': true,"
-	"  'description': 'A run as under Run; unknown fields are kept in metadata.',"
-	"  'required': ['run_id', 'resource_id', 'pipeline_name', 'started_at'],"
-	"  'properties': {"
-	"    'run_id': {'type': 'string', 'format': 'uuid'}, 'resource_id': {'type': 'string'},"
-	"    'pipeline_name': {'type': 'string'}, 'run_as_user': {'type': ['string', 'null']},"
-	"    'started_at': {'type': 'string', 'format': 'date-time'},"
-	"    'finished_at': {'type': ['string', 'null'], 'format': 'date-time'},"
-	"    'is_success': {'type': ['boolean', 'null']}, 'duration_sec': {'type': ['number', 'null']},"
-	"    'error': {'type': ['string', 'null']}, 'records': {'type': ['object', 'null']},"
-	"    'metadata': {'type': 'object'}}},"
 	"'StoredRun': {'allOf': [{'$ref': '#/components/schemas/Run'}, {'type': 'object',"
 	"  'required': ['created'], 'properties': {'created': {'type': 'boolean',"
 	"    'description': 'true when the run_id was new; false when it updated or repeated a run.'}}}]},"
@@ -186,9 +163,9 @@ ref(const char *kind, const char *name)
 }
 
 static json_t *
-param_schema(const struct param *param)
+type_schema(enum param_type type)
 {
-	switch (param->type)
+	switch (type)
 	{
 		case PT_BOOLEAN:
 			return json_pack("{s:s}", "type", "boolean");
@@ -201,12 +178,75 @@ param_schema(const struct param *param)
 							 "type", "string", "format", "date",
 							 "type", "string", "format", "date-time");
 		case PT_PERIOD:
-			return json_pack("{s:s, s:s, s:s}", "type", "string", "pattern", "^[0-9]+[mhdw]$",
-							 "default", "24h");
+			return json_pack("{s:s, s:s}", "type", "string", "pattern", "^[0-9]+[mhdw]$");
 		case PT_TEXT:
 			break;
 	}
 	return json_pack("{s:s}", "type", "string");
+}
+
+/* The type's schema with the parameter's default and bounds. */
+static json_t *
+param_schema(const struct param *param)
+{
+	json_t	   *schema = type_schema(param->type);
+
+	if (param->default_value)
+		json_object_set_new(schema, "default",
+							param->type == PT_INTEGER ? json_integer(atoi(param->default_value))
+							: json_string(param->default_value));
+	if (param->minimum.set)
+		json_object_set_new(schema, "minimum", json_integer(param->minimum.value));
+	if (param->maximum.set)
+		json_object_set_new(schema, "maximum", json_integer(param->maximum.value));
+	return schema;
+}
+
+/* A run field's schema; nullable: null is one of its values. */
+static json_t *
+run_field_schema(NilusFieldKind kind, bool nullable, const char *description)
+{
+	const char *format = nilus_field_json_format(kind);
+	json_t	   *schema = json_pack("{s:o}", "type", nullable
+								   ? json_pack("[s, s]", nilus_field_json_type(kind), "null")
+								   : json_string(nilus_field_json_type(kind)));
+
+	if (format)
+		json_object_set_new(schema, "format", json_string(format));
+	if (kind == NILUS_FIELD_OBJECT)
+		json_object_set_new(schema, "additionalProperties", json_true());
+	json_object_set_new(schema, "description", json_string(description));
+	return schema;
+}
+
+/*
+ * Run (every field, always present) and RunInput (the required ones named;
+ * unknown fields allowed, kept in metadata), from NILUS_RUN_FIELDS.
+ */
+static void
+add_run_schemas(json_t *components)
+{
+	json_t	   *run = json_object();
+	json_t	   *input = json_object();
+	json_t	   *all = json_array();
+	json_t	   *required = json_array();
+
+#define RUN_FIELD_SCHEMA(name, kind, is_required, nullable, description) \
+	json_object_set_new(run, #name, run_field_schema(kind, nullable, description)); \
+	json_object_set_new(input, #name, run_field_schema(kind, nullable, description)); \
+	json_array_append_new(all, json_string(#name)); \
+	if (is_required) \
+		json_array_append_new(required, json_string(#name));
+	NILUS_RUN_FIELDS(RUN_FIELD_SCHEMA)
+#undef RUN_FIELD_SCHEMA
+	json_object_set_new(components, "Run",
+						json_pack("{s:s, s:o, s:o}", "type", "object", "required", all,
+								  "properties", run));
+	json_object_set_new(components, "RunInput",
+						json_pack("{s:s, s:b, s:s, s:o, s:o}", "type", "object",
+								  "additionalProperties", 1,
+								  "description", "A run as under Run; unknown fields are kept in metadata.",
+								  "required", required, "properties", input));
 }
 
 static json_t *
@@ -264,10 +304,11 @@ operation(const struct route *route)
 
 	snprintf(description, sizeof(description),
 			 "One call of the SQL function nilus.%s. The token needs the `%s` right and, "
-			 "unless it is an admin token, the path's tenant.", route->function, route->right);
-	op = json_pack("{s:s, s:s, s:s, s:[s], s:o, s:o}",
+			 "unless it is an admin token, the path's tenant.", route->function, route_right(route));
+	op = json_pack("{s:s, s:s, s:s, s:[s], s:s, s:o, s:o}",
 				   "operationId", route->function, "summary", route->summary,
 				   "description", description, "tags", route->tag,
+				   "x-nilus-right", route_right(route),
 				   "parameters", parameters(route), "responses", responses(route));
 	if (op && route->body)
 		json_object_set_new(op, "requestBody",
@@ -349,6 +390,7 @@ build(void)
 
 	if (!components)
 		return NULL;
+	add_run_schemas(components);
 	return json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:[{s:[]}], s:o, s:{s:o, s:o, s:{s:{s:s, s:s, s:s}}},"
 					 " s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]}",
 					 "openapi", "3.1.0",

@@ -5,10 +5,16 @@
  */
 #include "routes.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "nilus_api.h"
 
 #define TENANTS API_BASE "/tenants/{tenant}"
 #define DOCS "/nilus-manager"
+/* A number of nilus_api.h as text, for descriptions. */
+#define TEXT_OF(x) #x
+#define NUMBER_TEXT(x) TEXT_OF(x)
 
 static const struct param p_run_as_user = {
 	.name = "run_as_user", .type = PT_TEXT,
@@ -30,13 +36,19 @@ static const struct param p_started_at_lte = {
 	.description = "Only runs started at or before this time (RFC 3339)."};
 static const struct param p_limit = {
 	.name = "limit", .type = PT_INTEGER,
-	.description = "Page size, 1 to 1000 (default 50)."};
+	.description = "Page size, " NUMBER_TEXT(NILUS_LIMIT_MIN) " to " NUMBER_TEXT(NILUS_LIMIT_MAX)
+	" (default " NUMBER_TEXT(NILUS_LIMIT_DEFAULT) ").",
+	.default_value = NUMBER_TEXT(NILUS_LIMIT_DEFAULT),
+	.minimum = BOUND(NILUS_LIMIT_MIN), .maximum = BOUND(NILUS_LIMIT_MAX)};
 static const struct param p_offset = {
 	.name = "offset", .type = PT_INTEGER,
-	.description = "Number of records to skip, 0 or more (default 0)."};
+	.description = "Number of records to skip, 0 or more (default 0).",
+	.default_value = "0", .minimum = BOUND(0)};
 static const struct param p_period = {
 	.name = "period", .type = PT_PERIOD,
-	.description = "Window ending now: <n>m, <n>h, <n>d or <n>w, at most 366d (default 24h)."};
+	.description = "Window ending now: <n>m, <n>h, <n>d or <n>w, at most "
+	NUMBER_TEXT(NILUS_PERIOD_MAX_DAYS) "d (default " NILUS_PERIOD_DEFAULT ").",
+	.default_value = NILUS_PERIOD_DEFAULT};
 static const struct param p_connector_name = {
 	.name = "connector_name", .type = PT_TEXT,
 	.description = "Only records of this connector."};
@@ -71,15 +83,15 @@ static const struct param *const q_cdc_history[] = {
 /*
  * The rows.  A data route is one call of the SQL function nilus.<function>;
  * its arguments are the pattern's placeholders, then .query in order, then
- * the JSON body when .body is set.  .right is the right the extension checks
- * (documented in OpenAPI); .body_schema and .response_schema name OpenAPI
- * components (openapi.c).
+ * the JSON body when .body is set.  The right a token needs is the
+ * function's, in nilus_api.h (the extension checks it, OpenAPI documents
+ * it); .body_schema and .response_schema name OpenAPI components (openapi.c).
  */
 const struct route routes[] = {
 	{
 		.method = "GET", .pattern = API_BASE "/health",
 		.kind = RK_API, .function = "health",
-		.status = 200, .right = "read", .tag = "service",
+		.status = 200, .tag = "service",
 		.probe = true,
 		.summary = "Service and database health",
 		.response_schema = "Health",
@@ -87,7 +99,7 @@ const struct route routes[] = {
 	{
 		.method = "GET", .pattern = API_BASE "/info",
 		.kind = RK_API, .function = "info",
-		.status = 200, .right = "read", .tag = "service",
+		.status = 200, .tag = "service",
 		.probe = true,
 		.summary = "Service name, version, extension version and build",
 		.response_schema = "Info",
@@ -95,98 +107,98 @@ const struct route routes[] = {
 	{
 		.method = "GET", .pattern = TENANTS "/pipelines",
 		.kind = RK_API, .function = "list_pipelines",
-		.query = q_pipelines, .status = 200, .right = "read", .tag = "runs",
+		.query = q_pipelines, .status = 200, .tag = "runs",
 		.summary = "Pipeline runs of the tenant, newest first",
 		.response_schema = "PipelineList",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/pipelines/{resource_id}/runs",
 		.kind = RK_API, .function = "list_runs",
-		.query = q_runs, .status = 200, .right = "read", .tag = "runs",
+		.query = q_runs, .status = 200, .tag = "runs",
 		.summary = "Runs of one pipeline resource, newest first",
 		.response_schema = "RunList",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/pipelines/{resource_id}/stats",
 		.kind = RK_API, .function = "pipeline_stats",
-		.query = q_stats, .status = 200, .right = "read", .tag = "runs",
+		.query = q_stats, .status = 200, .tag = "runs",
 		.summary = "Statistics of the finished runs started within the period",
 		.response_schema = "Stats",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/cdc/offset-storage",
 		.kind = RK_API, .function = "list_cdc_offsets",
-		.query = q_cdc_offsets, .status = 200, .right = "read", .tag = "cdc",
+		.query = q_cdc_offsets, .status = 200, .tag = "cdc",
 		.summary = "CDC offset records of the tenant, newest first",
 		.response_schema = "OffsetList",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/cdc/schema-history",
 		.kind = RK_API, .function = "list_cdc_schema_history",
-		.query = q_cdc_history, .status = 200, .right = "read", .tag = "cdc",
+		.query = q_cdc_history, .status = 200, .tag = "cdc",
 		.summary = "CDC schema-history records of the tenant, newest first",
 		.response_schema = "SchemaHistoryList",
 	},
 	{
 		.method = "POST", .pattern = TENANTS "/pipeline/runs",
 		.kind = RK_API, .function = "store_run",
-		.body = true, .status = 200, .right = "runtime", .tag = "runtime",
+		.body = true, .status = 200, .tag = "runtime",
 		.summary = "Store a run at its start or end (idempotent upsert by run_id)",
 		.body_schema = "RunInput", .response_schema = "StoredRun",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/pipeline/{pipeline_name}/state",
 		.kind = RK_API, .function = "get_state",
-		.status = 200, .right = "runtime", .tag = "runtime",
+		.status = 200, .tag = "runtime",
 		.summary = "Latest successful state of the pipeline",
 		.response_schema = "State",
 	},
 	{
 		.method = "POST", .pattern = TENANTS "/pipeline/{pipeline_name}/state",
 		.kind = RK_API, .function = "store_state",
-		.body = true, .status = 201, .right = "runtime", .tag = "runtime",
+		.body = true, .status = 201, .tag = "runtime",
 		.summary = "Store a new state version",
 		.body_schema = "StateInput", .response_schema = "StateStored",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/pipeline/{pipeline_name}/offsets",
 		.kind = RK_API, .function = "get_offsets",
-		.status = 200, .right = "runtime", .tag = "runtime",
+		.status = 200, .tag = "runtime",
 		.summary = "Latest CDC offset of each key",
 		.response_schema = "Offsets",
 	},
 	{
 		.method = "POST", .pattern = TENANTS "/pipeline/{pipeline_name}/offsets",
 		.kind = RK_API, .function = "store_offsets",
-		.body = true, .status = 201, .right = "runtime", .tag = "runtime",
+		.body = true, .status = 201, .tag = "runtime",
 		.summary = "Append a batch of CDC offsets (atomic, idempotent by id)",
 		.body_schema = "OffsetsInput", .response_schema = "Stored",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/pipeline/{pipeline_name}/schema-history",
 		.kind = RK_API, .function = "get_schema_history",
-		.status = 200, .right = "runtime", .tag = "runtime",
+		.status = 200, .tag = "runtime",
 		.summary = "CDC schema history in insertion order",
 		.response_schema = "SchemaHistory",
 	},
 	{
 		.method = "POST", .pattern = TENANTS "/pipeline/{pipeline_name}/schema-history",
 		.kind = RK_API, .function = "store_schema_history",
-		.body = true, .status = 201, .right = "runtime", .tag = "runtime",
+		.body = true, .status = 201, .tag = "runtime",
 		.summary = "Append a batch of CDC schema-history records (atomic, idempotent by id)",
 		.body_schema = "SchemaHistoryInput", .response_schema = "Stored",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/pipeline/{pipeline_name}/schema-history/exists",
 		.kind = RK_API, .function = "schema_history_exists",
-		.status = 200, .right = "runtime", .tag = "runtime",
+		.status = 200, .tag = "runtime",
 		.summary = "Whether the pipeline has schema history",
 		.response_schema = "SchemaHistoryExists",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/storage/health",
 		.kind = RK_API, .function = "storage_health",
-		.status = 200, .right = "runtime", .tag = "runtime",
+		.status = 200, .tag = "runtime",
 		.summary = "Health of the tenant's CDC state storage",
 		.response_schema = "StorageHealth",
 	},
@@ -317,8 +329,50 @@ param_successor(const char *name)
 	return NULL;
 }
 
-void
+const char *
+route_right(const struct route *route)
+{
+	return nilus_right_name((NilusRight) nilus_right_of_function(route->function));
+}
+
+static bool
+served(const char *function)
+{
+	for (size_t i = 0; i < n_routes; i++)
+		if (routes[i].kind == RK_API && strcmp(routes[i].function, function) == 0)
+			return true;
+	return false;
+}
+
+/* Every route calls a function of NILUS_API_FUNCTIONS, and every one has a route. */
+static bool
+routes_match_api_functions(void)
+{
+#define API_FUNCTION_NAME(function, right) #function,
+	static const char *const functions[] = {NILUS_API_FUNCTIONS(API_FUNCTION_NAME)};
+#undef API_FUNCTION_NAME
+	bool		ok = true;
+
+	for (size_t i = 0; i < n_routes; i++)
+		if (routes[i].kind == RK_API && nilus_right_of_function(routes[i].function) < 0)
+		{
+			fprintf(stderr, "nilus-manager: route %s calls nilus.%s, which NILUS_API_FUNCTIONS lacks\n",
+					routes[i].pattern, routes[i].function);
+			ok = false;
+		}
+	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++)
+		if (!served(functions[i]))
+		{
+			fprintf(stderr, "nilus-manager: no route calls nilus.%s of NILUS_API_FUNCTIONS\n",
+					functions[i]);
+			ok = false;
+		}
+	return ok;
+}
+
+bool
 routes_init(void)
 {
 	assign_slots();
+	return routes_match_api_functions();
 }

@@ -19,11 +19,23 @@
 #define MAX_BOUND_PARAMS (MAX_PATH_PARAMS + MAX_QUERY_PARAMS + 1)
 #define MAX_ROUTES 32
 
+/* An integer parameter's bound, when it has one. */
+struct bound
+{
+	bool		set;
+	int			value;
+};
+
+#define BOUND(v) {.set = true, .value = (v)}
+
 struct param
 {
 	const char *name;
 	enum param_type type;
 	const char *description;
+	const char *default_value;	/* what the SQL function takes when not given; NULL: none */
+	struct bound minimum;		/* PT_INTEGER: the range OpenAPI documents */
+	struct bound maximum;
 };
 
 enum route_kind
@@ -44,7 +56,6 @@ struct route
 	const struct param *const *query;	/* NULL-terminated; NULL = none */
 	bool body;					/* the JSON body is the function's last argument */
 	int status;					/* success status */
-	const char *right;			/* right the extension checks: "read" or "runtime" */
 	bool probe;					/* a health check: a connection of its own, never behind data calls */
 	const char *tag;
 	const char *summary;
@@ -55,8 +66,15 @@ struct route
 extern const struct route routes[];
 extern const size_t n_routes;
 
-/* Derives pattern slots; call once before serving. */
-void routes_init(void);
+/*
+ * Derives pattern slots and checks that the table serves exactly the API
+ * functions of nilus_api.h; false (with a message on stderr) when not.
+ * Call once before serving.
+ */
+bool routes_init(void);
+
+/* The right ("read", "runtime") the extension checks for an RK_API route. */
+const char *route_right(const struct route *route);
 
 /* Distinct patterns, in table order: the unit of 404/405 decisions and metrics. */
 size_t route_pattern_count(void);

@@ -2345,6 +2345,93 @@ def openapi_parameters_are_accepted_and_others_refused():
                      "not_documented")
 
 
+JSON_TYPES = {"string": str, "boolean": bool, "number": (int, float), "object": dict,
+              "null": type(None), "integer": int, "array": list}
+
+
+def fits(value, schema):
+    """Whether value has one of the schema's JSON types (bool is no number)."""
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return any(isinstance(value, JSON_TYPES[k]) and not (k in ("number", "integer") and isinstance(value, bool))
+               for k in kinds)
+
+
+@test
+def openapi_run_schema_is_the_stored_run():
+    doc = openapi_doc()
+    schemas = doc["components"]["schemas"]
+    run_schema, input_schema = schemas["Run"], schemas["RunInput"]
+    fields = set(run_schema["properties"])
+    eq(set(run_schema.get("required", [])), fields, "Run: every field is always present")
+    started = now_minus(minutes=20)
+    full = {"run_id": str(uuid.uuid4()), "resource_id": R_USERS, "pipeline_name": "users-sync",
+            "run_as_user": "erin", "started_at": iso(started), "finished_at": iso(started + timedelta(seconds=9)),
+            "is_success": False, "duration_sec": 8.5, "error": "boom", "records": {"loaded": 3},
+            "metadata": {"k": "v"}}
+    eq(set(full), set(input_schema["properties"]), "RunInput lists every field of a full post")
+    stored = ok_json(post("/tenants/acme/pipeline/runs", full))
+    eq(set(stored) - {"created"}, fields, "a stored run's fields are Run's")
+    listed = ok_json(get(f"/tenants/acme/pipelines/{seg(R_USERS)}/runs", {"started_at": iso(started)}))["runs"]
+    running = dict((k, full[k]) for k in input_schema["required"])
+    running["run_id"] = str(uuid.uuid4())
+    listed.append(ok_json(post("/tenants/acme/pipeline/runs", running)))
+    for item in [stored] + listed:
+        for name, value in item.items():
+            if name != "created":
+                check(fits(value, run_schema["properties"][name]),
+                      f"run field {name}={value!r} does not fit {run_schema['properties'][name]}")
+    with Unchanged():
+        for name in input_schema["required"]:
+            body = {k: v for k, v in full.items() if k != name}
+            expect_error(post("/tenants/acme/pipeline/runs", body), 400, "invalid_parameter", name)
+    for name in set(input_schema["properties"]) - set(input_schema["required"]):
+        body = {k: v for k, v in full.items() if k != name}
+        body["run_id"] = str(uuid.uuid4())
+        ok_json(post("/tenants/acme/pipeline/runs", body))
+
+
+@test
+def openapi_rights_are_the_enforced_ones():
+    ops = openapi_operations(openapi_doc())
+    only = {"read": "acme_read", "runtime": "acme_runtime"}
+    for method, path, body, route in every_api_request("acme"):
+        right = ops[(route, method)][0].get("x-nilus-right")
+        eq(right, "read" if route in READ_ROUTES else "runtime", f"{method} {route}: documented right")
+        other = "runtime" if right == "read" else "read"
+        expect_error(send(method, path, body, token=T[only[other]]), 403, "forbidden")
+        if method == "POST" and "run_id" in body:
+            body = dict(body, run_id=str(uuid.uuid4()))
+        r = send(method, path, body, token=T[only[right]])
+        check(r.status != 403, f"{method} {path} with the documented right {right}: {r!r}")
+
+
+@test
+def openapi_defaults_and_bounds_are_the_enforced_ones():
+    doc = openapi_doc()
+    for (route, method), (op, shared) in openapi_operations(doc).items():
+        path = route.replace("{}", "acme", 1).replace("{}", seg(R_ORDERS))
+        params = op_parameters(doc, op, shared)
+        if "limit" in params:
+            schema = resolve(doc, params["limit"]["schema"])
+            eq(ok_json(get(path))["limit"], schema["default"], f"{route}: default limit")
+            for good in (schema["minimum"], schema["maximum"]):
+                eq(ok_json(get(path, {"limit": good}))["limit"], good, f"{route}: limit {good}")
+            for bad in (schema["minimum"] - 1, schema["maximum"] + 1):
+                expect_error(get(path, {"limit": bad}), 400, "invalid_parameter", "limit")
+            offset = resolve(doc, params["offset"]["schema"])
+            eq(ok_json(get(path))["offset"], offset["default"], f"{route}: default offset")
+            expect_error(get(path, {"offset": offset["minimum"] - 1}), 400, "invalid_parameter", "offset")
+        if "period" in params:
+            schema = resolve(doc, params["period"]["schema"])
+            eq(ok_json(get(path))["period"], schema["default"], f"{route}: default period")
+            longest = re.search(r"at most (\d+)d", params["period"]["description"])
+            check(longest, f"{route}: period description names its longest window")
+            ok_json(get(path, {"period": f"{longest.group(1)}d"}))
+            expect_error(get(path, {"period": f"{int(longest.group(1)) + 1}d"}), 400,
+                         "invalid_parameter", "period")
+
+
 class AssetLinks(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
