@@ -19,6 +19,18 @@ typedef struct SplitWindow
 /* The number of statement parameters nilus_split_values fills. */
 #define NILUS_SPLIT_VALUES 10
 
+/*
+ * The stats' columns from the sums of a split's parts (successful, failed,
+ * durations, duration_sum, max_duration): the rate and the average rounded
+ * to 2 decimals, null without runs or durations.
+ */
+#define NILUS_STATS_COLUMNS \
+	"(successful + failed)::int8 AS total_runs, successful::int8 AS successful_runs, " \
+	"failed::int8 AS failed_runs, " \
+	"round(100.0 * successful / nullif(successful + failed, 0), 2)::float8 AS success_rate, " \
+	"round(duration_sum / nullif(durations, 0), 2)::float8 AS avg_duration_sec, " \
+	"max_duration AS max_duration_sec"
+
 extern SplitWindow nilus_split_window(NilusRange window);
 /* The split's ranges as parameters first .. first + 9, in time order. */
 extern void nilus_split_values(const SplitWindow *split, Datum *values, int first);

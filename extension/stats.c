@@ -14,6 +14,7 @@
 #include "args.h"
 #include "errors.h"
 #include "json_out.h"
+#include "period.h"
 #include "rollup_window.h"
 #include "spi.h"
 
@@ -21,37 +22,6 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-
-/* period: <n>m, <n>h, <n>d or <n>w, up to NILUS_PERIOD_MAX_DAYS. */
-static int64
-parse_period(const char *period)
-{
-	char	   *end;
-	long		n;
-	int64		unit;
-
-	errno = 0;
-	n = strtol(period, &end, 10);
-	if (end == period || !isdigit((unsigned char) period[0]) || errno != 0 ||
-		end[0] == '\0' || end[1] != '\0')
-		n = -1;
-	switch (end[0])
-	{
-		case 'm': unit = USECS_PER_MINUTE; break;
-		case 'h': unit = USECS_PER_HOUR; break;
-		case 'd': unit = USECS_PER_DAY; break;
-		case 'w': unit = 7 * USECS_PER_DAY; break;
-		default: unit = 0; break;
-	}
-	if (n < 1 || unit == 0 || n > NILUS_PERIOD_MAX_DAYS * USECS_PER_DAY / unit)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("period must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most %dd, not \"%s\"",
-						NILUS_PERIOD_MAX_DAYS, period),
-				 errhint("m is minutes, h hours, d days and w weeks: 90m, 24h, 30d, 2w."),
-				 nilus_errparameter("period")));
-	return n * unit;
-}
 
 /* The finished runs of the resource in [lo, hi): what its rollup rows count. */
 #define FINISHED_RUNS(lo, hi) \
@@ -111,11 +81,7 @@ static NilusPlan resource_stats = {
 	"totals AS (SELECT coalesce(sum(succeeded), 0) AS successful, coalesce(sum(failed), 0) AS failed, "
 	"                  sum(durations) AS durations, sum(duration_sum) AS duration_sum, "
 	"                  max(duration_max) AS max_duration FROM parts) "
-	"SELECT (successful + failed)::int8 AS total_runs, successful::int8 AS successful_runs, "
-	"       failed::int8 AS failed_runs, "
-	"       round(100.0 * successful / nullif(successful + failed, 0), 2)::float8 AS success_rate, "
-	"       round(duration_sum / nullif(durations, 0), 2)::float8 AS avg_duration_sec, "
-	"       max_duration AS max_duration_sec FROM totals",
+	"SELECT " NILUS_STATS_COLUMNS " FROM totals",
 	12, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID}
@@ -135,10 +101,7 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 	Datum		values[12];
 	NilusJson	js;
 
-	if (period == NULL)
-		period = NILUS_PERIOD_DEFAULT;
-	window.lo = now - parse_period(period);
-	window.hi = now + 1;		/* [now - period, now] */
+	window = nilus_period_window(period, now);
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(resource_id);
 
@@ -150,12 +113,7 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 	nj_begin_object(&js);
 	nj_key(&js, "resource_id");
 	nj_string(&js, resource_id);
-	nj_key(&js, "period");
-	nj_string(&js, period);
-	nj_key(&js, "period_start");
-	nj_timestamptz(&js, window.lo);
-	nj_key(&js, "period_end");
-	nj_timestamptz(&js, now);
+	nilus_write_period(&js, period, window);
 	nj_key(&js, "stats");
 	nj_row(&js, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	nj_end_object(&js);

@@ -67,6 +67,8 @@ nilus_right_name(NilusRight right)
 	X(pipeline_stats, NILUS_RIGHT_READ) \
 	X(list_cdc_offsets, NILUS_RIGHT_READ) \
 	X(list_cdc_schema_history, NILUS_RIGHT_READ) \
+	X(tenant_stats, NILUS_RIGHT_READ) \
+	X(pipeline_series, NILUS_RIGHT_READ) \
 	X(store_run, NILUS_RIGHT_RUNTIME) \
 	X(get_state, NILUS_RIGHT_RUNTIME) \
 	X(store_state, NILUS_RIGHT_RUNTIME) \

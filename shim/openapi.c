@@ -60,6 +60,39 @@ static const char schemas[] =
 	"    'success_rate': {'type': ['number', 'null'], 'description': 'Percent, 2 decimals.'},"
 	"    'avg_duration_sec': {'type': ['number', 'null']},"
 	"    'max_duration_sec': {'type': ['number', 'null']}}}}},"
+	"'ResourceStats': {'type': 'object', 'properties': {"
+	"  'resource_id': {'type': 'string'},"
+	"  'pipeline_name': {'type': ['string', 'null'], 'description': 'Of the newest run.'},"
+	"  'total_runs': {'type': 'integer', 'description': 'Finished runs started within the period.'},"
+	"  'successful_runs': {'type': 'integer'}, 'failed_runs': {'type': 'integer'},"
+	"  'success_rate': {'type': ['number', 'null'], 'description': 'Percent, 2 decimals.'},"
+	"  'avg_duration_sec': {'type': ['number', 'null']},"
+	"  'max_duration_sec': {'type': ['number', 'null']},"
+	"  'last_started_at': {'type': ['string', 'null'], 'format': 'date-time',"
+	"    'description': 'Start of the newest run started by now.'},"
+	"  'last_is_success': {'type': ['boolean', 'null'],"
+	"    'description': 'Outcome of that run; null while it runs.'}}},"
+	"'TenantStats': {'allOf': [{'$ref': '#/components/schemas/Page'}, {'type': 'object',"
+	"  'required': ['resources'], 'properties': {"
+	"    'period': {'type': 'string', 'examples': ['7d']},"
+	"    'period_start': {'$ref': '#/components/schemas/Timestamp'},"
+	"    'period_end': {'$ref': '#/components/schemas/Timestamp'},"
+	"    'resources': {'type': 'array', 'description': 'Each resource with a run started within"
+	" the period, most failures first, then by pipeline name and resource id.',"
+	"      'items': {'$ref': '#/components/schemas/ResourceStats'}}}}]},"
+	"'Series': {'type': 'object', 'properties': {"
+	"  'resource_id': {'type': 'string'}, 'period': {'type': 'string', 'examples': ['7d']},"
+	"  'bucket': {'type': 'string', 'enum': ['1h', '1d']},"
+	"  'period_start': {'$ref': '#/components/schemas/Timestamp'},"
+	"  'period_end': {'$ref': '#/components/schemas/Timestamp'},"
+	"  'series': {'type': 'array', 'description': 'Every UTC hour or day from the one holding"
+	" period_start to the one holding period_end, oldest first; the first and last count only"
+	" their part within the period.',"
+	"    'items': {'type': 'object', 'properties': {"
+	"      'bucket_start': {'$ref': '#/components/schemas/Timestamp'},"
+	"      'total_runs': {'type': 'integer'}, 'successful_runs': {'type': 'integer'},"
+	"      'failed_runs': {'type': 'integer'}, 'avg_duration_sec': {'type': ['number', 'null']},"
+	"      'max_duration_sec': {'type': ['number', 'null']}}}}}},"
 	"'OffsetRecord': {'type': 'object', 'properties': {"
 	"  'id': {'type': 'string', 'format': 'uuid'}, 'resource_id': {'type': 'string'},"
 	"  'pipeline_name': {'type': 'string'}, 'connector_name': {'type': 'string'},"
@@ -179,6 +212,8 @@ type_schema(enum param_type type)
 							 "type", "string", "format", "date-time");
 		case PT_PERIOD:
 			return json_pack("{s:s, s:s}", "type", "string", "pattern", "^[0-9]+[mhdw]$");
+		case PT_BUCKET:
+			return json_pack("{s:s, s:[s, s]}", "type", "string", "enum", "1h", "1d");
 		case PT_TEXT:
 			break;
 	}
@@ -392,7 +427,7 @@ build(void)
 		return NULL;
 	add_run_schemas(components);
 	return json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:[{s:[]}], s:o, s:{s:o, s:o, s:{s:{s:s, s:s, s:s}}},"
-					 " s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]}",
+					 " s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]}",
 					 "openapi", "3.1.0",
 					 "info", "title", "Nilus Manager API", "version", NILUS_VERSION,
 					 "description", "Pipeline run metadata, statistics and CDC state of Nilus. "
@@ -406,6 +441,7 @@ build(void)
 					 "description", "A token nilus_<64 hex> from nilus.create_token.",
 					 "tags", "name", "service", "description", "Service health and version",
 					 "name", "runs", "description", "Run history and statistics (right: read)",
+					 "name", "insight", "description", "The tenant's resources and runs over time (right: read)",
 					 "name", "cdc", "description", "CDC listings (right: read)",
 					 "name", "runtime", "description", "Internal routes of the Nilus runtime (right: runtime)");
 }

@@ -25,6 +25,7 @@ sql_type(enum param_type type)
 		case PT_TEXT:
 		case PT_DAY_OR_TIMESTAMP:
 		case PT_PERIOD:
+		case PT_BUCKET:
 			break;
 	}
 	return "text";

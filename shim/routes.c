@@ -49,6 +49,9 @@ static const struct param p_period = {
 	.description = "Window ending now: <n>m, <n>h, <n>d or <n>w, at most "
 	NUMBER_TEXT(NILUS_PERIOD_MAX_DAYS) "d (default " NILUS_PERIOD_DEFAULT ").",
 	.default_value = NILUS_PERIOD_DEFAULT};
+static const struct param p_bucket = {
+	.name = "bucket", .type = PT_BUCKET,
+	.description = "One row per UTC hour (1h) or day (1d); by default 1h for periods up to 7d, else 1d."};
 static const struct param p_connector_name = {
 	.name = "connector_name", .type = PT_TEXT,
 	.description = "Only records of this connector."};
@@ -72,6 +75,8 @@ static const struct param *const q_runs[] = {
 	&p_started_at_gte, &p_started_at_lte, &p_limit, &p_offset, NULL
 };
 static const struct param *const q_stats[] = {&p_period, NULL};
+static const struct param *const q_tenant_stats[] = {&p_period, &p_limit, &p_offset, NULL};
+static const struct param *const q_series[] = {&p_period, &p_bucket, NULL};
 static const struct param *const q_cdc_offsets[] = {
 	&p_resource_id, &p_connector_name, &p_offset_key,
 	&p_insert_gte, &p_insert_lte, &p_limit, &p_offset, NULL
@@ -124,6 +129,20 @@ const struct route routes[] = {
 		.query = q_stats, .status = 200, .tag = "runs",
 		.summary = "Statistics of the finished runs started within the period",
 		.response_schema = "Stats",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/stats",
+		.kind = RK_API, .function = "tenant_stats",
+		.query = q_tenant_stats, .status = 200, .tag = "insight",
+		.summary = "Statistics of each resource with runs in the period, most failures first",
+		.response_schema = "TenantStats",
+	},
+	{
+		.method = "GET", .pattern = TENANTS "/pipelines/{resource_id}/series",
+		.kind = RK_API, .function = "pipeline_series",
+		.query = q_series, .status = 200, .tag = "insight",
+		.summary = "Finished runs of one resource per hour or day over the period",
+		.response_schema = "Series",
 	},
 	{
 		.method = "GET", .pattern = TENANTS "/cdc/offset-storage",

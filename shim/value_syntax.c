@@ -1,6 +1,6 @@
 /*
  * value_syntax.c: the syntax of query values (booleans, integers, RFC 3339
- * timestamps and days, periods), so that a malformed value is a 400 naming
+ * timestamps and days, periods, buckets), so that a malformed value is a 400 naming
  * its parameter before any database call.
  */
 #include "value_syntax.h"
@@ -165,6 +165,8 @@ value_syntax_check(enum param_type type, char *value)
 		case PT_PERIOD:
 			return period_syntax(value) ? NULL
 				: "must be a number followed by m, h, d or w, such as 24h or 7d";
+		case PT_BUCKET:
+			return strcmp(value, "1h") == 0 || strcmp(value, "1d") == 0 ? NULL : "must be 1h or 1d";
 	}
 	return "has an unknown type";
 }

@@ -15,7 +15,8 @@ enum param_type
 	PT_INTEGER,
 	PT_TIMESTAMPTZ,
 	PT_DAY_OR_TIMESTAMP,		/* a UTC day YYYY-MM-DD or a timestamp; bound as text */
-	PT_PERIOD					/* <n>m, <n>h, <n>d or <n>w; bound as text */
+	PT_PERIOD,					/* <n>m, <n>h, <n>d or <n>w; bound as text */
+	PT_BUCKET					/* 1h or 1d; bound as text */
 };
 
 /*

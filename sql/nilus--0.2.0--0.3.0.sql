@@ -421,3 +421,61 @@ BEGIN
     END LOOP;
 END
 $renderable$;
+
+------------------------------------------------------------------------------
+-- insight (issue 17): the tenant's resources and its runs over time, from the
+-- rollups (extension/resource_stats.c, extension/run_series.c).  As least
+-- privilege asks: SECURITY DEFINER, owned by nilus_owner, EXECUTE by name
+-- (analysts all four, the API role the two its routes call).
+------------------------------------------------------------------------------
+
+-- A tenant's rollup rows of a window, all resources at once: without these the
+-- primary keys (tenant, resource_id, bucket) would read the tenant's whole history.
+CREATE INDEX run_rollup_resource_by_bucket ON nilus.run_rollup_resource (tenant, bucket);
+CREATE INDEX run_rollup_resource_day_by_bucket ON nilus.run_rollup_resource_day (tenant, bucket);
+
+-- One row per resource with a run started in [now - period, now]; the
+-- counts, rate and durations by pipeline_stats' rules, the pipeline name and
+-- the newest run's start and outcome.  NULL period: 24h.
+CREATE FUNCTION nilus.resource_stats(tenant text, period text DEFAULT NULL)
+RETURNS TABLE (resource_id text, pipeline_name text, total_runs bigint, successful_runs bigint,
+               failed_runs bigint, success_rate double precision, avg_duration_sec double precision,
+               max_duration_sec double precision, last_started_at timestamptz, last_is_success boolean)
+AS 'MODULE_PATHNAME', 'nilus_resource_stats' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 50
+SECURITY DEFINER SET search_path = pg_catalog, nilus, pg_temp;
+
+-- The finished runs of the tenant (resource_id NULL) or of one resource per
+-- UTC hour or day over [now - period, now], one row per bucket, zeros where
+-- none finished.  NULL bucket: 1h for periods up to 7 days, else 1d.
+CREATE FUNCTION nilus.run_series(tenant text, resource_id text DEFAULT NULL,
+                                 period text DEFAULT NULL, bucket text DEFAULT NULL)
+RETURNS TABLE (bucket_start timestamptz, total_runs bigint, successful_runs bigint,
+               failed_runs bigint, avg_duration_sec double precision,
+               max_duration_sec double precision)
+AS 'MODULE_PATHNAME', 'nilus_run_series' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 48
+SECURITY DEFINER SET search_path = pg_catalog, nilus, pg_temp;
+
+-- GET /tenants/{tenant}/stats: resource_stats as a listing page.
+CREATE FUNCTION nilus.tenant_stats(tenant text, period text DEFAULT NULL,
+                                   "limit" integer DEFAULT NULL, "offset" integer DEFAULT NULL)
+RETURNS json AS 'MODULE_PATHNAME', 'nilus_tenant_stats' LANGUAGE C STABLE PARALLEL RESTRICTED
+SECURITY DEFINER SET search_path = pg_catalog, nilus, pg_temp;
+
+-- GET /tenants/{tenant}/pipelines/{resource_id}/series: run_series of one resource.
+CREATE FUNCTION nilus.pipeline_series(tenant text, resource_id text, period text DEFAULT NULL,
+                                      bucket text DEFAULT NULL)
+RETURNS json AS 'MODULE_PATHNAME', 'nilus_pipeline_series' LANGUAGE C STABLE PARALLEL RESTRICTED
+SECURITY DEFINER SET search_path = pg_catalog, nilus, pg_temp;
+
+ALTER FUNCTION nilus.resource_stats(text, text) OWNER TO nilus_owner;
+ALTER FUNCTION nilus.run_series(text, text, text, text) OWNER TO nilus_owner;
+ALTER FUNCTION nilus.tenant_stats(text, text, integer, integer) OWNER TO nilus_owner;
+ALTER FUNCTION nilus.pipeline_series(text, text, text, text) OWNER TO nilus_owner;
+REVOKE ALL ON FUNCTION nilus.resource_stats(text, text), nilus.run_series(text, text, text, text),
+                       nilus.tenant_stats(text, text, integer, integer),
+                       nilus.pipeline_series(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nilus.resource_stats(text, text), nilus.run_series(text, text, text, text),
+                          nilus.tenant_stats(text, text, integer, integer),
+                          nilus.pipeline_series(text, text, text, text) TO nilus_analyst;
+GRANT EXECUTE ON FUNCTION nilus.tenant_stats(text, text, integer, integer),
+                          nilus.pipeline_series(text, text, text, text) TO nilus_api;

@@ -62,6 +62,8 @@ SPEC_QUERY = {
     "/tenants/{}/pipelines": set(RUN_FILTERS),
     "/tenants/{}/pipelines/{}/runs": set(RUN_FILTERS) - {"resource_id"},
     "/tenants/{}/pipelines/{}/stats": {"period"},
+    "/tenants/{}/stats": {"period", "limit", "offset"},
+    "/tenants/{}/pipelines/{}/series": {"period", "bucket"},
     "/tenants/{}/cdc/offset-storage": {"resource_id", "connector_name", "offset_key",
                                        "record_insert_ts_gte", "record_insert_ts_lte",
                                        "limit", "offset"},
@@ -76,6 +78,8 @@ SPEC_ROUTES = {
     "/tenants/{}/pipelines": {"GET"},
     "/tenants/{}/pipelines/{}/runs": {"GET"},
     "/tenants/{}/pipelines/{}/stats": {"GET"},
+    "/tenants/{}/stats": {"GET"},
+    "/tenants/{}/pipelines/{}/series": {"GET"},
     "/tenants/{}/cdc/offset-storage": {"GET"},
     "/tenants/{}/cdc/schema-history": {"GET"},
     "/tenants/{}/pipeline/runs": {"POST"},
@@ -87,7 +91,8 @@ SPEC_ROUTES = {
 }
 # Routes the `read` right covers; every other API route needs `runtime`.
 READ_ROUTES = {"/health", "/info", "/tenants/{}/pipelines", "/tenants/{}/pipelines/{}/runs",
-               "/tenants/{}/pipelines/{}/stats", "/tenants/{}/cdc/offset-storage",
+               "/tenants/{}/pipelines/{}/stats", "/tenants/{}/stats", "/tenants/{}/pipelines/{}/series",
+               "/tenants/{}/cdc/offset-storage",
                "/tenants/{}/cdc/schema-history"}
 DATA_TABLES = ["pipeline_run", "run_rollup_resource", "run_rollup_tenant", "run_rollup_user",
                "pipeline_state", "pipeline_state_head", "cdc_offset", "cdc_offset_latest",
@@ -919,6 +924,155 @@ def stats_bad_period():
         for period in ["0h", "367d", "53w", "5y", "abc", "-1d", "1.5h", "", "d", "24"]:
             expect_error(get(f"/tenants/acme/pipelines/{seg(R_ORDERS)}/stats", {"period": period}),
                          400, "invalid_parameter", "period")
+
+
+# ---- insight: the tenant's resources, a resource's runs over time
+
+def at(body, key):
+    """A timestamp of a response as SQL."""
+    return f"to_timestamp({micros(body[key])} / 1e6)"
+
+
+def expected_resources(tenant, body):
+    """resource_stats' rows as the plain aggregate, in the listing's order."""
+    return db_json(f"""
+        SELECT w.resource_id, last.pipeline_name, w.total AS total_runs, w.ok AS successful_runs,
+               w.failed AS failed_runs, round(100.0 * w.ok / nullif(w.total, 0), 2)::float8 AS success_rate,
+               w.avg AS avg_duration_sec, w.max AS max_duration_sec,
+               (extract(epoch FROM last.started_at) * 1000000)::bigint AS last_started_at,
+               last.is_success AS last_is_success
+          FROM (SELECT resource_id, count(*) FILTER (WHERE is_success IS NOT NULL) AS total,
+                       count(*) FILTER (WHERE is_success) AS ok, count(*) FILTER (WHERE NOT is_success) AS failed,
+                       avg(duration_sec) FILTER (WHERE is_success IS NOT NULL) AS avg,
+                       max(duration_sec) FILTER (WHERE is_success IS NOT NULL) AS max
+                  FROM nilus.pipeline_run
+                 WHERE tenant = {lit(tenant)}
+                   AND started_at BETWEEN {at(body, "period_start")} AND {at(body, "period_end")}
+                 GROUP BY resource_id) w,
+               LATERAL (SELECT pipeline_name, started_at, is_success FROM nilus.pipeline_run n
+                         WHERE n.tenant = {lit(tenant)} AND n.resource_id = w.resource_id
+                           AND n.started_at <= {at(body, "period_end")}
+                         ORDER BY started_at DESC, run_id DESC LIMIT 1) last
+         ORDER BY w.failed DESC, last.pipeline_name, w.resource_id""")
+
+
+def close(got, want, what, tolerance=1e-9):
+    if want is None or got is None:
+        eq(got, want, what)
+    else:
+        check(abs(got - want) <= tolerance, f"{what}: {got} != {want}")
+
+
+def check_resource_item(item, row, what):
+    eq(set(item), {"resource_id", "pipeline_name", "total_runs", "successful_runs", "failed_runs",
+                   "success_rate", "avg_duration_sec", "max_duration_sec", "last_started_at",
+                   "last_is_success"}, f"{what}: fields")
+    for key in ("resource_id", "pipeline_name", "total_runs", "successful_runs", "failed_runs", "last_is_success"):
+        eq(item[key], row[key], f"{what}: {key}")
+    close(item["success_rate"], row["success_rate"], f"{what}: success_rate")
+    close(item["max_duration_sec"], row["max_duration_sec"], f"{what}: max_duration_sec")
+    close(item["avg_duration_sec"], row["avg_duration_sec"], f"{what}: avg_duration_sec", 0.005 + 1e-9)
+    eq(micros(item["last_started_at"]), row["last_started_at"], f"{what}: last_started_at")
+
+
+@test
+def tenant_stats_match_sql_aggregate_and_pipeline_stats():
+    for period in ("1h", "24h", "3d", "30d", "366d"):
+        body = ok_json(get("/tenants/acme/stats", {"period": period, "limit": 1000}))
+        want = expected_resources("acme", body)
+        eq(set(body), {"period", "period_start", "period_end", "resources", "limit", "offset", "total"},
+           "stats listing keys")
+        eq((body["period"], body["limit"], body["offset"], body["total"]), (period, 1000, 0, len(want)),
+           f"{period}: period and page")
+        eq([i["resource_id"] for i in body["resources"]], [r["resource_id"] for r in want],
+           f"{period}: resources, most failures first, then by name")
+        for item, row in zip(body["resources"], want):
+            check_resource_item(item, row, f"{period} {row['resource_id']}")
+            stats = ok_json(get(f"/tenants/acme/pipelines/{seg(item['resource_id'])}/stats",
+                                {"period": period}))["stats"]
+            eq({k: item[k] for k in stats}, stats, f"{period} {row['resource_id']}: = pipeline_stats")
+        check(period in ("1h", "24h") or len(want) >= 3, f"the fixtures give {period} three resources or more")
+    body = ok_json(get("/tenants/acme/stats"))
+    eq((body["period"], body["limit"], body["offset"]), ("24h", 50, 0), "defaults")
+
+
+@test
+def tenant_stats_pages_walk_every_resource_once():
+    whole = ok_json(get("/tenants/acme/stats", {"period": "366d", "limit": 1000}))
+    want = [r["resource_id"] for r in whole["resources"]]
+    eq(want, [r["resource_id"] for r in expected_resources("acme", whole)], "the whole listing")
+    seen = []
+    for offset in range(0, len(want) + 2, 2):
+        body = ok_json(get("/tenants/acme/stats", {"period": "366d", "limit": 2, "offset": offset}))
+        eq(body["total"], len(want), f"total at offset {offset}")
+        seen += [i["resource_id"] for i in body["resources"]]
+    eq(seen, want, "pages of 2")
+
+
+def expected_series(tenant, resource, body, hours):
+    epoch = "timestamptz '1970-01-01 00:00:00+00'"
+    width = f"interval '{hours} hours'"
+    lo, hi = at(body, "period_start"), at(body, "period_end")
+    return db_json(f"""
+        SELECT (extract(epoch FROM b) * 1000000)::bigint AS bucket_start, count(r.run_id) AS total_runs,
+               count(r.run_id) FILTER (WHERE r.is_success) AS successful_runs,
+               count(r.run_id) FILTER (WHERE NOT r.is_success) AS failed_runs,
+               avg(r.duration_sec) AS avg_duration_sec, max(r.duration_sec) AS max_duration_sec
+          FROM generate_series(date_bin({width}, {lo}, {epoch}), date_bin({width}, {hi}, {epoch}), {width}) AS b
+          LEFT JOIN nilus.pipeline_run r ON r.tenant = {lit(tenant)} AND r.resource_id = {lit(resource)}
+               AND r.is_success IS NOT NULL AND r.started_at BETWEEN {lo} AND {hi}
+               AND date_bin({width}, r.started_at, {epoch}) = b
+         GROUP BY b ORDER BY b""")
+
+
+@test
+def series_match_sql_aggregate():
+    cases = [("24h", "1h", 1), ("7d", "1d", 24), ("7d", "1h", 1), ("30d", "1d", 24), ("90m", None, 1),
+             ("2w", None, 24)]
+    for resource in (R_ORDERS, R_EVENTS):
+        for period, bucket, hours in cases:
+            params = {"period": period} if bucket is None else {"period": period, "bucket": bucket}
+            body = ok_json(get(f"/tenants/acme/pipelines/{seg(resource)}/series", params))
+            eq(set(body), {"resource_id", "period", "bucket", "period_start", "period_end", "series"}, "series keys")
+            eq((body["resource_id"], body["period"], body["bucket"]),
+               (resource, period, "1h" if hours == 1 else "1d"), f"{period} {bucket}: header")
+            want = expected_series("acme", resource, body, hours)
+            eq([micros(b["bucket_start"]) for b in body["series"]], [w["bucket_start"] for w in want],
+               f"{period} {bucket}: every bucket, empty ones too")
+            for got, row in zip(body["series"], want):
+                what = f"{period} {bucket} {got['bucket_start']}"
+                for key in ("total_runs", "successful_runs", "failed_runs"):
+                    eq(got[key], row[key], f"{what}: {key}")
+                close(got["max_duration_sec"], row["max_duration_sec"], f"{what}: max_duration_sec")
+                close(got["avg_duration_sec"], row["avg_duration_sec"], f"{what}: avg_duration_sec", 0.005 + 1e-9)
+    body = ok_json(get(f"/tenants/acme/pipelines/{seg(R_ORDERS)}/series"))
+    eq((body["period"], body["bucket"], len(body["series"])), ("24h", "1h", 25), "defaults: 24h in 25 hours")
+    check(sum(b["total_runs"] for b in ok_json(get(f"/tenants/acme/pipelines/{seg(R_ORDERS)}/series",
+                                                   {"period": "30d"}))["series"]) > 20,
+          "the fixtures give the 30d series something to count")
+
+
+@test
+def insight_bad_parameters_and_other_tenants():
+    series = f"/tenants/acme/pipelines/{seg(R_ORDERS)}/series"
+    with Unchanged():
+        for period in ["0h", "367d", "5y", "", "24"]:
+            expect_error(get("/tenants/acme/stats", {"period": period}), 400, "invalid_parameter", "period")
+            expect_error(get(series, {"period": period}), 400, "invalid_parameter", "period")
+        for bucket in ["1w", "2h", "", "1H", "day"]:
+            expect_error(get(series, {"bucket": bucket}), 400, "invalid_parameter", "bucket")
+        for limit in ["0", "1001", "x"]:
+            expect_error(get("/tenants/acme/stats", {"limit": limit}), 400, "invalid_parameter", "limit")
+        expect_error(get("/tenants/acme/stats", {"offset": "-1"}), 400, "invalid_parameter", "offset")
+        expect_error(get(series, {"limit": "10"}), 400, "invalid_parameter", "limit")
+        expect_error(get("/tenants/globex/stats"), 403, "forbidden")
+        expect_error(get(f"/tenants/globex/pipelines/{seg(R_ORDERS)}/series"), 403, "forbidden")
+        expect_error(get("/tenants/acme/stats", token="acme_runtime"), 403, "forbidden")
+    globex = ok_json(get("/tenants/globex/stats", {"period": "366d"}, token="globex_all"))
+    eq(globex["total"], len(expected_resources("globex", globex)), "globex's own stats")
+    window = ("period_start", "period_end")
+    eq({k: v for k, v in ok_json(get("/tenants/globex/stats", {"period": "366d"}, token="admin")).items()
+        if k not in window}, {k: v for k, v in globex.items() if k not in window}, "admin sees globex")
 
 
 # ---- store_run
@@ -1845,6 +1999,8 @@ def every_api_request(tenant):
             ("GET", f"/tenants/{t}/pipelines", None, "/tenants/{}/pipelines"),
             ("GET", f"/tenants/{t}/pipelines/{seg(R_ORDERS)}/runs", None, "/tenants/{}/pipelines/{}/runs"),
             ("GET", f"/tenants/{t}/pipelines/{seg(R_ORDERS)}/stats", None, "/tenants/{}/pipelines/{}/stats"),
+            ("GET", f"/tenants/{t}/stats", None, "/tenants/{}/stats"),
+            ("GET", f"/tenants/{t}/pipelines/{seg(R_ORDERS)}/series", None, "/tenants/{}/pipelines/{}/series"),
             ("GET", f"/tenants/{t}/cdc/offset-storage", None, "/tenants/{}/cdc/offset-storage"),
             ("GET", f"/tenants/{t}/cdc/schema-history", None, "/tenants/{}/cdc/schema-history"),
             ("POST", f"/tenants/{t}/pipeline/runs", run, "/tenants/{}/pipeline/runs"),
@@ -2314,7 +2470,7 @@ def openapi_lists_every_route_parameter_and_error():
 
 
 def valid_value(name, schema):
-    known = {"limit": "10", "offset": "0", "is_success": "true", "period": "7d",
+    known = {"limit": "10", "offset": "0", "is_success": "true", "period": "7d", "bucket": "1d",
              "started_at": "2026-01-01"}
     if name in known:
         return known[name]

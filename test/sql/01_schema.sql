@@ -4,7 +4,9 @@ BEGIN;
 SELECT plan(83);
 
 SELECT has_schema('nilus');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.3.0', 'extension nilus 0.3.0 installed');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'),
+          (SELECT default_version FROM pg_available_extensions WHERE name = 'nilus'),
+          'extension nilus installed at the control file''s default_version');
 SELECT has_role('nilus_api');
 SELECT has_role('nilus_analyst');
 

@@ -2,9 +2,10 @@
 -- rollups are filled from the hourly ones 0.1.0 kept, get row-level
 -- security, and from then on stats, totals and later writes are exact.
 -- Then 0.2.0 to 0.3.0: retention arrives keeping everything, and removes
--- only once a policy says so.
+-- only once a policy says so; the insight functions read the history
+-- written before through their new (tenant, bucket) indexes.
 BEGIN;
-SELECT plan(22);
+SELECT plan(26);
 -- Days are UTC days whatever the session's zone.
 SET LOCAL TimeZone = 'America/New_York';
 
@@ -105,6 +106,19 @@ SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
             WHERE oid IN ('nilus.retention_policy'::regclass, 'nilus.retention_progress'::regclass)),
           'row-level security on the retention tables');
 SELECT has_index('nilus', 'cdc_offset', 'cdc_offset_by_insert_ts', 'old offset records are found by an index');
+-- insight (issue 17): the rows read through the (tenant, bucket) indexes.
+SELECT has_index('nilus', t, t || '_by_bucket', ARRAY['tenant', 'bucket'], 'nilus.' || t || ' by (tenant, bucket)')
+  FROM unnest(ARRAY['run_rollup_resource', 'run_rollup_resource_day']) AS t;
+SELECT is(array(SELECT jsonb_build_object('total_runs', total_runs, 'successful_runs', successful_runs,
+                                          'failed_runs', failed_runs, 'success_rate', success_rate,
+                                          'avg_duration_sec', avg_duration_sec, 'max_duration_sec', max_duration_sec)
+                  FROM nilus.resource_stats('acme', '30d') ORDER BY resource_id),
+          array(SELECT pg_temp.expected_stats('acme', r, '720 hours') FROM unnest(ARRAY['res-0', 'res-1', 'res-2']) r),
+          'after the update to 0.3.0, resource_stats 30d = the plain aggregate per resource');
+SELECT is((SELECT sum(total_runs) FROM nilus.run_series('globex', NULL, '30d', '1d')),
+          (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'globex' AND is_success IS NOT NULL
+              AND started_at BETWEEN now() - interval '720 hours' AND now())::numeric,
+          'after the update to 0.3.0, run_series 30d adds up to the finished runs');
 
 -- A policy set after the update prunes the history written under 0.1.0, and
 -- stats and totals stay exact.

@@ -14,11 +14,13 @@ CREATE TEMP TABLE api_functions (name text) ON COMMIT DROP;
 INSERT INTO api_functions VALUES ('authenticate'), ('health'), ('info'), ('storage_health'),
     ('list_pipelines'), ('list_runs'), ('pipeline_stats'), ('store_run'), ('get_state'), ('store_state'),
     ('list_cdc_offsets'), ('list_cdc_schema_history'), ('get_offsets'), ('store_offsets'),
-    ('get_schema_history'), ('store_schema_history'), ('schema_history_exists'), ('retention_metrics');
+    ('get_schema_history'), ('store_schema_history'), ('schema_history_exists'), ('retention_metrics'),
+    ('tenant_stats'), ('pipeline_series');
 CREATE TEMP TABLE analyst_functions (name text) ON COMMIT DROP;
 INSERT INTO analyst_functions VALUES ('health'), ('info'), ('storage_health'), ('list_pipelines'),
     ('list_runs'), ('pipeline_stats'), ('get_state'), ('list_cdc_offsets'), ('list_cdc_schema_history'),
-    ('get_offsets'), ('get_schema_history'), ('schema_history_exists'), ('tenant_visible');
+    ('get_offsets'), ('get_schema_history'), ('schema_history_exists'), ('tenant_visible'),
+    ('resource_stats'), ('run_series'), ('tenant_stats'), ('pipeline_series');
 CREATE TEMP VIEW nilus_relations AS
     SELECT c.oid, c.relname::text AS name, c.relkind FROM pg_class c
      WHERE c.relnamespace = 'nilus'::regnamespace AND c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f');
