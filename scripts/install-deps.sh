@@ -5,7 +5,7 @@ set -eu
 packages="postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
 libmicrohttpd-dev libjansson-dev postgresql-15-pgtap
 libtap-parser-sourcehandler-pgtap-perl prometheus nodejs npm gcc make
-openssl clang libclang-rt-dev"
+openssl clang libclang-rt-dev chromium"
 [ "${NILUS_BENCH_DEPS:-}" ] && packages="$packages wrk"
 
 missing=""

@@ -1,6 +1,6 @@
 /*
- * docs.c: Swagger UI and ReDoc pages and their scripts, all served from
- * here so that the pages work offline.  Asset names are one path segment of
+ * docs.c: Swagger UI and ReDoc pages, the dashboard (shim/ui/) and their
+ * scripts, all served from here so that the pages work offline.  Asset names are one path segment of
  * a fixed alphabet and are opened below --docs-dir only, so no name can
  * reach outside it.
  */
@@ -146,6 +146,8 @@ docs_response(const struct route *route, const char *asset, int *status)
 			return response_static(HTML_TYPE, redoc_page, sizeof(redoc_page) - 1);
 		case RK_DOCS_ASSET:
 			return asset_response(asset, status);
+		case RK_DASHBOARD:
+			return asset_response("dashboard.html", status);
 		case RK_API:
 			break;
 	}

@@ -229,6 +229,8 @@ const struct route routes[] = {
 		.summary = "ReDoc"},
 	{.method = "GET", .pattern = DOCS "/docs/{asset}", .kind = RK_DOCS_ASSET, .status = 200,
 		.summary = "Scripts and stylesheets of the docs pages"},
+	{.method = "GET", .pattern = DOCS "/ui", .kind = RK_DASHBOARD, .status = 200,
+		.summary = "Dashboard: resources, runs over time, latest runs, CDC offsets"},
 };
 const size_t n_routes = sizeof(routes) / sizeof(routes[0]);
 

@@ -44,7 +44,8 @@ enum route_kind
 	RK_OPENAPI,
 	RK_SWAGGER_UI,
 	RK_REDOC,
-	RK_DOCS_ASSET				/* one file of --docs-dir, named by the last segment */
+	RK_DOCS_ASSET,				/* one file of --docs-dir, named by the last segment */
+	RK_DASHBOARD				/* the dashboard page (dashboard.html of --docs-dir) */
 };
 
 struct route

@@ -3,7 +3,8 @@
 # checks for a short while (make -C shim fuzz), then runs every test
 # suite against a throw-away PostgreSQL cluster (pg_virtualenv) with the
 # installed extension: pgTAP through pg_prove, pg_regress (make
-# installcheck), then the HTTP suite against the real shim.  Called by
+# installcheck), then the HTTP suite against the real shim, the monitoring
+# files, and the dashboard in headless Chromium.  Called by
 # `make test` after build and install.
 # The runners' summaries are repeated last, after pg_virtualenv's own output.
 set -eu
@@ -61,4 +62,10 @@ python3 test/monitoring/check.py > monitoring.out 2>&1 || status=1
 cat monitoring.out
 grep -E '^monitoring: [0-9]+ passed, [0-9]+ failed' monitoring.out >> "$NILUS_SUMMARY" || echo "monitoring: 0 passed, 1 failed (no summary)" >> "$NILUS_SUMMARY"
 rm -f monitoring.out
+
+echo "== dashboard (headless Chromium)"
+python3 test/browser/dashboard.py > dashboard.out 2>&1 || status=1
+cat dashboard.out
+grep -E '^dashboard: [0-9]+ passed, [0-9]+ failed' dashboard.out >> "$NILUS_SUMMARY" || echo "dashboard: 0 passed, 1 failed (no summary)" >> "$NILUS_SUMMARY"
+rm -f dashboard.out
 exit $status

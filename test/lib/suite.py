@@ -1,0 +1,61 @@
+"""What the Python test suites share: failures, checks and the loop that runs
+the tests and prints `N passed, M failed` (stdlib only)."""
+
+import socket
+import time
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+def short(value, limit=400):
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, probe, timeout):
+    """probe()'s first true answer; a Failure after timeout seconds (OSError counts as no)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = probe()
+            if result:
+                return result
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise Failure(f"{what}: not within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def run_tests(tests, *args, verbose=False):
+    """Runs each test with args; prints one line per failure. Returns (passed, failed)."""
+    passed = failed = 0
+    for fn in tests:
+        started = time.monotonic()
+        try:
+            fn(*args)
+        except Failure as e:
+            failed += 1
+            print(f"FAIL {fn.__name__}: {' '.join(str(e).split())}", flush=True)
+            continue
+        except Exception as e:  # a broken test or connection is a failure too
+            failed += 1
+            print(f"FAIL {fn.__name__}: {type(e).__name__}: {' '.join(str(e).split())}", flush=True)
+            continue
+        passed += 1
+        if verbose:
+            print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", flush=True)
+    return passed, failed
