@@ -15,7 +15,11 @@ REGRESS = create_extension runs stats cdc tokens errors
 REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress
 # The version is the control file's: one number for the library, the SQL and the shim.
 NILUS_VERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/nilus.control)
-PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/include -DNILUS_VERSION='"$(NILUS_VERSION)"'
+# Where `make install` puts nilus-manager (shim/Makefile's PREFIX): the
+# database-native API runs it from there unless nilus.http_program says otherwise.
+NILUS_MANAGER_PATH ?= $(or $(PREFIX),/usr/local)/bin/nilus-manager
+PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/include -DNILUS_VERSION='"$(NILUS_VERSION)"' \
+	-DNILUS_MANAGER_PATH='"$(NILUS_MANAGER_PATH)"'
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -21,4 +21,16 @@
 #define NILUS_NORETURN pg_attribute_noreturn()
 #endif
 
+/* A library reserves its settings' prefix from 15 on; before, it warns of strays. */
+#if PG_VERSION_NUM >= 150000
+#define NILUS_MARK_GUC_PREFIX_RESERVED(prefix) MarkGUCPrefixReserved(prefix)
+#else
+#define NILUS_MARK_GUC_PREFIX_RESERVED(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* Shared memory is asked for in shmem_request_hook from 15 on, in _PG_init before. */
+#if PG_VERSION_NUM >= 150000
+#define NILUS_HAS_SHMEM_REQUEST_HOOK
+#endif
+
 #endif							/* NILUS_COMPAT_H */

@@ -44,7 +44,8 @@ db_ready(char *why, size_t size)
 		res = ready_query();
 	}
 	if (!res || PQstatus(ready_conn) != CONNECTION_OK)
-		snprintf(why, size, "database unreachable");
+		snprintf(why, size, "database unreachable: %.*s", (int) strcspn(PQerrorMessage(ready_conn), "\n"),
+				 PQerrorMessage(ready_conn));
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		snprintf(why, size, "database error %s", PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
 				 PQresultErrorField(res, PG_DIAG_SQLSTATE) : "(connection)");

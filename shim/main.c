@@ -71,8 +71,8 @@ usage(FILE *out)
 			"--threads N is how many requests run at once, each on its own database connection;\n"
 			"one event loop serves every HTTP connection and every database connection.\n"
 			"Defaults: DSN from the libpq environment (PGHOST, PGPORT, ...), --listen 0.0.0.0:8080,\n"
-			"--metrics-listen 0.0.0.0:9090, --threads = number of cores, --max-body 8MiB,\n"
-			"--docs-dir %s, --max-connections 1000,\n"
+			"--metrics-listen 0.0.0.0:9090 (none: no metrics listener), --threads = number of cores,\n"
+			"--max-body 8MiB, --docs-dir %s, --max-connections 1000,\n"
 			"--max-connections-per-client = half of --max-connections (0 = no limit),\n"
 			"--header-timeout 10 (the request head, or the wait for the next one on keep-alive),\n"
 			"--body-timeout 60 (the whole body, from the end of the head),\n"
@@ -299,6 +299,21 @@ raise_file_limit(void)
 	}
 }
 
+/*
+ * Whether the database is usable, and why not, said at start: a wrong DSN shows
+ * at once.  Before the metrics listener's thread, the check's only other user.
+ */
+static void
+report_database(void)
+{
+	char		why[300];
+
+	if (db_ready(why, sizeof(why)))
+		fprintf(stderr, "nilus-manager: database ready\n");
+	else
+		fprintf(stderr, "nilus-manager: database not ready (503 until it is): %s\n", why);
+}
+
 static void
 block_signals(sigset_t *stop)
 {
@@ -316,9 +331,10 @@ main(int argc, char **argv)
 	struct options o;
 	struct listen_addr api_addr, metrics_addr;
 	struct api_server_config config;
-	struct MHD_Daemon *api, *metrics;
+	struct MHD_Daemon *api, *metrics = NULL;
 	sigset_t	stop;
 	double		request_timeout;
+	bool		with_metrics;
 
 	/*
 	 * A fixed threshold: glibc's moving one would put large answers on the
@@ -342,7 +358,9 @@ main(int argc, char **argv)
 	o.request_timeout = from_env(o.request_timeout, "NILUS_REQUEST_TIMEOUT", "30");
 
 	parse_listen("--listen", o.listen, &api_addr);
-	parse_listen("--metrics-listen", o.metrics_listen, &metrics_addr);
+	with_metrics = strcmp(o.metrics_listen, "none") != 0;
+	if (with_metrics)
+		parse_listen("--metrics-listen", o.metrics_listen, &metrics_addr);
 	config = (struct api_server_config) {
 		.addr = (const struct sockaddr *) &api_addr.addr, .ipv6 = api_addr.ipv6,
 		.threads = o.threads ? parse_number("--threads", o.threads, 1, 1024) : online_cores(),
@@ -370,8 +388,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "nilus-manager: cannot listen on %s\n", o.listen);
 		return 1;
 	}
-	metrics = metrics_server_start((const struct sockaddr *) &metrics_addr.addr, metrics_addr.ipv6);
-	if (!metrics)
+	report_database();
+	if (with_metrics)
+		metrics = metrics_server_start((const struct sockaddr *) &metrics_addr.addr, metrics_addr.ipv6);
+	if (with_metrics && !metrics)
 	{
 		fprintf(stderr, "nilus-manager: cannot listen on %s (metrics)\n", o.metrics_listen);
 		MHD_stop_daemon(api);
@@ -386,10 +406,12 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "nilus-manager: cannot serve: %s\n", strerror(errno));
 		MHD_stop_daemon(api);
-		MHD_stop_daemon(metrics);
+		if (metrics)
+			MHD_stop_daemon(metrics);
 		return 1;
 	}
-	MHD_stop_daemon(metrics);
+	if (metrics)
+		MHD_stop_daemon(metrics);
 	db_ready_close();
 	db_shutdown();
 	loop_free();

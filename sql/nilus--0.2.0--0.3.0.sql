@@ -479,3 +479,22 @@ GRANT EXECUTE ON FUNCTION nilus.resource_stats(text, text), nilus.run_series(tex
                           nilus.pipeline_series(text, text, text, text) TO nilus_analyst;
 GRANT EXECUTE ON FUNCTION nilus.tenant_stats(text, text, integer, integer),
                           nilus.pipeline_series(text, text, text, text) TO nilus_api;
+
+------------------------------------------------------------------------------
+-- database-native API (issue 10)
+--
+-- What the supervisor worker runs: the HTTP API child process it keeps up
+-- (with nilus in shared_preload_libraries and nilus.http_listen set).
+------------------------------------------------------------------------------
+CREATE FUNCTION nilus.http_status(OUT pid integer, OUT listen text, OUT metrics_listen text,
+                                  OUT started_at timestamptz, OUT restarts bigint,
+                                  OUT last_exit text, OUT running boolean)
+    RETURNS record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'nilus_http_status';
+COMMENT ON FUNCTION nilus.http_status() IS
+    'the HTTP API PostgreSQL runs: its process, addresses, start, restarts, how it last ended';
+-- Like every object of the schema (least privilege); it runs as its caller.
+ALTER FUNCTION nilus.http_status() OWNER TO nilus_owner;
+REVOKE ALL ON FUNCTION nilus.http_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nilus.http_status() TO pg_monitor;
+-- Monitoring roles reach the function; the tables keep their own grants.
+GRANT USAGE ON SCHEMA nilus TO pg_monitor;

@@ -4,8 +4,9 @@
 # suite against a throw-away PostgreSQL cluster (pg_virtualenv) with the
 # installed extension: pgTAP through pg_prove, pg_regress (make
 # installcheck), then the HTTP suite against the real shim, the monitoring
-# files, and the dashboard in headless Chromium.  Called by
-# `make test` after build and install.
+# files, and the dashboard in headless Chromium; then the database-native
+# suite in a cluster of its own that runs nilus-manager itself
+# (test/native/run.py).  Called by `make test` after build and install.
 # The runners' summaries are repeated last, after pg_virtualenv's own output.
 set -eu
 cd "$(dirname "$0")/.."
@@ -24,6 +25,12 @@ if [ "${NILUS_IN_VIRTUALENV:-}" != 1 ]; then
     grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$summary.fuzz" >> "$summary" || echo "fuzz: 0 passed, 1 failed (no summary)" >> "$summary"
     rm -f "$summary.fuzz"
     env NILUS_IN_VIRTUALENV=1 NILUS_SUMMARY="$summary" pg_virtualenv -t "$0" "$@" || status=$?
+    echo "== database-native API (PostgreSQL runs nilus-manager; a cluster of its own)"
+    python3 test/native/run.py > native.out 2>&1 || status=1
+    cat native.out
+    grep -E '^[0-9]+ passed, [0-9]+ failed' native.out | tail -n 1 >> "$summary" \
+        || echo "0 passed, 1 failed (database-native suite gave no summary)" >> "$summary"
+    rm -f native.out
     echo "== summary"
     cat "$summary"
     exit $status

@@ -6,8 +6,11 @@ extension; this script talks to the shim over sockets only.  psql is used to
 arrange fixtures and to check what got committed, never to exercise a route.
 
 Run inside `pg_virtualenv -t` with the extension installed (`make install`):
-    python3 test/http/run.py [-v] [substring ...]
+    python3 test/http/run.py [-v] [--existing API_PORT:METRICS_PORT] [substring ...]
 It prints one line per failing test and ends with `N passed, M failed`.
+--existing: test a nilus-manager that is already running (the one PostgreSQL
+runs, test/native/run.py), connected to this database with this script's role
+and the password in NILUS_TEST_ROLE_PASSWORD, instead of starting one.
 """
 
 import collections
@@ -42,7 +45,7 @@ DB = "nilus_http"
 # On a Citus cluster (test/citus/run.sh): makes the database on every node.
 CITUS_CREATEDB = os.environ.get("NILUS_CITUS_CREATEDB")
 ROLE = "nilus_manager"
-ROLE_PASSWORD = uuid.uuid4().hex
+ROLE_PASSWORD = os.environ.get("NILUS_TEST_ROLE_PASSWORD") or uuid.uuid4().hex
 API = "/nilus-manager/api/v1"
 TMP = Path(tempfile.mkdtemp(prefix="nilus-http-"))
 UTC = timezone.utc
@@ -250,10 +253,13 @@ class Shim:
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log, env=env)
         self.wait_ready()
 
+    def check_running(self):
+        check(self.alive(), f"{self.name} exited ({self.proc.returncode}): {self.log_tail()}")
+
     def wait_ready(self, timeout=20.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            check(self.alive(), f"{self.name} exited ({self.proc.returncode}): {self.log_tail()}")
+            self.check_running()
             try:
                 if request("GET", "/readiness", port=self.metrics_port, timeout=2).status == 200:
                     return
@@ -283,6 +289,29 @@ class Shim:
         except OSError:
             return ""
         return " | ".join(text[-lines:])
+
+
+class RunningShim(Shim):
+    """A nilus-manager this script did not start: the tests use its ports only."""
+
+    def __init__(self, ports):
+        super().__init__("existing")
+        self.port, self.metrics_port = (int(p) for p in ports.split(":"))
+
+    def start(self):
+        self.wait_ready()
+
+    def check_running(self):
+        check(self.alive(), f"nothing answers on the metrics port {self.metrics_port}")
+
+    def alive(self):
+        try:
+            return request("GET", "/health", port=self.metrics_port, timeout=5).status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        return None
 
 
 # ---------------------------------------------------------------- HTTP
@@ -488,7 +517,7 @@ def shim_still_serves():
 # ---------------------------------------------------------------- fixtures
 
 def setup_database():
-    psql(f"DROP DATABASE IF EXISTS {DB}", db="postgres")
+    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
     if CITUS_CREATEDB:
         subprocess.run([CITUS_CREATEDB, DB], check=True)
     else:
@@ -3087,13 +3116,14 @@ def sigterm_exits_zero():
 def main(argv):
     global SHIM, VERBOSE
     verbose = VERBOSE = "-v" in argv
-    only = [a for a in argv if a != "-v"]
+    existing = argv[argv.index("--existing") + 1] if "--existing" in argv else None
+    only = [a for a in argv if a not in ("-v", "--existing", existing)]
     try:
         setup_database()
         make_tokens()
         load_run_fixtures()
         load_cdc_fixtures()
-        SHIM = Shim("shim")
+        SHIM = RunningShim(existing) if existing else Shim("shim")
         SHIM.start()
     except Failure as e:
         print(f"FAIL setup: {e}")
@@ -3104,7 +3134,7 @@ def main(argv):
         return 1
     passed = failed = 0
     selected = [t for t in TESTS if not only or any(o in t.__name__ for o in only)
-                or t is sigterm_exits_zero]
+                or (t is sigterm_exits_zero and not existing)]
     for fn in selected:
         started = time.monotonic()
         try:

@@ -1,0 +1,570 @@
+#!/usr/bin/env python3
+"""Tests of the database-native deployment: PostgreSQL runs nilus-manager.
+
+    python3 test/native/run.py [-v] [substring ...]
+
+starts a throw-away cluster (pg_virtualenv -t) configured only through
+postgresql.conf: shared_preload_libraries = 'nilus' and the nilus.http_*
+settings on free ports.  Against the installed extension and binary it runs
+the part of the HTTP suite that covers every route, auth and errors
+(test/http/run.py --existing), then checks the process PostgreSQL runs: kill -9
+(back within 5 s, no crash recovery), back-off, reload, bad settings, and that
+stopping PostgreSQL (smart, fast, kill -9 of the postmaster) leaves no process
+of nilus behind.  Ends with `N passed, M failed`.
+"""
+
+import http.client
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DB = "nilus_http"                   # test/http/run.py's database
+API_ROOT = "/nilus-manager/api/v1"
+SUPERVISOR = "nilus http supervisor"
+# The HTTP tests run against the API PostgreSQL runs: every route once with
+# each right, auth, tenant isolation, request errors, the probes and the docs.
+HTTP_SUBSET = [
+    "unauthorized_without_valid_token", "forbidden_other_tenant_and_missing_right",
+    "tokens_with_the_right_are_served", "tenant_isolation_through_http",
+    "revoked_token_refused_within_5_seconds", "unknown_routes_are_404",
+    "wrong_method_is_405_with_allow", "unknown_query_parameter_is_named",
+    "payload_over_default_max_body_is_413", "wrong_content_type_is_415",
+    "bad_percent_encoding_and_nul_are_400", "health_info_storage_health",
+    "store_run_upsert_lifecycle", "state_versions_and_latest_successful",
+    "offsets_empty_then_latest_per_key", "schema_history_order_bytes_and_exists",
+    "pipelines_default_page_and_whole_items", "stats_match_sql_aggregate",
+    "cdc_offset_storage_filters", "openapi_lists_every_route_parameter_and_error",
+    "docs_pages_are_served_offline", "metrics_listener_probes",
+    "metrics_pass_promtool_and_count_requests", "readiness_requires_matching_extension_version",
+]
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- outside the cluster
+
+def start_cluster(argv):
+    """Runs this script again inside a cluster created with the settings."""
+    api, metrics = free_port(), free_port()
+    password = uuid.uuid4().hex
+    settings = {"shared_preload_libraries": "nilus",
+                "nilus.http_listen": f"127.0.0.1:{api}",
+                "nilus.metrics_listen": f"127.0.0.1:{metrics}",
+                "nilus.http_database": DB,
+                "nilus.http_dsn": f"host=127.0.0.1 user=nilus_manager password={password}",
+                "nilus.http_threads": "2"}
+    command = ["pg_virtualenv", "-t"]
+    for name, value in settings.items():
+        command += ["-o", f"{name}={value}"]
+    env = dict(os.environ, NILUS_NATIVE_PORTS=f"{api}:{metrics}", NILUS_TEST_ROLE_PASSWORD=password)
+    return subprocess.run(command + [sys.executable, __file__, *argv], env=env).returncode
+
+
+# ---------------------------------------------------------------- inside
+
+API_PORT = METRICS_PORT = None
+OUR_PORTS = set()   # every API port this run configured: its processes are ours
+TOKEN = None
+
+
+def psql(sql, db="postgres", check_ok=True):
+    done = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                          capture_output=True, text=True)
+    if check_ok and done.returncode != 0:
+        raise Failure(f"psql failed: {done.stderr.strip()}")
+    return done.stdout.strip() if done.returncode == 0 else done.stderr.strip()
+
+
+def status():
+    return json.loads(psql("SELECT row_to_json(s) FROM nilus.http_status() s", db=DB))
+
+
+def set_settings(**values):
+    """ALTER SYSTEM SET nilus.<name> for each (None: RESET), then a reload."""
+    for name, value in values.items():
+        if value is None:
+            psql(f"ALTER SYSTEM RESET nilus.{name}")
+        else:
+            psql(f"ALTER SYSTEM SET nilus.{name} = '{value}'")
+    psql("SELECT pg_reload_conf()")
+
+
+class Settings:
+    """with Settings(name=value, ...): the nilus.* settings changed for the block; after
+    it they are reset and the API is back on its first port."""
+
+    def __init__(self, **values):
+        self.values = values
+
+    def __enter__(self):
+        set_settings(**self.values)
+
+    def __exit__(self, kind, value, tb):
+        set_settings(**{name: None for name in self.values})
+        try:
+            wait_api_up(timeout=10)
+        except Failure:
+            if kind is None:
+                raise
+
+
+def request(method, path, port, token=None, body=None, timeout=5):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def answers(port, path=API_ROOT + "/info"):
+    """The status of a GET with the test's token, None when nothing listens."""
+    try:
+        return request("GET", path, port, token=TOKEN)[0]
+    except OSError:
+        return None
+
+
+def readiness():
+    return answers(METRICS_PORT, "/readiness")
+
+
+def wait_for(what, condition, timeout):
+    """Seconds until condition() held; a Failure after timeout."""
+    started = time.monotonic()
+    while not condition():
+        check(time.monotonic() - started < timeout, f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def wait_api_up(port=None, timeout=20):
+    return wait_for(f"the API answers 200 on {port or API_PORT}", lambda: answers(port or API_PORT) == 200,
+                    timeout)
+
+
+class Log:
+    """PostgreSQL's log from the moment this was made."""
+    path = None
+
+    def __init__(self, from_start=False):
+        self.offset = 0 if from_start else Path(Log.path).stat().st_size
+
+    def text(self):
+        with open(Log.path, "rb") as f:
+            f.seek(self.offset)
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for(self, pattern, timeout=10):
+        wait_for(f"a log line matching {pattern!r}", lambda: re.search(pattern, self.text()), timeout)
+        return re.search(pattern, self.text())
+
+
+def process(pid):
+    """(ppid, pgid, exe, environment entries) of a live process, None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        exe = os.readlink(f"/proc/{pid}/exe")
+        env = Path(f"/proc/{pid}/environ").read_bytes().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[1]), int(fields[2]), exe, env
+
+
+def cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def api_processes():
+    """Live nilus-manager processes serving a port this run gave nilus.http_listen."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        info = entry.name.isdigit() and process(int(entry.name))
+        if info and info[2].endswith("/nilus-manager") and \
+                any(e == f"NILUS_LISTEN=127.0.0.1:{p}" for p in OUR_PORTS for e in info[3]):
+            found.append(int(entry.name))
+    return found
+
+
+def supervisor_pid():
+    """The postmaster's child titled as the supervisor (it has no database session)."""
+    postmaster = postmaster_pid()
+    for entry in Path("/proc").iterdir():
+        info = entry.name.isdigit() and process(int(entry.name))
+        if info and info[0] == postmaster and \
+                SUPERVISOR.encode() in cmdline(entry.name):
+            return int(entry.name)
+    raise Failure(f"no child of the postmaster ({postmaster}) is the {SUPERVISOR}")
+
+
+def cluster():
+    return os.environ.get("PGCLUSTER", "15/regress").split("/")
+
+
+def pg_ctlcluster(action, *options):
+    version, name = cluster()
+    return subprocess.Popen(["pg_ctlcluster", version, name, action, *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc, what, timeout=90):
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"{what}: not done within {timeout} s")
+    check(proc.returncode == 0, f"{what}: exit {proc.returncode}: {out.strip()}")
+
+
+def postmaster_pid():
+    data = psql("SHOW data_directory")
+    return int(Path(data, "postmaster.pid").read_text().split("\n")[0])
+
+
+class Session:
+    """A psql session kept open across a test: does it survive?"""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", "postgres"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def query(self, sql):
+        self.proc.stdin.write(sql + ";\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        check(ready, f"the open session did not answer {sql!r}")
+        return self.proc.stdout.readline().strip()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- tests
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def api_starts_with_postgresql_and_logs_why_the_database_refuses_it():
+    """At start the role of nilus.http_dsn does not exist yet: the API is up,
+    not ready, and PostgreSQL's log says why."""
+    whole = Log(from_start=True)
+    whole.wait_for(rf"LOG:  nilus-manager [0-9.]+: API on 127\.0\.0\.1:{API_PORT}, metrics on 127\.0\.0\.1:{METRICS_PORT}")
+    whole.wait_for(r"LOG:  nilus-manager: database not ready[^\n]*authentication failed for user \"nilus_manager\"")
+    code, body = request("GET", "/readiness", METRICS_PORT)
+    check(code == 503 and b"authentication failed" in body, f"readiness before the role exists: {code} {body!r}")
+    children = api_processes()
+    check(len(children) == 1, f"one nilus-manager process expected, found {children}")
+    ppid, pgid, _, env = process(children[0])
+    check(ppid == supervisor_pid(), "nilus-manager is not the supervisor's child")
+    check(pgid == children[0], "nilus-manager is not in a process group of its own")
+    password = os.environ["NILUS_TEST_ROLE_PASSWORD"].encode()
+    check(password not in cmdline(children[0]) and any(e.startswith("NILUS_DSN=") for e in env),
+          "the DSN must reach the child through its environment, not its command line")
+
+
+@test
+def http_suite_against_the_api_postgresql_runs():
+    """Counted test by test in the summary (see main)."""
+    global TOKEN
+    done = subprocess.run([sys.executable, str(REPO / "test" / "http" / "run.py"),
+                           "--existing", f"{API_PORT}:{METRICS_PORT}", *HTTP_SUBSET],
+                          capture_output=True, text=True)
+    print(done.stdout, end="", flush=True)
+    sys.stderr.write(done.stderr)
+    m = re.search(r"^(\d+) passed, (\d+) failed", done.stdout, re.M)
+    check(m, "the HTTP suite gave no summary")
+    TOKEN = psql("SELECT nilus.create_token(NULL, ARRAY['read', 'runtime'], 'native-admin')", db=DB)
+    return int(m.group(1)), int(m.group(2))
+
+
+@test
+def http_status_is_for_superusers_and_pg_monitor():
+    s = status()
+    check(s["running"] and s["pid"] in api_processes(), f"status of the running API: {s}")
+    check(s["listen"] == f"127.0.0.1:{API_PORT}" and s["metrics_listen"] == f"127.0.0.1:{METRICS_PORT}",
+          f"listen addresses: {s}")
+    check(s["started_at"] and s["restarts"] == 0 and s["last_exit"] is None, f"a first start: {s}")
+    psql("DROP ROLE IF EXISTS native_plain; DROP ROLE IF EXISTS native_monitor;"
+         "CREATE ROLE native_plain; CREATE ROLE native_monitor IN ROLE pg_monitor")
+    plain = psql("SET ROLE native_plain; SELECT running FROM nilus.http_status()", db=DB, check_ok=False)
+    check("permission denied" in plain, f"a plain role calls nilus.http_status(): {plain}")
+    monitor = psql("SET ROLE native_monitor; SELECT running FROM nilus.http_status()", db=DB)
+    check(monitor == "t", f"a pg_monitor member reads nilus.http_status(): {monitor}")
+    check(psql("SHOW nilus.http_database") == DB, "SHOW nilus.http_database")
+    hidden = psql("SET ROLE native_plain; SHOW nilus.http_dsn", check_ok=False)
+    check("permission denied" in hidden or "must be superuser" in hidden,
+          f"nilus.http_dsn (it may hold a password) shown to a plain role: {hidden}")
+
+
+def kill_child_and_time_return(expected_delay):
+    """kill -9 of the API; seconds until it answers again."""
+    before = status()
+    log = Log()
+    os.kill(before["pid"], signal.SIGKILL)
+    elapsed = wait_api_up(timeout=expected_delay + 10)
+    log.wait_for(rf"starting nilus-manager again in {expected_delay} s")
+    after = status()
+    check(after["pid"] != before["pid"] and after["running"], f"a new process: {before} -> {after}")
+    check(after["restarts"] == before["restarts"] + 1, f"restarts counted: {before} -> {after}")
+    check(after["last_exit"] == "signal 9 (Killed)", f"last_exit: {after}")
+    return elapsed
+
+
+@test
+def kill_9_is_restarted_within_5_s_without_crash_recovery():
+    session = Session()
+    try:
+        backend = session.query("SELECT pg_backend_pid()")
+        started = psql("SELECT pg_postmaster_start_time()")
+        log = Log()
+        elapsed = kill_child_and_time_return(1)
+        check(elapsed < 5, f"back after {elapsed:.1f} s")
+        check(session.query("SELECT pg_backend_pid()") == backend, "the other session lost its connection")
+        check(psql("SELECT pg_postmaster_start_time()") == started, "the postmaster restarted")
+        check(not re.search(r"terminating any other active server processes|all server processes terminated",
+                            log.text()), "PostgreSQL went through crash recovery")
+        check(len(api_processes()) == 1, f"one nilus-manager expected: {api_processes()}")
+    finally:
+        session.close()
+
+
+@test
+def repeated_crashes_back_off():
+    """A child killed soon after its start waits longer each time: 1 s, 2 s, 4 s."""
+    first = kill_child_and_time_return(2)
+    second = kill_child_and_time_return(4)
+    check(1.8 <= first < second, f"restart delays {first:.1f} s then {second:.1f} s")
+
+
+@test
+def reload_moves_the_api_and_empty_stops_it():
+    other = free_port()
+    OUR_PORTS.add(other)
+    with Settings(http_listen=f"127.0.0.1:{other}"):
+        wait_api_up(other, timeout=5)
+        check(answers(API_PORT) is None, f"the old port {API_PORT} still answers")
+        check(status()["listen"] == f"127.0.0.1:{other}", f"status after the move: {status()}")
+        old = status()["pid"]
+        set_settings(http_listen="")
+        wait_for("the API gone after http_listen = ''", lambda: answers(other) is None, 5)
+        wait_for("no nilus-manager process left", lambda: not api_processes(), 5)
+        s = status()
+        check(not s["running"] and s["pid"] is None and s["listen"] is None, f"status when off: {s}")
+        check(process(old) is None, "the old process is still there")
+        check(process(supervisor_pid()), "the supervisor must stay to start the API again")
+
+
+@test
+def default_dsn_reaches_this_server_over_its_socket():
+    """Without nilus.http_dsn: this server's socket and port, nilus.http_database,
+    the operating-system user's role (peer)."""
+    with Settings(http_dsn=""):
+        wait_for("readiness with the default DSN", lambda: readiness() == 200, 10)
+        where = psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nilus-manager' "
+                     f"AND client_addr IS NULL AND datname = '{DB}' AND usename = 'postgres'")
+        check(where != "0", "no socket connection of nilus-manager to nilus.http_database")
+
+
+@test
+def bad_listen_address_is_logged_and_retried_with_back_off():
+    log = Log()
+    with Settings(http_listen="nowhere"):
+        log.wait_for(r"invalid --listen \"nowhere\"")
+        log.wait_for(r"starting nilus-manager again in 1 s")
+        log.wait_for(r"starting nilus-manager again in 2 s", timeout=5)
+        s = status()
+        check(s["restarts"] >= 1 and s["last_exit"] == "exit status 2", f"status: {s}")
+        check(psql("SELECT 1") == "1", "PostgreSQL serves on")
+
+
+@test
+def port_in_use_is_logged_and_retried_until_free():
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    OUR_PORTS.add(port)
+    log = Log()
+    with taken, Settings(http_listen=f"127.0.0.1:{port}"):
+        log.wait_for(rf"nilus-manager: cannot listen on 127\.0\.0\.1:{port}")
+        log.wait_for(r"starting nilus-manager again in 2 s", timeout=5)
+        taken.close()
+        wait_api_up(port, timeout=10)
+
+
+@test
+def database_without_extension_and_failed_login_are_logged():
+    for settings, reason in (({"http_database": "postgres"}, r"extension nilus is not installed"),
+                             ({"http_dsn": "host=127.0.0.1 user=nilus_manager password=wrong"},
+                              r"password authentication failed")):
+        log = Log()
+        with Settings(**settings):
+            log.wait_for(r"nilus-manager: database not ready[^\n]*" + reason)
+            check(readiness() == 503, f"readiness with {settings}: {readiness()}")
+
+
+@test
+def missing_program_is_logged_and_retried():
+    log = Log()
+    with Settings(http_program="/nonexistent/nilus-manager"):
+        log.wait_for(r"cannot run \"/nonexistent/nilus-manager\" \(nilus.http_program\): No such file")
+        log.wait_for(r"starting nilus-manager again in 2 s", timeout=5)
+        check(not api_processes(), "a process runs without a program")
+
+
+@test
+def postgresql_starts_despite_a_bad_setting():
+    with Settings(http_listen="127.0.0.1:99999"):
+        log = Log()
+        # stop, then start: pg_ctlcluster restart may take the cluster for stopped and only start it
+        finish(pg_ctlcluster("stop", "-m", "fast"), "stop")
+        finish(pg_ctlcluster("start"), "start with a bad nilus.http_listen")
+        check(psql("SELECT 1") == "1", "PostgreSQL serves")
+        log.wait_for(r"invalid --listen \"127\.0\.0\.1:99999\"")
+
+
+def request_in_flight(stop_mode):
+    """A POST whose body is half sent when PostgreSQL is told to stop; its answer,
+    whether it committed, and the stop's process."""
+    pipeline = f"{stop_mode}-stop"
+    path = f"{API_ROOT}/tenants/acme/pipeline/{pipeline}/state"
+    check(request("POST", path, API_PORT, TOKEN, json.dumps({"state": "warm"}))[0] == 201,
+          "a POST before the stop")
+    body = json.dumps({"state": {"note": "sent around a stop", "pad": "p" * 2000}}).encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    children = api_processes()
+    supervisor = supervisor_pid()
+    with socket.create_connection(("127.0.0.1", API_PORT), timeout=30) as s:
+        s.sendall(head.encode() + body[:1000])
+        time.sleep(0.3)
+        stop = pg_ctlcluster("stop", "-m", stop_mode)
+        time.sleep(2.0)   # the supervisor reads the shutdown state once a second
+        s.sendall(body[1000:])
+        reply = b""
+        while chunk := s.recv(65536):    # Connection: close
+            reply += chunk
+    finish(stop, f"pg_ctlcluster stop -m {stop_mode}")
+    left = [pid for pid in children + [supervisor] if process(pid)] + api_processes()
+    check(not left, f"processes left after the {stop_mode} stop: {left}")
+    finish(pg_ctlcluster("start"), "pg_ctlcluster start")
+    wait_api_up()
+    stored = psql(f"SELECT count(*) FROM nilus.pipeline_state WHERE tenant = 'acme' "
+                  f"AND pipeline_name = '{pipeline}' AND state::text LIKE '%sent around a stop%'", db=DB)
+    m = re.match(rb"HTTP/1\.1 (\d{3})", reply)
+    return (int(m.group(1)) if m else None), stored, reply
+
+
+@test
+def smart_stop_finishes_the_request_in_flight_and_leaves_nothing():
+    code, stored, reply = request_in_flight("smart")
+    check(code == 201, f"the request in flight at a smart stop: {reply[:200]!r}")
+    check(stored == "1", "the acknowledged request was not committed")
+
+
+@test
+def fast_stop_answers_the_request_in_flight_and_leaves_nothing():
+    """A fast stop ends the database sessions at once: the request gets its
+    answer, 201 only if it committed."""
+    code, stored, reply = request_in_flight("fast")
+    check(code in (201, 503), f"the request in flight at a fast stop: {reply[:200]!r}")
+    check(stored == ("1" if code == 201 else "0"), f"answer {code}, stored {stored}")
+
+
+@test
+def postmaster_kill_9_leaves_no_process():
+    children = api_processes()
+    supervisor = supervisor_pid()
+    check(children, "no API to begin with")
+    os.kill(postmaster_pid(), signal.SIGKILL)
+    wait_for("the supervisor and nilus-manager gone after kill -9 of the postmaster",
+             lambda: not any(process(p) for p in children + [supervisor]) and not api_processes(), 10)
+    deadline = time.monotonic() + 30
+    while True:   # the old backends leave in their own time
+        start = pg_ctlcluster("start")
+        out, _ = start.communicate(timeout=60)
+        if start.returncode == 0:
+            break
+        check(time.monotonic() < deadline, f"the cluster does not start again: {out.strip()}")
+        time.sleep(1)
+    wait_api_up()
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv):
+    global API_PORT, METRICS_PORT
+    if "NILUS_NATIVE_PORTS" not in os.environ:
+        return start_cluster(argv)
+    API_PORT, METRICS_PORT = (int(p) for p in os.environ["NILUS_NATIVE_PORTS"].split(":"))
+    OUR_PORTS.add(API_PORT)
+    version, name = cluster()
+    Log.path = next(line.split()[6] for line in subprocess.run(
+        ["pg_lsclusters", "-h"], capture_output=True, text=True).stdout.splitlines()
+        if line.split()[:2] == [version, name])
+    verbose = "-v" in argv
+    only = [a for a in argv if a != "-v"]
+    passed = failed = 0
+    for fn in TESTS:
+        if only and not any(o in fn.__name__ for o in only) and fn is not http_suite_against_the_api_postgresql_runs:
+            continue
+        started = time.monotonic()
+        try:
+            counts = fn()
+        except Failure as e:
+            failed += 1
+            print(f"FAIL {fn.__name__}: {' '.join(str(e).split())}", flush=True)
+            continue
+        except Exception as e:  # a broken test is a failure too
+            failed += 1
+            print(f"FAIL {fn.__name__}: {type(e).__name__}: {' '.join(str(e).split())}", flush=True)
+            continue
+        ran, broke = counts or (1, 0)
+        passed += ran
+        failed += broke
+        if verbose:
+            print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", file=sys.stderr, flush=True)
+    if failed:
+        print(f"PostgreSQL's log: {Log.path} (kept until pg_virtualenv ends)")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
