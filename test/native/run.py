@@ -5,8 +5,9 @@
 
 starts a throw-away cluster (pg_virtualenv -t) configured only through
 postgresql.conf: shared_preload_libraries = 'nilus' and the nilus.http_*
-settings on free ports.  Against the installed extension and binary it runs
-the part of the HTTP suite that covers every route, auth and errors
+settings on free ports (nilus.http_program: $NILUS_MANAGER_BIN if set, as for
+test/http/run.py).  Against the installed extension and binary it runs the
+part of the HTTP suite that covers every route, auth and errors
 (test/http/run.py --existing), then checks the process PostgreSQL runs: kill -9
 (back within 5 s, no crash recovery), back-off, reload, bad settings, and that
 stopping PostgreSQL (smart, fast, kill -9 of the postmaster) leaves no process
@@ -22,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -78,6 +80,8 @@ def start_cluster(argv):
     command = ["pg_virtualenv", "-t"]
     for name, value in settings.items():
         command += ["-o", f"{name}={value}"]
+    if "NILUS_MANAGER_BIN" in os.environ:    # e.g. a build with AddressSanitizer
+        settings["nilus.http_program"] = os.path.abspath(os.environ["NILUS_MANAGER_BIN"])
     env = dict(os.environ, NILUS_NATIVE_PORTS=f"{api}:{metrics}", NILUS_TEST_ROLE_PASSWORD=password)
     return subprocess.run(command + [sys.executable, __file__, *argv], env=env).returncode
 
@@ -346,15 +350,42 @@ def kill_child_and_time_return(expected_delay):
     return elapsed
 
 
+class Load:
+    """with Load() as load: GETs one after another in a thread, each answer timed."""
+
+    def __enter__(self):
+        self.answers = []    # (monotonic time, status or None)
+        self.running = True
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+        return self
+
+    def run(self):
+        while self.running:
+            self.answers.append((time.monotonic(), answers(API_PORT)))
+            time.sleep(0.01)
+
+    def __exit__(self, kind, value, tb):
+        self.running = False
+        self.thread.join()
+
+
 @test
 def kill_9_is_restarted_within_5_s_without_crash_recovery():
+    """Under load: once back, every request is served again."""
     session = Session()
     try:
         backend = session.query("SELECT pg_backend_pid()")
         started = psql("SELECT pg_postmaster_start_time()")
         log = Log()
-        elapsed = kill_child_and_time_return(1)
+        with Load() as load:
+            elapsed = kill_child_and_time_return(1)
+            back = time.monotonic()
+            time.sleep(1)
         check(elapsed < 5, f"back after {elapsed:.1f} s")
+        after = [status for at, status in load.answers if at > back]
+        check(after and set(after) == {200}, f"answers once back: {sorted(set(after), key=str)}")
+        check(len(load.answers) > len(after) + 10, "no load before the kill")
         check(session.query("SELECT pg_backend_pid()") == backend, "the other session lost its connection")
         check(psql("SELECT pg_postmaster_start_time()") == started, "the postmaster restarted")
         check(not re.search(r"terminating any other active server processes|all server processes terminated",
@@ -524,6 +555,13 @@ def postmaster_kill_9_leaves_no_process():
         check(time.monotonic() < deadline, f"the cluster does not start again: {out.strip()}")
         time.sleep(1)
     wait_api_up()
+
+
+@test
+def no_sanitizer_report_in_the_log():
+    """With NILUS_MANAGER_BIN an AddressSanitizer build, its reports land in PostgreSQL's log."""
+    report = re.search(r"[^\n]*(AddressSanitizer|LeakSanitizer)[^\n]*", Log(from_start=True).text())
+    check(not report, f"a sanitizer report: {report and report.group(0)}")
 
 
 # ---------------------------------------------------------------- main
