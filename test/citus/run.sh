@@ -9,7 +9,7 @@
 #
 # pgTAP files run here: the schema, health and info, the errors of every
 # reading function.  Skipped, and why:
-#   02 (tokens), 15 (declarations): in one transaction they reach the same
+#   02 (tokens), 15 (declarations), 20 (insight): in one transaction they reach the same
 #     shards as the superuser and through nilus' functions (which run as
 #     nilus_owner); Citus keeps a connection per role and refuses (or waits
 #     on) the second.
@@ -24,15 +24,17 @@
 #     What they check is checked on the cluster by the HTTP suite (every route,
 #     filter, total and error through the shim) and by placement.py (rollups
 #     against the runs' aggregates, CDC order across a shard move).
-#   14, 19, 20 (upgrades): they drop and re-create the extension, which would take
-#     the distributed tables with it; make test runs them.
+#   14, 19, 20 (upgrades), 19_http_status (the function's upgrade): they drop and
+#     re-create the extension, which would take the distributed tables with it;
+#     make test runs them.
 #   16, 17 (retention): retention does not run on a cluster yet (README, Scaling
 #     out, Limits): nilus.retention_work() is a SQL function whose statements
 #     Citus cannot plan, and 17's setup updates rows with stable functions.
 set -eu
 cd "$(dirname "$0")/../.."
 skipped="02_tokens.sql 15_declarations.sql 18_least_privilege.sql 03_access_rls.sql 04_store_run.sql 05_list_pipelines.sql 06_list_runs.sql 07_stats.sql
-08_rollups.sql 09_state.sql 10_offsets.sql 11_schema_history.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 16_retention.sql 17_retention_apply.sql 20_upgrade_scale_out.sql"
+08_rollups.sql 09_state.sql 10_offsets.sql 11_schema_history.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 16_retention.sql 17_retention_apply.sql 20_upgrade_scale_out.sql
+19_http_status.sql 20_insight.sql"
 if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then
 	test/citus/ensure.sh
 	summary=$(mktemp)
