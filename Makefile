@@ -1,9 +1,12 @@
 # nilus: the PostgreSQL extension (PGXS) and the nilus-manager HTTP shim.
-#   make demo   build, install, start a throw-away cluster with sample data and the shim
-#   make test   install what the tests need, build, install, run every test
-#   make fuzz   run the fuzz targets (FUZZ_SECONDS=N each, default 30)
-#   make check-citus   the same suites on a throw-away Citus cluster (test/citus/run.sh)
-#   make check-faults   the fault suite (database stops, SIGKILL, held locks, floods)
+#   make demo             build, install, start a throw-away cluster with sample data and the shim
+#   make test             install what the tests need, build, install, run every test
+#   make fuzz             run the fuzz targets (FUZZ_SECONDS=N each, default 30)
+#   make check-citus      the same suites on a throw-away Citus cluster (test/citus/run.sh)
+#   make check-faults     the fault suite (database stops, SIGKILL, held locks, floods)
+#   make dist             nilus-<version>.zip for PGXN (git archive of HEAD)
+#   make check-packages   build the Debian packages, install them, test them
+#   make install WITH_SHIM=no   the extension only (the Debian package does so)
 EXTENSION_SOURCES = $(wildcard extension/*.c)
 MODULE_big = nilus
 OBJS = $(EXTENSION_SOURCES:.c=.o)
@@ -23,6 +26,7 @@ PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/include -DNILUS_VERSION='"$(NILU
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/nilus.control)
 
 ifeq ($(wildcard $(PGXS)),)
 # A fresh machine: nothing to build with yet.  Install the packages, start over.
@@ -36,8 +40,11 @@ $(OBJS): $(wildcard extension/*.h include/*.h)
 
 .PHONY: deps shim shim-install test demo fuzz check-citus check-faults
 
+ifneq ($(WITH_SHIM),no)
 all: shim
 install: shim-install
+clean: shim-clean
+endif
 
 deps:
 	scripts/install-deps.sh
@@ -72,7 +79,17 @@ demo: deps
 	$(MAKE) install
 	scripts/demo.sh
 
-clean: shim-clean
 shim-clean:
 	$(MAKE) -C shim clean
 endif
+
+.PHONY: dist check-packages
+
+# PGXN's upload: the committed tree, under nilus-<version>/.
+dist:
+	git archive --format zip --prefix nilus-$(EXTVERSION)/ -o nilus-$(EXTVERSION).zip HEAD
+	@echo "wrote nilus-$(EXTVERSION).zip"
+
+check-packages:
+	NILUS_PACKAGE_DEPS=1 scripts/install-deps.sh
+	test/packages.sh

@@ -7,6 +7,8 @@ libmicrohttpd-dev libjansson-dev postgresql-15-pgtap
 libtap-parser-sourcehandler-pgtap-perl prometheus nodejs npm gcc make
 openssl clang libclang-rt-dev chromium"
 [ "${NILUS_BENCH_DEPS:-}" ] && packages="$packages wrk"
+# Building the Debian packages (make check-packages) only.
+[ "${NILUS_PACKAGE_DEPS:-}" ] && packages="$packages debhelper devscripts postgresql-server-dev-all"
 
 missing=""
 for p in $packages; do

@@ -4,9 +4,12 @@
 # suite against a throw-away PostgreSQL cluster (pg_virtualenv) with the
 # installed extension: pgTAP through pg_prove, pg_regress (make
 # installcheck), then the HTTP suite against the real shim, the monitoring
-# files, and the dashboard in headless Chromium; then the database-native
-# suite in a cluster of its own that runs nilus-manager itself
-# (test/native/run.py).  Called by `make test` after build and install.
+# files, the dashboard in headless Chromium, the docs suite (the demo in a
+# cluster of its own, the README, doc/) and the browser suite; then the
+# database-native suite in a cluster of its own that runs nilus-manager
+# itself (test/native/run.py).  NILUS_MANAGER_BIN and NILUS_DOCS_DIR name another shim and
+# its assets (make check-packages: the installed ones).  Called by `make test`
+# after build and install.
 # The runners' summaries are repeated last, after pg_virtualenv's own output.
 set -eu
 cd "$(dirname "$0")/.."
@@ -75,4 +78,16 @@ python3 test/browser/dashboard.py > dashboard.out 2>&1 || status=1
 cat dashboard.out
 grep -E '^dashboard: [0-9]+ passed, [0-9]+ failed' dashboard.out >> "$NILUS_SUMMARY" || echo "dashboard: 0 passed, 1 failed (no summary)" >> "$NILUS_SUMMARY"
 rm -f dashboard.out
+
+echo "== Docs (the demo, the README's examples and doc/ against the code)"
+python3 test/docs/run.py > docs.out 2>&1 || status=1
+cat docs.out
+grep -E '^docs: [0-9]+ passed, [0-9]+ failed' docs.out >> "$NILUS_SUMMARY" || echo "docs: 0 passed, 1 failed (no summary)" >> "$NILUS_SUMMARY"
+rm -f docs.out
+
+echo "== Browser (the docs pages in headless Chromium)"
+python3 test/browser/run.py > browser.out 2>&1 || status=1
+cat browser.out
+grep -E '^browser: [0-9]+ passed, [0-9]+ failed' browser.out >> "$NILUS_SUMMARY" || echo "browser: 0 passed, 1 failed (no summary)" >> "$NILUS_SUMMARY"
+rm -f browser.out
 exit $status

@@ -40,7 +40,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
-DOCS_DIR = REPO / "shim" / "assets"
+DOCS_DIR = Path(os.environ.get("NILUS_DOCS_DIR", REPO / "shim" / "assets"))
 DB = "nilus_http"
 # On a Citus cluster (test/citus/run.sh): makes the database on every node.
 CITUS_CREATEDB = os.environ.get("NILUS_CITUS_CREATEDB")
