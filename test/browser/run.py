@@ -25,6 +25,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from suite import Failure, check, free_port, run_tests, wait_until  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
 DOCS_DIR = os.environ.get("NILUS_DOCS_DIR", str(REPO / "shim" / "assets"))
@@ -34,38 +37,9 @@ PAGE_TIMEOUT = 60.0
 LOCAL_HOSTS = {"127.0.0.1"}
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_get(url, timeout=5):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.read()
-
-
-def wait_until(what, probe, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = probe()
-            if result:
-                return result
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise Failure(f"{what}: not within {timeout:.0f}s")
-        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------- the shim
@@ -310,13 +284,7 @@ def main():
         check(shutil.which(CHROMIUM), f"{CHROMIUM} is not installed (scripts/install-deps.sh installs it)")
         shim = Shim()
         browser = Browser()
-        for fn in TESTS:
-            try:
-                fn(shim, browser)
-                passed += 1
-            except Failure as e:
-                failed += 1
-                print(f"FAIL {fn.__name__}: {' '.join(str(e).split())}", flush=True)
+        passed, failed = run_tests(TESTS, shim, browser)
     except Failure as e:
         failed += 1
         print(f"FAIL setup: {e}", flush=True)

@@ -34,32 +34,15 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from suite import Failure, check, free_port, run_tests, short, wait_until  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
 DOC = REPO / "doc"
 README = REPO / "README.md"
 API = "/nilus-manager/api/v1"
 DEMO_TIMEOUT = 300
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
-def short(text, limit=400):
-    text = text if isinstance(text, str) else repr(text)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- the demo
@@ -108,16 +91,10 @@ class Demo:
         self.admin_token = m.group(1)
 
     def wait_ready(self):
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{self.metrics}/readiness", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            check(time.monotonic() < deadline, "the demo's shim is not ready")
-            time.sleep(0.2)
+        def ready():
+            with urllib.request.urlopen(f"http://{self.metrics}/readiness", timeout=2) as r:
+                return r.status == 200
+        wait_until("the demo's shim ready", ready, 30)
 
     def env(self):
         return dict(os.environ, **self.exports)
@@ -596,8 +573,6 @@ def sigint_to_the_demo_process_stops_everything():
 
 def main(argv):
     global DEMO
-    verbose = "-v" in argv
-    passed = failed = 0
     try:
         DEMO = Demo()
     except Failure as e:
@@ -605,19 +580,7 @@ def main(argv):
         print("0 passed, 1 failed")
         return 1
     try:
-        for fn in TESTS:
-            started = time.monotonic()
-            try:
-                fn()
-                passed += 1
-                if verbose:
-                    print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", file=sys.stderr)
-            except Failure as e:
-                failed += 1
-                print(f"FAIL {fn.__name__}: {' '.join(str(e).split())}", flush=True)
-            except Exception as e:
-                failed += 1
-                print(f"FAIL {fn.__name__}: {type(e).__name__}: {' '.join(str(e).split())}", flush=True)
+        passed, failed = run_tests(TESTS, verbose="-v" in argv)
     finally:
         DEMO.stop()
     print(f"{passed} passed, {failed} failed")
