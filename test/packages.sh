@@ -56,6 +56,10 @@ expect "the unit is hardened, reads its settings from files and passes no passwo
 if command -v systemd-analyze >/dev/null; then
     expect "systemd-analyze verify accepts the unit" \
         'systemd-analyze verify /lib/systemd/system/nilus-manager.service'
+    # systemd's own rating of the sandbox: 0 (locked down) to 10; 2 and below is "OK".
+    expect "systemd-analyze security rates the unit's exposure at 2.0 or below" \
+        'systemd-analyze security --offline=true --threshold=20 --no-pager \
+            /lib/systemd/system/nilus-manager.service >/dev/null'
 fi
 expect "the unit is not enabled at install (it needs its settings first)" \
     '! [ -e /etc/systemd/system/multi-user.target.wants/nilus-manager.service ]'
