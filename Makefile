@@ -26,7 +26,6 @@ PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/include -DNILUS_VERSION='"$(NILU
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
-EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/nilus.control)
 
 ifeq ($(wildcard $(PGXS)),)
 # A fresh machine: nothing to build with yet.  Install the packages, start over.
@@ -87,8 +86,8 @@ endif
 
 # PGXN's upload: the committed tree, under nilus-<version>/.
 dist:
-	git archive --format zip --prefix nilus-$(EXTVERSION)/ -o nilus-$(EXTVERSION).zip HEAD
-	@echo "wrote nilus-$(EXTVERSION).zip"
+	git archive --format zip --prefix nilus-$(NILUS_VERSION)/ -o nilus-$(NILUS_VERSION).zip HEAD
+	@echo "wrote nilus-$(NILUS_VERSION).zip"
 
 check-packages:
 	NILUS_PACKAGE_DEPS=1 scripts/install-deps.sh

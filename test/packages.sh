@@ -22,7 +22,7 @@ mkdir "$work/nilus-$version"
 git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$work/nilus-$version"
 if ! (cd "$work/nilus-$version" && dpkg-buildpackage -b -us -uc) > "$work/build.log" 2>&1; then
     tail -40 "$work/build.log"
-    echo "0 passed, 1 failed (the packages did not build)"
+    echo "packages: 0 passed, 1 failed (the packages did not build)"
     exit 1
 fi
 ls "$work"/*.deb
@@ -65,13 +65,13 @@ expect "the unit is not enabled at install (it needs its settings first)" \
     '! [ -e /etc/systemd/system/multi-user.target.wants/nilus-manager.service ]'
 expect "the package's files are intact (dpkg --verify)" \
     '[ -z "$(dpkg --verify postgresql-15-nilus nilus-manager)" ]'
-echo "$passed passed, $failed failed (packages)"
+echo "packages: $passed passed, $failed failed"
 
 echo "== the test suites against the installed packages"
 status=0
 NILUS_MANAGER_BIN=/usr/bin/nilus-manager NILUS_DOCS_DIR=/usr/share/nilus-manager/docs test/run.sh || status=1
 # The suites ran on the packaged files, unchanged under them.
 [ -z "$(dpkg --verify postgresql-15-nilus nilus-manager)" ] || { echo "FAIL the packaged files changed during the tests"; status=1; }
-echo "$passed passed, $failed failed (packages)"
+echo "packages: $passed passed, $failed failed"
 [ "$failed" = 0 ] || status=1
 exit $status

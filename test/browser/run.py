@@ -7,7 +7,7 @@ the standard library): none may leave 127.0.0.1.
 
 Run inside `pg_virtualenv -t` after `make` (the shim and its docs assets):
     python3 test/browser/run.py
-It prints one line per failing test and ends with `N passed, M failed`.
+It prints one line per failing test and ends with `browser: N passed, M failed`.
 """
 
 import base64
@@ -297,7 +297,7 @@ def main():
         print(f"logs: {TMP}")
     else:
         shutil.rmtree(TMP, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
+    print(f"browser: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -18,7 +18,7 @@ reference in doc/, against the real thing.
 
 Run from test/run.sh, after `make install`:
     python3 test/docs/run.py [-v]
-It prints one line per failing test and ends with `N passed, M failed`.
+It prints one line per failing test and ends with `docs: N passed, M failed`.
 """
 
 import json
@@ -577,13 +577,13 @@ def main(argv):
         DEMO = Demo()
     except Failure as e:
         print(f"FAIL setup: {e}")
-        print("0 passed, 1 failed")
+        print("docs: 0 passed, 1 failed")
         return 1
     try:
         passed, failed = run_tests(TESTS, verbose="-v" in argv)
     finally:
         DEMO.stop()
-    print(f"{passed} passed, {failed} failed")
+    print(f"docs: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 
