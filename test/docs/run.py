@@ -48,29 +48,56 @@ DEMO_TIMEOUT = 300
 # ---------------------------------------------------------------- the demo
 
 class Demo:
-    """scripts/demo.sh in the background, in a session of its own, so that a
-    signal reaches it only when sent to its pid."""
+    """scripts/demo.sh in the background, so that a signal reaches it only when
+    sent to its pid: in a session of its own (as a supervisor starts it), or
+    with nohup in the background of a shell script, which starts it with
+    SIGINT and SIGHUP ignored and leaves it to init."""
 
-    def __init__(self):
+    def __init__(self, nohup=False):
         self.listen = f"127.0.0.1:{free_port()}"
         self.metrics = f"127.0.0.1:{free_port()}"
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PG", "NILUS_")) or k in ("NILUS_MANAGER_BIN", "NILUS_DOCS_DIR")}
         env.update(NILUS_LISTEN=self.listen, NILUS_METRICS_LISTEN=self.metrics)
-        self.out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"nilus-demo-test-{os.getpid()}.out"
-        self.out = open(self.out_path, "wb")
-        self.proc = subprocess.Popen([str(REPO / "scripts" / "demo.sh")], stdout=self.out,
-                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        deadline = time.monotonic() + DEMO_TIMEOUT
-        while "Ctrl-C" not in self.text() or "nilus-manager" not in self.text().split("Ctrl-C")[1]:
-            check(self.proc.poll() is None, f"the demo exited ({self.proc.returncode}): {short(self.text()[-1500:])}")
-            check(time.monotonic() < deadline, f"the demo printed no token within {DEMO_TIMEOUT}s")
-            time.sleep(0.2)
-        self.parse()
-        self.wait_ready()
+        self.out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"nilus-demo-test-{os.getpid()}-{self.listen[-5:]}.out"
+        demo = str(REPO / "scripts" / "demo.sh")
+        if nohup:
+            self.proc = None
+            started = subprocess.run(["sh", "-c", 'nohup "$0" > "$1" 2>&1 & echo $!', demo, str(self.out_path)],
+                                     env=env, capture_output=True, text=True, check=True)
+            self.pid = int(started.stdout)
+        else:
+            with open(self.out_path, "wb") as out:
+                self.proc = subprocess.Popen([demo], stdout=out, stderr=subprocess.STDOUT, env=env,
+                                             start_new_session=True)
+            self.pid = self.proc.pid
+        try:
+            deadline = time.monotonic() + DEMO_TIMEOUT
+            while "Ctrl-C" not in self.text() or "nilus-manager" not in self.text().split("Ctrl-C")[1]:
+                check(self.running(), f"the demo exited: {short(self.text()[-1500:])}")
+                check(time.monotonic() < deadline, f"the demo printed no token within {DEMO_TIMEOUT}s")
+                time.sleep(0.2)
+            self.parse()
+            self.wait_ready()
+        except Failure:
+            self.stop()
+            raise
+
+    def running(self):
+        return self.proc.poll() is None if self.proc else alive(self.pid)
+
+    def wait_exit(self, timeout):
+        """The exit status (None when not our child); a Failure after timeout seconds."""
+        if self.proc:
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise Failure(f"the demo still runs {timeout} s after the signal")
+        wait_until("the demo's exit after the signal", lambda: not alive(self.pid), timeout)
+        return None
 
     def text(self):
-        return self.out_path.read_text(errors="replace")
+        return self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
 
     def parse(self):
         text = self.text()
@@ -94,7 +121,10 @@ class Demo:
         def ready():
             with urllib.request.urlopen(f"http://{self.metrics}/readiness", timeout=2) as r:
                 return r.status == 200
-        wait_until("the demo's shim ready", ready, 30)
+        try:
+            wait_until("the demo's shim ready", ready, 30)
+        except Failure as e:
+            raise Failure(f"{e}: {short(self.text()[-800:])}")
 
     def env(self):
         return dict(os.environ, **self.exports)
@@ -114,13 +144,12 @@ class Demo:
         return done.stdout.strip()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.running():
+            os.kill(self.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        self.out.close()
+                self.wait_exit(60)
+            except Failure:
+                os.killpg(os.getpgid(self.pid), signal.SIGKILL)
         self.out_path.unlink(missing_ok=True)
 
 
@@ -545,30 +574,38 @@ def alive(pid):
     return state != "Z"
 
 
-@test
-def sigint_to_the_demo_process_stops_everything():
-    data_dir = DEMO.query("SHOW data_directory")
+def check_sigint_stops_everything(demo):
+    data_dir = demo.query("SHOW data_directory")
     postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
-    processes = descendants(DEMO.proc.pid) + descendants(postmaster)
+    processes = descendants(demo.pid) + descendants(postmaster)
     check(any("nilus-manager" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
               for p in processes if alive(p)), "the demo's shim is not among its processes")
-    os.kill(DEMO.proc.pid, signal.SIGINT)
-    try:
-        code = DEMO.proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        raise Failure("the demo still runs 60 s after a SIGINT to its process")
-    check(code == 0, f"the demo exited {code} after SIGINT")
-    deadline = time.monotonic() + 10
-    while any(alive(p) for p in processes) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = [p for p in processes if alive(p)]
-    check(not left, f"processes of the demo left after SIGINT: {left}")
+    os.kill(demo.pid, signal.SIGINT)
+    code = demo.wait_exit(60)
+    check(code in (0, None), f"the demo exited {code} after SIGINT")
+    wait_until("the demo's processes gone", lambda: not any(alive(p) for p in processes), 10)
     check(not Path(data_dir).exists(), f"the demo's cluster {data_dir} is left")
-    check(not Path(DEMO.exports["PGPASSFILE"]).exists(), "the demo's password file is left")
-    for address in (DEMO.listen, DEMO.metrics):
+    check(not Path(demo.exports["PGPASSFILE"]).exists(), "the demo's password file is left")
+    for address in (demo.listen, demo.metrics):
         host, port = address.rsplit(":", 1)
         with socket.socket() as s:
             check(s.connect_ex((host, int(port))) != 0, f"something still listens on {address}")
+
+
+@test
+def sigint_stops_a_demo_started_with_nohup_in_a_scripts_background():
+    demo = Demo(nohup=True)
+    try:
+        ppid = re.search(r"^PPid:\s*(\d+)", Path(f"/proc/{demo.pid}/status").read_text(), re.M).group(1)
+        check(int(ppid) != os.getpid(), "the nohup demo should have been left by its shell")
+        check_sigint_stops_everything(demo)
+    finally:
+        demo.stop()
+
+
+@test
+def sigint_to_the_demo_process_stops_everything():
+    check_sigint_stops_everything(DEMO)
 
 
 def main(argv):
