@@ -10,36 +10,24 @@ Run inside `pg_virtualenv -t` after `make` (the shim and its docs assets):
 It prints one line per failing test and ends with `browser: N passed, M failed`.
 """
 
-import base64
 import json
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from browser import CHROMIUM, Browser, http_get, outside  # noqa: E402
 from suite import Failure, check, free_port, run_tests, wait_until  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
 DOCS_DIR = os.environ.get("NILUS_DOCS_DIR", str(REPO / "shim" / "assets"))
-CHROMIUM = os.environ.get("CHROMIUM", "chromium")
 TMP = Path(tempfile.mkdtemp(prefix="nilus-browser-"))
-PAGE_TIMEOUT = 60.0
-LOCAL_HOSTS = {"127.0.0.1"}
-
-
-def http_get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, r.read()
 
 
 # ---------------------------------------------------------------- the shim
@@ -71,124 +59,6 @@ class Shim:
         self.log.close()
 
 
-# ---------------------------------------------------------------- DevTools over a websocket
-
-class WebSocket:
-    """Just enough of RFC 6455 for the DevTools protocol: text frames, masked
-    from the client, fragmented or not from the server."""
-
-    def __init__(self, url, timeout=PAGE_TIMEOUT):
-        parts = urllib.parse.urlparse(url)
-        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\n"
-                           f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(4096)
-            check(chunk, "the DevTools websocket closed during its handshake")
-            head += chunk
-        head, _, self.buffer = head.partition(b"\r\n\r\n")
-        check(b" 101 " in head.split(b"\r\n")[0], f"DevTools websocket handshake: {head[:200]!r}")
-
-    def send(self, text):
-        data = text.encode()
-        header = bytearray([0x81])
-        if len(data) < 126:
-            header.append(0x80 | len(data))
-        elif len(data) < 65536:
-            header += bytes([0x80 | 126]) + struct.pack(">H", len(data))
-        else:
-            header += bytes([0x80 | 127]) + struct.pack(">Q", len(data))
-        mask = os.urandom(4)
-        self.sock.sendall(bytes(header) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def read_exactly(self, n):
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            check(chunk, "the DevTools websocket closed")
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
-
-    def receive(self):
-        message = b""
-        while True:
-            first, second = self.read_exactly(2)
-            length = second & 0x7F
-            if length == 126:
-                length = struct.unpack(">H", self.read_exactly(2))[0]
-            elif length == 127:
-                length = struct.unpack(">Q", self.read_exactly(8))[0]
-            payload = self.read_exactly(length)
-            opcode = first & 0x0F
-            if opcode == 0x8:
-                raise Failure("the browser closed the DevTools connection")
-            if opcode in (0x9, 0xA):
-                continue
-            message += payload
-            if first & 0x80:
-                return message.decode()
-
-    def close(self):
-        self.sock.close()
-
-
-class Browser:
-    FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-dev-shm-usage", "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=0"]
-
-    def __init__(self):
-        self.profile = TMP / "profile"
-        self.log = open(TMP / "chromium.log", "wb")
-        self.proc = subprocess.Popen([CHROMIUM, *self.FLAGS, f"--user-data-dir={self.profile}",
-                                      "about:blank"], stdout=self.log, stderr=self.log,
-                                     start_new_session=True)
-        port_file = self.profile / "DevToolsActivePort"
-        port = wait_until("Chromium's DevTools port", lambda: self.alive() and port_file.exists()
-                          and port_file.read_text().split("\n")[0].strip(), 30)
-        targets = json.loads(http_get(f"http://127.0.0.1:{port}/json/list")[1])
-        page = next(t for t in targets if t.get("type") == "page")
-        self.ws = WebSocket(page["webSocketDebuggerUrl"])
-        self.next_id = 0
-        self.events = []
-
-    def alive(self):
-        check(self.proc.poll() is None, f"Chromium exited: {(TMP / 'chromium.log').read_text()[-500:]}")
-        return True
-
-    def call(self, method, **params):
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.receive())
-            if message.get("id") == self.next_id:
-                check("error" not in message, f"{method}: {message.get('error')}")
-                return message.get("result", {})
-            self.events.append(message)
-
-    def evaluate(self, expression):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result.get("result", {}).get("value")
-
-    def stop(self):
-        try:
-            self.ws.close()
-        except Exception:
-            pass
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-
 # ---------------------------------------------------------------- the pages
 
 def openapi_operations(shim):
@@ -211,32 +81,15 @@ RENDERED = {
 
 
 def load(browser, url, expected):
-    browser.events.clear()
-    browser.call("Network.enable")
-    browser.call("Runtime.enable")
-    browser.call("Page.enable")
-    browser.call("Page.navigate", url=url)
-
-    def rendered():
-        found = browser.evaluate(RENDERED[urllib.parse.urlparse(url).path]) or []
-        return found if len(found) >= len(expected) else None
+    script = RENDERED[urllib.parse.urlparse(url).path]
+    ready = f"(found => found.length >= {len(expected)} && found)({script} || [])"
     try:
-        found = wait_until(f"{url}: {len(expected)} operations rendered", rendered, PAGE_TIMEOUT)
+        found = browser.navigate(url, ready, f"{url}: {len(expected)} operations rendered")
     except Failure as e:
-        found = browser.evaluate(RENDERED[urllib.parse.urlparse(url).path]) or []
+        found = browser.evaluate(script) or []
         raise Failure(f"{e} (found {len(found)}: {found})")
-    time.sleep(1.0)                 # let late requests (images, fonts) show up in the log
-    browser.evaluate("1")           # drains the events that arrived meanwhile
-    requests = [e["params"]["request"]["url"] for e in browser.events
-                if e.get("method") == "Network.requestWillBeSent"]
-    errors = [e["params"]["exceptionDetails"] for e in browser.events
-              if e.get("method") == "Runtime.exceptionThrown"]
-    return found, requests, errors
-
-
-def outside(url):
-    parts = urllib.parse.urlparse(url)
-    return parts.scheme in ("http", "https", "ws", "wss", "ftp") and parts.hostname not in LOCAL_HOSTS
+    browser.settle()
+    return found, browser.requests(), browser.exceptions()
 
 
 TESTS = []
@@ -283,7 +136,7 @@ def main():
     try:
         check(shutil.which(CHROMIUM), f"{CHROMIUM} is not installed (scripts/install-deps.sh installs it)")
         shim = Shim()
-        browser = Browser()
+        browser = Browser(TMP)
         passed, failed = run_tests(TESTS, shim, browser)
     except Failure as e:
         failed += 1
