@@ -115,6 +115,8 @@ Every operation (curl ... | python3 -m json.tool to read it indented):
   curl -s $auth "\$NILUS_URL/tenants/acme/pipelines?limit=5&is_success=false"
   curl -s $auth "\$NILUS_URL/tenants/acme/pipelines/$batch/runs?limit=3"
   curl -s $auth "\$NILUS_URL/tenants/acme/pipelines/$batch/stats?period=7d"
+  curl -s $auth "\$NILUS_URL/tenants/acme/pipelines/$batch/series?period=3d&bucket=1d"
+  curl -s $auth "\$NILUS_URL/tenants/acme/stats?period=7d&limit=5"
   curl -s $auth "\$NILUS_URL/tenants/acme/cdc/offset-storage?connector_name=pg-orders-connector&limit=3"
   curl -s $auth "\$NILUS_URL/tenants/acme/cdc/schema-history?limit=1"
   curl -s $auth $json -d '{"run_id":"$(uuid)","resource_id":"$batch","pipeline_name":"orders-sync","run_as_user":"svc-nilus","started_at":"$(date -u +%Y-%m-%dT%H:%M:%SZ)"}' \$NILUS_URL/tenants/acme/pipeline/runs
