@@ -14,8 +14,6 @@ It prints one line per failing test and ends with `dashboard: N passed, M failed
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,12 +24,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from browser import CHROMIUM, Browser, http_get, outside  # noqa: E402
-from suite import Failure, check, free_port, run_tests, wait_until  # noqa: E402
+from browser import Shim, outside, run_browser_suite  # noqa: E402
+from suite import check, wait_until  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
-DOCS_DIR = os.environ.get("NILUS_DOCS_DIR", str(REPO / "shim" / "assets"))
 TMP = Path(tempfile.mkdtemp(prefix="nilus-dashboard-"))
 DB = "nilus_dashboard"
 ROLE, PASSWORD = "nilus_dashboard_api", uuid.uuid4().hex
@@ -86,19 +81,11 @@ def load_fixtures():
         TOKENS[label] = psql(f"SELECT nilus.create_token({tenant}, {rights}, {lit(label)})")
 
 
-class Shim:
+class DashboardShim(Shim):
     def __init__(self):
-        port = free_port()
         host = os.environ.get("PGHOST", "localhost")
-        env = dict(os.environ, NILUS_LISTEN=f"127.0.0.1:{port}", NILUS_METRICS_LISTEN=f"127.0.0.1:{free_port()}",
-                   NILUS_DOCS_DIR=DOCS_DIR, NILUS_THREADS="2",
-                   NILUS_DSN=f"host={host} port={os.environ.get('PGPORT', '5432')} dbname={DB} "
-                             f"user={ROLE} password={PASSWORD}")
-        self.log = open(TMP / "shim.log", "wb")
-        self.proc = subprocess.Popen([BIN], stdout=self.log, stderr=self.log, env=env)
-        self.base = f"http://127.0.0.1:{port}"
-        wait_until("the shim answering /nilus-manager/ui",
-                   lambda: self.proc.poll() is None and http_get(self.base + "/nilus-manager/ui")[0] == 200, 20)
+        super().__init__(TMP, f"host={host} port={os.environ.get('PGPORT', '5432')} dbname={DB} "
+                              f"user={ROLE} password={PASSWORD}", "/nilus-manager/ui", NILUS_THREADS="2")
 
     def api(self, path):
         request = urllib.request.Request(self.base + "/nilus-manager/api/v1" + path,
@@ -106,15 +93,10 @@ class Shim:
         with urllib.request.urlopen(request, timeout=10) as r:
             return json.loads(r.read())
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+
+def start_shim():
+    load_fixtures()
+    return DashboardShim()
 
 
 def open_dashboard(shim, browser, token, tenant, period="7d", resource=None):
@@ -218,30 +200,5 @@ def a_bad_token_is_a_clear_message(shim, browser):
     check(state == "error" and "may not read tenant \"globex\" (403)" in message, f"another tenant: {message!r}")
 
 
-def main():
-    passed = failed = 0
-    shim = browser = None
-    try:
-        check(shutil.which(CHROMIUM), f"{CHROMIUM} is not installed (scripts/install-deps.sh installs it)")
-        load_fixtures()
-        shim = Shim()
-        browser = Browser(TMP)
-        passed, failed = run_tests(TESTS, shim, browser, verbose="-v" in sys.argv)
-    except Failure as e:
-        failed += 1
-        print(f"FAIL setup: {e}", flush=True)
-    finally:
-        if browser:
-            browser.stop()
-        if shim:
-            shim.stop()
-    if failed:
-        print(f"logs: {TMP}")
-    else:
-        shutil.rmtree(TMP, ignore_errors=True)
-    print(f"dashboard: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_browser_suite("dashboard", TESTS, TMP, start_shim, verbose="-v" in sys.argv))

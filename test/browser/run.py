@@ -12,51 +12,22 @@ It prints one line per failing test and ends with `browser: N passed, M failed`.
 
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from browser import CHROMIUM, Browser, http_get, outside  # noqa: E402
-from suite import Failure, check, free_port, run_tests, wait_until  # noqa: E402
+from browser import Shim, http_get, outside, run_browser_suite  # noqa: E402
+from suite import Failure, check  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
-DOCS_DIR = os.environ.get("NILUS_DOCS_DIR", str(REPO / "shim" / "assets"))
 TMP = Path(tempfile.mkdtemp(prefix="nilus-browser-"))
 
 
-# ---------------------------------------------------------------- the shim
-
-class Shim:
-    """The real nilus-manager; the docs pages need no database."""
-
-    def __init__(self):
-        self.port, self.metrics_port = free_port(), free_port()
-        self.log_path = TMP / "shim.log"
-        env = dict(os.environ, NILUS_LISTEN=f"127.0.0.1:{self.port}",
-                   NILUS_METRICS_LISTEN=f"127.0.0.1:{self.metrics_port}", NILUS_DOCS_DIR=DOCS_DIR,
-                   NILUS_DSN=f"dbname={os.environ.get('PGDATABASE', 'postgres')} connect_timeout=2")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([BIN], stdout=self.log, stderr=self.log, env=env)
-        self.base = f"http://127.0.0.1:{self.port}"
-        wait_until("the shim answering openapi.json",
-                   lambda: self.proc.poll() is None and
-                   http_get(self.base + "/nilus-manager/openapi.json")[0] == 200, 20)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+def start_shim():
+    """The docs pages need no database."""
+    return Shim(TMP, f"dbname={os.environ.get('PGDATABASE', 'postgres')} connect_timeout=2",
+                "/nilus-manager/openapi.json")
 
 
 # ---------------------------------------------------------------- the pages
@@ -130,29 +101,5 @@ def redoc_renders_every_operation_offline(shim, browser):
                 "/nilus-manager/docs/redoc.standalone.js"])
 
 
-def main():
-    passed = failed = 0
-    shim = browser = None
-    try:
-        check(shutil.which(CHROMIUM), f"{CHROMIUM} is not installed (scripts/install-deps.sh installs it)")
-        shim = Shim()
-        browser = Browser(TMP)
-        passed, failed = run_tests(TESTS, shim, browser)
-    except Failure as e:
-        failed += 1
-        print(f"FAIL setup: {e}", flush=True)
-    finally:
-        if browser:
-            browser.stop()
-        if shim:
-            shim.stop()
-    if failed:
-        print(f"logs: {TMP}")
-    else:
-        shutil.rmtree(TMP, ignore_errors=True)
-    print(f"browser: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_browser_suite("browser", TESTS, TMP, start_shim))

@@ -1,12 +1,14 @@
 """Headless Chromium driven over the DevTools protocol (a websocket client
 in the standard library), for the suites that test pages in a real
 browser: load a page, evaluate JavaScript in it, and read the network
-requests and exceptions it logged.  The approach of the docs pages' browser
-test (branch docs-pkg), as a module any suite can import."""
+requests and exceptions it logged; and what those suites share around it:
+the real shim serving the pages, and the main loop that starts both, runs
+the tests and prints `<suite>: N passed, M failed`."""
 
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -14,10 +16,14 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
-from suite import Failure, check, wait_until
+from suite import Failure, check, free_port, run_tests, wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM", "chromium")
+REPO = Path(__file__).resolve().parents[2]
+SHIM_BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
+DOCS_DIR = os.environ.get("NILUS_DOCS_DIR", str(REPO / "shim" / "assets"))
 PAGE_TIMEOUT = 60.0
 LOCAL_HOSTS = {"127.0.0.1"}
 
@@ -173,3 +179,60 @@ class Browser:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.log.close()
+
+
+def stop_process(proc, timeout=15):
+    """SIGTERM, then SIGKILL when it is still running timeout seconds later."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Shim:
+    """The real nilus-manager serving the pages, connected with dsn, its log in
+    tmp; ready once ready_path answers 200.  settings: more NILUS_* variables."""
+
+    def __init__(self, tmp, dsn, ready_path, **settings):
+        port = free_port()
+        env = dict(os.environ, NILUS_LISTEN=f"127.0.0.1:{port}", NILUS_METRICS_LISTEN=f"127.0.0.1:{free_port()}",
+                   NILUS_DOCS_DIR=DOCS_DIR, NILUS_DSN=dsn, **settings)
+        self.log = open(tmp / "shim.log", "wb")
+        self.proc = subprocess.Popen([SHIM_BIN], stdout=self.log, stderr=self.log, env=env)
+        self.base = f"http://127.0.0.1:{port}"
+        wait_until(f"the shim answering {ready_path}",
+                   lambda: self.proc.poll() is None and http_get(self.base + ready_path)[0] == 200, 20)
+
+    def stop(self):
+        stop_process(self.proc)
+        self.log.close()
+
+
+def run_browser_suite(name, tests, tmp, start_shim, verbose=False):
+    """Starts the shim (start_shim(), which also arranges what it serves) and
+    Chromium, runs the tests with both, stops them; keeps tmp (the logs) when
+    anything failed.  Prints `name: N passed, M failed`; returns the exit status."""
+    passed = failed = 0
+    shim = browser = None
+    try:
+        check(shutil.which(CHROMIUM), f"{CHROMIUM} is not installed (scripts/install-deps.sh installs it)")
+        shim = start_shim()
+        browser = Browser(tmp)
+        passed, failed = run_tests(tests, shim, browser, verbose=verbose)
+    except Failure as e:
+        failed += 1
+        print(f"FAIL setup: {e}", flush=True)
+    finally:
+        if browser:
+            browser.stop()
+        if shim:
+            shim.stop()
+    if failed:
+        print(f"logs: {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{name}: {passed} passed, {failed} failed")
+    return 1 if failed else 0
