@@ -38,6 +38,9 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from suite import Failure, check, free_port, run_tests, short  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
 DOCS_DIR = Path(os.environ.get("NILUS_DOCS_DIR", REPO / "shim" / "assets"))
@@ -107,15 +110,6 @@ SHIM = None     # the shim every test talks to
 VERBOSE = False
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
 def eq(actual, expected, what):
     if actual == expected:
         return
@@ -125,11 +119,6 @@ def eq(actual, expected, what):
         raise Failure(f"{what}: {len(actual)} items, expected {len(expected)}; first difference at "
                       f"[{at}]: expected {short(expected[at:at + 2])}, got {short(actual[at:at + 2])}")
     raise Failure(f"{what}: expected {short(expected)}, got {short(actual)}")
-
-
-def short(value, limit=300):
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # ---------------------------------------------------------------- database
@@ -209,12 +198,6 @@ def iso(dt):
 
 
 # ---------------------------------------------------------------- shim
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def dsn():
     host = os.environ.get("PGHOST", "localhost")
@@ -3113,6 +3096,12 @@ def sigterm_exits_zero():
 
 # ---------------------------------------------------------------- main
 
+def shim_still_running(test):
+    """Every test but the one that stops it needs the shim up."""
+    if not SHIM.alive() and test is not sigterm_exits_zero:
+        raise Failure(f"the shim is not running: {SHIM.log_tail()}")
+
+
 def main(argv):
     global SHIM, VERBOSE
     verbose = VERBOSE = "-v" in argv
@@ -3132,26 +3121,9 @@ def main(argv):
         print(f"shim logs: {TMP}")
         print("0 passed, 1 failed")
         return 1
-    passed = failed = 0
     selected = [t for t in TESTS if not only or any(o in t.__name__ for o in only)
                 or (t is sigterm_exits_zero and not existing)]
-    for fn in selected:
-        started = time.monotonic()
-        try:
-            if not SHIM.alive() and fn is not sigterm_exits_zero:
-                raise Failure(f"the shim is not running: {SHIM.log_tail()}")
-            fn()
-        except Failure as e:
-            failed += 1
-            print(f"FAIL {fn.__name__}: {' '.join(str(e).split())}", flush=True)
-            continue
-        except Exception as e:  # a broken test or connection is a failure too
-            failed += 1
-            print(f"FAIL {fn.__name__}: {type(e).__name__}: {' '.join(str(e).split())}", flush=True)
-            continue
-        passed += 1
-        if verbose:
-            print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", file=sys.stderr, flush=True)
+    passed, failed = run_tests(selected, verbose=verbose, before=shim_still_running)
     SHIM.stop()
     if failed:
         print(f"shim logs: {TMP}")

@@ -40,12 +40,15 @@ def wait_until(what, probe, timeout):
         time.sleep(0.1)
 
 
-def run_tests(tests, *args, verbose=False):
-    """Runs each test with args; prints one line per failure. Returns (passed, failed)."""
+def run_tests(tests, *args, verbose=False, before=None):
+    """Runs each test with args, after before(test) where given (its Failure is
+    the test's); prints one line per failure. Returns (passed, failed)."""
     passed = failed = 0
     for fn in tests:
         started = time.monotonic()
         try:
+            if before:
+                before(fn)
             fn(*args)
         except Failure as e:
             failed += 1
