@@ -27,40 +27,33 @@
 #include "utils/builtins.h"
 
 /* The runs of one edge, each as a part (a running run counts, in runs only). */
-#define EDGE_RUNS(lo, hi) \
+#define EDGE_RUNS \
 	"SELECT resource_id, 1 AS runs, coalesce(is_success, false)::int AS succeeded, " \
 	"coalesce(NOT is_success, false)::int AS failed, " \
 	"(is_success IS NOT NULL AND duration_sec IS NOT NULL)::int AS durations, " \
 	"CASE WHEN is_success IS NOT NULL THEN coalesce(duration_sec::numeric, 0) ELSE 0 END AS duration_sum, " \
 	"CASE WHEN is_success IS NOT NULL THEN duration_sec END AS duration_max " \
-	"FROM nilus.pipeline_run WHERE tenant = $1 AND started_at >= " lo " AND started_at < " hi
-#define ROLLUP_ROWS(table, lo, hi) \
-	"SELECT resource_id, runs, succeeded, failed, durations, duration_sum, duration_max FROM " table \
-	" WHERE tenant = $1 AND bucket >= " lo " AND bucket < " hi
+	"FROM nilus.pipeline_run WHERE tenant = $1 AND started_at >= $%d AND started_at < $%d"
+#define ROLLUP_ROWS \
+	"SELECT resource_id, runs, succeeded, failed, durations, duration_sum, duration_max FROM %s" \
+	" WHERE tenant = $1 AND bucket >= $%d AND bucket < $%d"
 
 /*
  * $1 tenant, $2..$11 the split, $12 now.  Sorted as the listing shows them:
  * most failures first, then by name, resource_id breaking ties.
  */
+#define RESOURCE_ROWS \
+	"SELECT t.resource_id, last.pipeline_name, " NILUS_STATS_COLUMNS ", " \
+	"       last.started_at AS last_started_at, " \
+	"       last.is_success AS last_is_success " \
+	"  FROM totals t LEFT JOIN LATERAL (" \
+	"       SELECT r.pipeline_name, r.started_at, r.is_success FROM nilus.pipeline_run r " \
+	"        WHERE r.tenant = $1 AND r.resource_id = t.resource_id AND r.started_at <= $12 " \
+	"        ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) last ON true " \
+	" ORDER BY t.failed DESC, last.pipeline_name, t.resource_id"
+
 static NilusPlan resource_rows = {
-	"WITH parts AS ("
-	EDGE_RUNS("$2", "$3") " UNION ALL "
-	ROLLUP_ROWS("nilus.run_rollup_resource", "$4", "$5") " UNION ALL "
-	ROLLUP_ROWS("nilus.run_rollup_resource_day", "$6", "$7") " UNION ALL "
-	ROLLUP_ROWS("nilus.run_rollup_resource", "$8", "$9") " UNION ALL "
-	EDGE_RUNS("$10", "$11") "), "
-	"totals AS (SELECT resource_id, sum(succeeded) AS successful, sum(failed) AS failed, "
-	"                  sum(durations) AS durations, sum(duration_sum) AS duration_sum, "
-	"                  max(duration_max) AS max_duration "
-	"             FROM parts GROUP BY resource_id HAVING sum(runs) > 0) "
-	"SELECT t.resource_id, last.pipeline_name, " NILUS_STATS_COLUMNS ", "
-	"       last.started_at AS last_started_at, "
-	"       last.is_success AS last_is_success "
-	"  FROM totals t LEFT JOIN LATERAL ("
-	"       SELECT r.pipeline_name, r.started_at, r.is_success FROM nilus.pipeline_run r "
-	"        WHERE r.tenant = $1 AND r.resource_id = t.resource_id AND r.started_at <= $12 "
-	"        ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) last ON true "
-	" ORDER BY t.failed DESC, last.pipeline_name, t.resource_id",
+	NULL,
 	12, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID}
@@ -76,6 +69,9 @@ read_resource_rows(const char *tenant, NilusRange window, TimestampTz now)
 	values[0] = CStringGetTextDatum(tenant);
 	nilus_split_values(&split, values, 1);
 	values[11] = TimestampTzGetDatum(now);
+	if (resource_rows.sql == NULL)
+		resource_rows.sql = nilus_keep_string(psprintf("%s" RESOURCE_ROWS,
+													   nilus_split_totals_sql(EDGE_RUNS, ROLLUP_ROWS, 2, "resource_id")));
 	nilus_execute(&resource_rows, values, NULL, true, 0);
 }
 

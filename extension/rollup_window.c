@@ -8,6 +8,7 @@
 
 #include "rollup_window.h"
 
+#include "lib/stringinfo.h"
 #include "utils/timestamp.h"
 
 SplitWindow
@@ -45,4 +46,35 @@ nilus_split_values(const SplitWindow *split, Datum *values, int first)
 		values[first + 2 * i] = TimestampTzGetDatum(ranges[i]->lo);
 		values[first + 2 * i + 1] = TimestampTzGetDatum(ranges[i]->hi);
 	}
+}
+
+char *
+nilus_split_totals_sql(const char *edge_runs, const char *rollup_rows, int first, const char *key)
+{
+	/* The rollup of each range of the split, in nilus_split_values' order; NULL: the runs. */
+	static const char *const rollups[5] = {NULL, "nilus.run_rollup_resource",
+	"nilus.run_rollup_resource_day", "nilus.run_rollup_resource", NULL};
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "WITH parts AS (");
+	for (int i = 0; i < lengthof(rollups); i++)
+	{
+		int			lo = first + 2 * i;
+
+		if (i > 0)
+			appendStringInfoString(&sql, " UNION ALL ");
+		if (rollups[i] == NULL)
+			appendStringInfo(&sql, edge_runs, lo, lo + 1);
+		else
+			appendStringInfo(&sql, rollup_rows, rollups[i], lo, lo + 1);
+	}
+	appendStringInfo(&sql, "), totals AS (SELECT %s%scoalesce(sum(succeeded), 0) AS successful, "
+					 "coalesce(sum(failed), 0) AS failed, sum(durations) AS durations, "
+					 "sum(duration_sum) AS duration_sum, max(duration_max) AS max_duration FROM parts",
+					 key ? key : "", key ? ", " : "");
+	if (key)
+		appendStringInfo(&sql, " GROUP BY %s HAVING sum(runs) > 0", key);
+	appendStringInfoString(&sql, ") ");
+	return sql.data;
 }

@@ -31,6 +31,19 @@ typedef struct SplitWindow
 	"round(duration_sum / nullif(durations, 0), 2)::float8 AS avg_duration_sec, " \
 	"max_duration AS max_duration_sec"
 
+/*
+ * The "WITH parts AS (...), totals AS (...) " of a stats statement over a
+ * split whose ranges are parameters $first .. $first + 9 (nilus_split_values):
+ * parts are each edge's runs (edge_runs, a format of the range's two
+ * parameter numbers) and the hourly and daily rollups' rows (rollup_rows, a
+ * format of the table and the two numbers), in time order, with the columns
+ * succeeded, failed, durations, duration_sum and duration_max; totals are
+ * their sums as NILUS_STATS_COLUMNS reads them, over all the parts (key
+ * NULL) or per key, keeping the keys whose parts count runs (a column runs).
+ * Made in the current memory context.
+ */
+extern char *nilus_split_totals_sql(const char *edge_runs, const char *rollup_rows, int first,
+									const char *key);
 extern SplitWindow nilus_split_window(NilusRange window);
 /* The split's ranges as parameters first .. first + 9, in time order. */
 extern void nilus_split_values(const SplitWindow *split, Datum *values, int first);

@@ -58,30 +58,21 @@ widen_to_quiet_hours(Datum tenant, Datum resource_id, NilusRange window)
 }
 
 /* One part of the stats: a rollup's rows over one range of the split. */
-#define STATS_ROLLUP(table, lo, hi) \
-	"SELECT succeeded, failed, durations, duration_sum, duration_max FROM " table \
-	" WHERE tenant = $1 AND resource_id = $2 AND bucket >= " lo " AND bucket < " hi
+#define STATS_ROLLUP \
+	"SELECT succeeded, failed, durations, duration_sum, duration_max FROM %s" \
+	" WHERE tenant = $1 AND resource_id = $2 AND bucket >= $%d AND bucket < $%d"
 /* ... or the finished runs of one edge (two ranges, so each reads the resource's index). */
-#define STATS_RUNS(lo, hi) \
+#define STATS_RUNS \
 	"SELECT (is_success)::int AS succeeded, (NOT is_success)::int AS failed, " \
 	"(duration_sec IS NOT NULL)::int AS durations, coalesce(duration_sec::numeric, 0) AS duration_sum, " \
-	"duration_sec AS duration_max " FINISHED_RUNS(lo, hi)
+	"duration_sec AS duration_max " FINISHED_RUNS("$%d", "$%d")
 
 /*
  * One statement over the split ($3..$12, split_values).  Averages and rates
  * are rounded to 2 decimals.
  */
 static NilusPlan resource_stats = {
-	"WITH parts AS ("
-	STATS_RUNS("$3", "$4") " UNION ALL "
-	STATS_ROLLUP("nilus.run_rollup_resource", "$5", "$6") " UNION ALL "
-	STATS_ROLLUP("nilus.run_rollup_resource_day", "$7", "$8") " UNION ALL "
-	STATS_ROLLUP("nilus.run_rollup_resource", "$9", "$10") " UNION ALL "
-	STATS_RUNS("$11", "$12") "), "
-	"totals AS (SELECT coalesce(sum(succeeded), 0) AS successful, coalesce(sum(failed), 0) AS failed, "
-	"                  sum(durations) AS durations, sum(duration_sum) AS duration_sum, "
-	"                  max(duration_max) AS max_duration FROM parts) "
-	"SELECT " NILUS_STATS_COLUMNS " FROM totals",
+	NULL,
 	12, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID}
@@ -105,6 +96,9 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(resource_id);
 
+	if (resource_stats.sql == NULL)
+		resource_stats.sql = nilus_keep_string(psprintf("%sSELECT " NILUS_STATS_COLUMNS " FROM totals",
+														nilus_split_totals_sql(STATS_RUNS, STATS_ROLLUP, 3, NULL)));
 	nj_init(&js);
 	nilus_spi_connect();
 	split = nilus_split_window(widen_to_quiet_hours(values[0], values[1], window));
