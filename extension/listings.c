@@ -10,6 +10,7 @@
 #include "access.h"
 #include "args.h"
 #include "json_out.h"
+#include "nilus_rfc3339.h"
 #include "run_count.h"
 #include "run_filter.h"
 #include "spi.h"
@@ -27,15 +28,12 @@ narrow_by_started_at(NilusRange *range, const char *started_at)
 	int			year,
 				month,
 				day;
-	char		end;
 
-	if (sscanf(started_at, "%4d-%2d-%2d%c", &year, &month, &day, &end) == 3 &&
-		strlen(started_at) == 10)
+	if (nilus_day_syntax(started_at, &year, &month, &day))
 	{
 		TimestampTz day_start;
 
-		if (!IS_VALID_JULIAN(year, month, day) || month < 1 || month > 12 || day < 1 ||
-			day > day_tab[isleap(year)][month - 1])
+		if (!nilus_day_valid(year, month, day))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
 					 errmsg("started_at must be a date YYYY-MM-DD or a timestamp, not \"%s\"", started_at),

@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "errors.h"
+#include "nilus_rfc3339.h"
 #include "time_range.h"
 
 #include "utils/builtins.h"
@@ -32,7 +33,8 @@ nilus_ceil(TimestampTz ts, int64 unit)
 
 /*
  * Timestamps given as text (the bodies' started_at and finished_at, the
- * listings' exact started_at) are RFC 3339 date-times and nothing else:
+ * listings' exact started_at) are RFC 3339 date-times and nothing else
+ * (include/nilus_rfc3339.h, which nilus-manager checks query values with):
  *
  *     YYYY-MM-DD "T" hh:mm:ss [.fraction] ("Z" | +hh:mm | -hh:mm)
  *
@@ -52,109 +54,6 @@ nilus_ceil(TimestampTz ts, int64 unit)
 #define END_RENDERABLE ((TimestampTz) (5373485 - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
 
 #define MAX_QUOTED_INPUT 64		/* longer inputs are not repeated in errors */
-
-typedef struct Rfc3339Fields
-{
-	int			year,
-				month,
-				day,
-				hour,
-				minute,
-				second;
-	int64		usec;			/* the fraction, rounded */
-	int			offset_minutes; /* east of UTC */
-} Rfc3339Fields;
-
-/* Exactly n digits at *s, advancing past them; -1 when they are not there. */
-static int
-fixed_digits(const char **s, int n)
-{
-	int			value = 0;
-
-	for (int i = 0; i < n; i++, (*s)++)
-	{
-		if (!isdigit((unsigned char) **s))
-			return -1;
-		value = value * 10 + (**s - '0');
-	}
-	return value;
-}
-
-static bool
-expect_char(const char **s, char c)
-{
-	if (pg_tolower((unsigned char) **s) != pg_tolower((unsigned char) c))
-		return false;
-	(*s)++;
-	return true;
-}
-
-/* One or more digits after the '.', rounded half up to microseconds. */
-static bool
-fraction_part(const char **s, int64 *usec)
-{
-	int			digits = 0;
-
-	*usec = 0;
-	if (**s != '.')
-		return true;
-	(*s)++;
-	for (; isdigit((unsigned char) **s); (*s)++, digits++)
-	{
-		if (digits < 6)
-			*usec = *usec * 10 + (**s - '0');
-		else if (digits == 6 && **s >= '5')
-			(*usec)++;
-	}
-	for (int i = digits; i < 6; i++)
-		*usec *= 10;
-	return digits > 0;
-}
-
-static bool
-offset_part(const char **s, int *offset_minutes)
-{
-	int			sign = **s == '-' ? -1 : 1;
-	int			hours,
-				minutes;
-
-	if (expect_char(s, 'Z'))
-	{
-		*offset_minutes = 0;
-		return true;
-	}
-	if (**s != '+' && **s != '-')
-		return false;
-	(*s)++;
-	if ((hours = fixed_digits(s, 2)) < 0 || !expect_char(s, ':') || (minutes = fixed_digits(s, 2)) < 0)
-		return false;
-	if (hours > 23 || minutes > 59)
-		return false;
-	*offset_minutes = sign * (hours * 60 + minutes);
-	return true;
-}
-
-/* The syntax alone; field ranges are checked by the caller. */
-static bool
-rfc3339_syntax(const char *s, Rfc3339Fields *f)
-{
-	return (f->year = fixed_digits(&s, 4)) >= 0 && expect_char(&s, '-') &&
-		(f->month = fixed_digits(&s, 2)) >= 0 && expect_char(&s, '-') &&
-		(f->day = fixed_digits(&s, 2)) >= 0 && expect_char(&s, 'T') &&
-		(f->hour = fixed_digits(&s, 2)) >= 0 && expect_char(&s, ':') &&
-		(f->minute = fixed_digits(&s, 2)) >= 0 && expect_char(&s, ':') &&
-		(f->second = fixed_digits(&s, 2)) >= 0 &&
-		fraction_part(&s, &f->usec) && offset_part(&s, &f->offset_minutes) && *s == '\0';
-}
-
-/* RFC 3339's ranges: a day of that month, second 60 for a leap second. */
-static bool
-rfc3339_fields_valid(const Rfc3339Fields *f)
-{
-	return f->month >= 1 && f->month <= MONTHS_PER_YEAR &&
-		f->day >= 1 && f->day <= day_tab[isleap(f->year)][f->month - 1] &&
-		f->hour <= 23 && f->minute <= 59 && f->second <= 60;
-}
 
 static const char *
 quoted_input(const char *value)
@@ -181,17 +80,17 @@ nilus_check_renderable(TimestampTz value, const char *parameter)
 TimestampTz
 nilus_parse_timestamptz(const char *value, const char *parameter)
 {
-	Rfc3339Fields f;
+	NilusRfc3339 f;
 	TimestampTz result;
 
-	if (!rfc3339_syntax(value, &f))
+	if (!nilus_rfc3339_syntax(value, &f))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 				 errmsg("%s must be an RFC 3339 timestamp%s", parameter, quoted_input(value)),
 				 errhint("An RFC 3339 timestamp is a date, \"T\", a time with seconds and an offset, "
 						 "e.g. 2026-11-28T10:15:00Z or 2026-11-28T11:15:00.5+01:00."),
 				 nilus_errparameter(parameter)));
-	if (!rfc3339_fields_valid(&f))
+	if (!nilus_rfc3339_fields_valid(&f))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("%s has a date or time field out of range%s", parameter, quoted_input(value)),

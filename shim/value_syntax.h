@@ -22,8 +22,10 @@ enum param_type
 /*
  * Checks a decoded value against its declared type.  Returns NULL when it
  * fits, else the reason ("must be true or false").  May rewrite the value in
- * place into the form bound to SQL (a space before a UTC offset, as '+'
- * arrives from form encoding, becomes '+' again).
+ * place into the form bound to SQL, never longer: a timestamptz becomes its
+ * instant in UTC (YYYY-MM-DDThh:mm:ss[.fraction]Z); in a day or timestamp,
+ * a space before the UTC offset, as '+' arrives from form encoding, becomes
+ * '+' again.
  */
 const char *value_syntax_check(enum param_type type, char *value);
 

@@ -1212,12 +1212,11 @@ def store_run_timestamps_rfc3339_only():
                                    mentions=[field])
                 check(value not in ("4714-11-24 BC", "infinity") or "RFC 3339" in err["message"],
                       f"{field}={value!r}: the message says RFC 3339: {err['message']!r}")
-    # The query parameter's check in the shim allows offsets up to 15:59 (PostgreSQL's limit).
     for given, rendered, as_filter in (
             ("2026-01-15t12:00:00.123456789+02:00", "2026-01-15T10:00:00.123457Z", True),
             ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z", True),
             ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z", True),
-            ("2026-01-15T00:30:00+23:59", "2026-01-14T00:31:00Z", False)):
+            ("2026-01-15T00:30:00+23:59", "2026-01-14T00:31:00Z", True)):
         run = dict(good, run_id=str(uuid.uuid4()), started_at=given)
         eq(ok_json(post(path, run))["started_at"], rendered, f"started_at {given} rendered")
         if as_filter:
@@ -1237,6 +1236,95 @@ def listing_timestamps_follow_the_same_rule():
                          "invalid_parameter", name)
             expect_error(get("/tenants/acme/pipelines", {name: "9999-12-31T23:59:59-00:01"}), 400,
                          "invalid_parameter", name)
+
+
+# Borderline query timestamps and the instant each means in UTC (None: refused),
+# by the extension's RFC 3339 rule (time_range.c), which reads started_at in SQL.
+BORDERLINE_TIMESTAMPS = [
+    ("2026-11-28t10:15:00z", "2026-11-28T10:15:00Z"),
+    ("2026-11-28T10:15:00-00:00", "2026-11-28T10:15:00Z"),
+    ("2026-11-28T10:15:00+14:00", "2026-11-27T20:15:00Z"),
+    ("2026-11-28T10:15:00+23:59", "2026-11-27T10:16:00Z"),
+    ("2026-12-31T23:59:60Z", "2027-01-01T00:00:00Z"),
+    ("2026-11-28T10:15:00.1234567Z", "2026-11-28T10:15:00.123457Z"),
+    ("2026-11-28T10:15:00.9999995+01:00", "2026-11-28T09:15:01Z"),
+    ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+    ("0001-01-01T01:00:00+01:00", "0001-01-01T00:00:00Z"),
+    ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
+    ("2026-11-28T10:15:00", None),
+    ("2026-11-28T10:15Z", None),
+    ("2026-11-28 10:15:00Z", None),
+    ("2026-11-28T24:00:00Z", None),
+    ("2026-11-28T23:60:00Z", None),
+    ("2026-11-28T10:15:61Z", None),
+    ("2026-11-28T10:15:00.Z", None),
+    ("2026-11-28T10:15:00+24:00", None),
+    ("2026-11-28T10:15:00+0100", None),
+    ("0000-12-31T23:59:59Z", None),
+    ("0001-01-01T00:59:59+01:00", None),
+    ("9999-12-31T23:59:60Z", None),
+    ("9999-12-31T23:59:59.9999995Z", None),
+    ("10000-01-01T00:00:00Z", None),
+    ("-0044-03-15T12:00:00Z", None),
+    ("0044-03-15 BC", None),
+    ("0044-03-15T12:00:00Z BC", None),
+]
+# Values of started_at (a day or a timestamp) that are day-shaped or nearly.
+BORDERLINE_DAYS = ["2026-11-28", "2024-02-29", "0000-02-29", "2026-02-29", "2026-13-01", "2026-00-10",
+                   "2026-1-01", " 2026-1-01", "2026-+1-01", "-001-01-01", "2026-11-28 "]
+
+
+def sql_listing(tenant, arguments):
+    """A direct SQL call of nilus.list_pipelines: (its total, None) or (None, the error's SQLSTATE)."""
+    done = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "VERBOSITY=verbose", "-d", DB, "-c",
+                           f"SELECT nilus.list_pipelines({lit(tenant)}, {arguments}) ->> 'total'"],
+                          capture_output=True, text=True)
+    if done.returncode == 0:
+        return int(done.stdout.strip()), None
+    m = re.search(r"ERROR:\s+([0-9A-Z]{5}):", done.stderr)
+    check(m, f"psql: {short(done.stderr)}")
+    return None, m.group(1)
+
+
+def expect_extension_answer(value, answer):
+    """started_at=value through the shim answers as the direct SQL call did."""
+    total, sqlstate = answer
+    r = get("/tenants/edges/pipelines", {"started_at": value}, token="admin")
+    if total is not None:
+        eq(ok_json(r)["total"], total, f"started_at={value!r}: the extension's total")
+    else:
+        check(sqlstate.startswith("22"), f"started_at={value!r}: the extension refused with {sqlstate}")
+        expect_error(r, 400, "invalid_parameter", "started_at")
+
+
+@test
+def query_timestamps_are_the_extensions_rule():
+    instants = sorted({utc for _, utc in BORDERLINE_TIMESTAMPS if utc})
+    for utc in instants:
+        run = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
+               "started_at": utc}
+        psql(f"SELECT nilus.store_run('edges', {lit(json.dumps(run))}::jsonb)")
+    with Unchanged():
+        for value, utc in BORDERLINE_TIMESTAMPS:
+            answer = sql_listing("edges", f"started_at => {lit(value)}")
+            eq(answer[0], 1 if utc else None, f"the extension reads {value!r} as {utc} (one run there)")
+            expect_extension_answer(value, answer)
+            bounds = {"started_at_gte": value, "started_at_lte": value}
+            if utc:
+                eq(ok_json(get("/tenants/edges/pipelines", bounds, token="admin"))["total"], 1,
+                   f"started_at_gte = started_at_lte = {value!r}: the run at {utc}")
+                ok_json(get("/tenants/edges/cdc/offset-storage", {"record_insert_ts_gte": value}, token="admin"))
+                continue
+            for name in bounds:
+                expect_error(get("/tenants/edges/pipelines", {name: value}, token="admin"),
+                             400, "invalid_parameter", name)
+            expect_error(get("/tenants/edges/cdc/offset-storage", {"record_insert_ts_lte": value}, token="admin"),
+                         400, "invalid_parameter", "record_insert_ts_lte")
+        for value in BORDERLINE_DAYS:
+            expect_extension_answer(value, sql_listing("edges", f"started_at => {lit(value)}"))
+        eq(sql_listing("edges", "started_at => '2026-11-28'")[0], 3, "the day 2026-11-28 holds three runs")
+        expect_error(get("/tenants/edges/pipelines", {"started_at_gte": "2026-11-28"}, token="admin"),
+                     400, "invalid_parameter", "started_at_gte")
 
 
 # ---- least privilege
