@@ -32,6 +32,7 @@
 #     Citus cannot plan, and 17's setup updates rows with stable functions.
 set -eu
 cd "$(dirname "$0")/../.."
+. test/lib/run_suite.sh
 skipped="02_tokens.sql 15_declarations.sql 18_least_privilege.sql 03_access_rls.sql 04_store_run.sql 05_list_pipelines.sql 06_list_runs.sql 07_stats.sql
 08_rollups.sql 09_state.sql 10_offsets.sql 11_schema_history.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 16_retention.sql 17_retention_apply.sql 20_upgrade_scale_out.sql
 19_http_status.sql 20_insight.sql"
@@ -47,26 +48,16 @@ if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then
 fi
 
 status=0
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 "$NILUS_CITUS_CREATEDB" nilus_test
 psql -X -q -v ON_ERROR_STOP=1 -d nilus_test -c 'SET client_min_messages = warning' \
 	-c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION nilus' -c 'SELECT nilus.distribute()'
 
-echo "== pgTAP on the cluster (pg_prove; the files skipped and why: see test/citus/run.sh)"
 tests=$(for t in test/sql/*.sql; do case " $(echo $skipped) " in *" ${t##*/} "*) ;; *) echo "$t" ;; esac; done)
 # shellcheck disable=SC2086
-pg_prove -d nilus_test $tests > "$out/pgtap" 2>&1 || status=1
-cat "$out/pgtap"
-grep -E '^(Files=|Result:)' "$out/pgtap" >> "$NILUS_SUMMARY" || echo "Result: FAIL (pg_prove gave no summary)" >> "$NILUS_SUMMARY"
-
-echo "== HTTP on the cluster (nilus-manager connected to the coordinator)"
-python3 test/http/run.py > "$out/http" 2>&1 || status=1
-cat "$out/http"
-grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/http" >> "$NILUS_SUMMARY" || echo "0 passed, 1 failed (HTTP suite gave no summary)" >> "$NILUS_SUMMARY"
-
-echo "== placement: shards and calls on the tenants' workers"
-python3 test/citus/placement.py > "$out/placement" 2>&1 || status=1
-cat "$out/placement"
-grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/placement" >> "$NILUS_SUMMARY" || echo "0 passed, 1 failed (placement gave no summary)" >> "$NILUS_SUMMARY"
+run_suite "pgTAP on the cluster (pg_prove; the files skipped and why: see test/citus/run.sh)" pg_prove_summary \
+	"Result: FAIL (pg_prove gave no summary)" pg_prove -d nilus_test $tests
+run_suite "HTTP on the cluster (nilus-manager connected to the coordinator)" counts \
+	"0 passed, 1 failed (HTTP suite gave no summary)" python3 test/http/run.py
+run_suite "placement: shards and calls on the tenants' workers" counts \
+	"0 passed, 1 failed (placement gave no summary)" python3 test/citus/placement.py
 exit $status

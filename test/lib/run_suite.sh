@@ -1,6 +1,6 @@
 # shellcheck shell=sh
-# What test/run.sh does for each suite: run it, show its output, keep its
-# runner's summary for the end.  Sourced.
+# What test/run.sh and test/citus/run.sh do for each suite: run it, show its
+# output, keep its runner's summary for the end.  Sourced.
 
 # run_suite HEADING PICK NO_SUMMARY COMMAND...
 # Prints "== HEADING", runs COMMAND and prints its output, then appends to
