@@ -22,7 +22,6 @@ import os
 import random
 import re
 import select
-import shutil
 import signal
 import socket
 import ssl
@@ -39,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from suite import Failure, check, free_port, run_tests, short  # noqa: E402
+from suite import Failure, check, free_port, run_tests, short, summarize  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
@@ -3206,19 +3205,12 @@ def main(argv):
         print(f"FAIL setup: {e}")
         if SHIM:
             SHIM.stop()
-        print(f"shim logs: {TMP}")
-        print("0 passed, 1 failed")
-        return 1
+        return summarize(0, 1, TMP)
     selected = [t for t in TESTS if not only or any(o in t.__name__ for o in only)
                 or (t is sigterm_exits_zero and not existing)]
     passed, failed = run_tests(selected, verbose=verbose, before=shim_still_running)
     SHIM.stop()
-    if failed:
-        print(f"shim logs: {TMP}")
-    else:
-        shutil.rmtree(TMP, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summarize(passed, failed, TMP)
 
 
 if __name__ == "__main__":

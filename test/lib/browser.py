@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from suite import Failure, check, free_port, run_tests, wait_until
+from suite import Failure, check, free_port, run_tests, summarize, wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM", "chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -213,8 +213,8 @@ class Shim:
 
 def run_browser_suite(name, tests, tmp, start_shim, verbose=False):
     """Starts the shim (start_shim(), which also arranges what it serves) and
-    Chromium, runs the tests with both, stops them; keeps tmp (the logs) when
-    anything failed.  Prints `name: N passed, M failed`; returns the exit status."""
+    Chromium, runs the tests with both, stops them, and summarizes (suite.py)
+    with tmp as the logs."""
     passed = failed = 0
     shim = browser = None
     try:
@@ -230,9 +230,4 @@ def run_browser_suite(name, tests, tmp, start_shim, verbose=False):
             browser.stop()
         if shim:
             shim.stop()
-    if failed:
-        print(f"logs: {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{name}: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summarize(passed, failed, tmp, name)

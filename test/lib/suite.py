@@ -1,6 +1,7 @@
 """What the Python test suites share: failures, checks and the loop that runs
 the tests and prints `N passed, M failed` (stdlib only)."""
 
+import shutil
 import socket
 import time
 
@@ -62,3 +63,14 @@ def run_tests(tests, *args, verbose=False, before=None):
         if verbose:
             print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", flush=True)
     return passed, failed
+
+
+def summarize(passed, failed, logs, label=""):
+    """Keeps the logs directory when a test failed (and says where), else
+    removes it; prints `[label: ]N passed, M failed`; returns the exit status."""
+    if failed:
+        print(f"logs: {logs}")
+    else:
+        shutil.rmtree(logs, ignore_errors=True)
+    print(f"{label + ': ' if label else ''}{passed} passed, {failed} failed")
+    return 1 if failed else 0
