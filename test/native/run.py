@@ -336,6 +336,81 @@ def http_status_is_for_superusers_and_pg_monitor():
           f"nilus.http_dsn (it may hold a password) shown to a plain role: {hidden}")
 
 
+RETENTION_TENANT = "sched"
+
+
+def store_old_runs(count):
+    """count finished runs of RETENTION_TENANT that started 400 days ago."""
+    psql("SELECT nilus.store_run('sched', jsonb_build_object('run_id', gen_random_uuid(), 'resource_id', 'r', "
+         "'pipeline_name', 'p', 'started_at', now() - interval '400 days' - i * interval '1 hour', "
+         "'finished_at', now() - interval '400 days' - i * interval '1 hour' + interval '1 minute', "
+         f"'is_success', true)) FROM generate_series(1, {count}) i", db=DB)
+
+
+def old_runs():
+    return int(psql("SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'sched' "
+                    "AND started_at < now() - interval '30 days'", db=DB))
+
+
+def runs_status():
+    """retention_status() of the tenant's runs: (last_pruned_at, last_removed, total_removed), or None."""
+    row = psql("SELECT last_pruned_at, last_removed, total_removed FROM nilus.retention_status() "
+               "WHERE tenant = 'sched' AND kind = 'runs'", db=DB)
+    return tuple(row.split("|")) if row else None
+
+
+def still_there_after(seconds, count, why):
+    time.sleep(seconds)
+    check(old_runs() == count, f"{why}: {old_runs()} of {count} old runs left after {seconds} s")
+
+
+@test
+def retention_worker_applies_the_policies_every_interval():
+    """Old runs past a policy go within seconds at nilus.retention_interval = 1 and
+    retention_status() says so; at 0 nothing goes; a reload switches between them."""
+    with Settings(retention_interval="0"):
+        time.sleep(0.5)
+        psql("SELECT nilus.set_retention('sched', runs => '30 days')", db=DB)
+        store_old_runs(3)
+        psql("SELECT nilus.store_run('sched', jsonb_build_object('run_id', gen_random_uuid(), "
+             "'resource_id', 'r', 'pipeline_name', 'p', 'started_at', now()))", db=DB)
+        log = Log()
+        still_there_after(3, 3, "nilus.retention_interval = 0")
+        check(runs_status() is None, f"retention_status() at interval 0: {runs_status()}")
+        set_settings(retention_interval="1")
+        wait_for("the old runs removed at nilus.retention_interval = 1", lambda: old_runs() == 0, 10)
+        log.wait_for(r"LOG:  nilus retention: tenant \"sched\", runs: 3 rows removed")
+        pruned_at, last, total = runs_status()
+        check((last, total) == ("3", "3") and pruned_at, f"retention_status() after the worker: {runs_status()}")
+        check(psql("SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'sched'", db=DB) == "1",
+              "the recent run must stay")
+        check(psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'nilus retention' "
+                   f"AND datname = '{DB}'") == "1", "the worker's session in nilus.http_database")
+        set_settings(retention_interval="0")
+        time.sleep(1.5)
+        store_old_runs(2)
+        still_there_after(3, 2, "nilus.retention_interval = 0 again")
+        set_settings(retention_interval="1")
+        wait_for("the old runs removed at nilus.retention_interval = 1 again", lambda: old_runs() == 0, 10)
+        check(runs_status()[2] == "5", f"total_removed after two prunes: {runs_status()}")
+        psql("SELECT nilus.clear_retention('sched')", db=DB)
+
+
+@test
+def retention_worker_logs_a_database_without_the_extension_once():
+    """It moves to the new nilus.http_database (restarting itself) and says once why
+    it cannot work there."""
+    log = Log()
+    with Settings(retention_interval="1", http_database="postgres"):
+        log.wait_for(r"nilus retention: nilus.http_database is now \"postgres\"")
+        found = log.wait_for(r"LOG:  nilus retention: extension nilus is not installed in database \"postgres\"",
+                             timeout=20)
+        time.sleep(3)
+        check(len(re.findall(r"nilus retention: extension nilus is not installed", log.text())) == 1,
+              "logged more than once")
+        check(found and psql("SELECT 1") == "1", "PostgreSQL serves on")
+
+
 def kill_child_and_time_return(expected_delay):
     """kill -9 of the API; seconds until it answers again."""
     before = status()
