@@ -14,9 +14,9 @@
 
 static PGconn *ready_conn;		/* only the metrics listener's single thread uses it */
 
-/* The readiness check's query; NULL when the connection failed. */
+/* A query on the check's connection, opened again if needed; NULL when the connection failed. */
 static PGresult *
-ready_query(void)
+ready_exec(const char *sql)
 {
 	if (!ready_conn || PQstatus(ready_conn) != CONNECTION_OK)
 	{
@@ -28,7 +28,13 @@ ready_query(void)
 	}
 	if (PQstatus(ready_conn) != CONNECTION_OK)
 		return NULL;
-	return PQexec(ready_conn, "SELECT extversion FROM pg_extension WHERE extname = 'nilus'");
+	return PQexec(ready_conn, sql);
+}
+
+static PGresult *
+ready_query(void)
+{
+	return ready_exec("SELECT extversion FROM pg_extension WHERE extname = 'nilus'");
 }
 
 bool
@@ -65,4 +71,16 @@ db_ready_close(void)
 {
 	PQfinish(ready_conn);
 	ready_conn = NULL;
+}
+
+PGresult *
+db_ready_retention_metrics(void)
+{
+	PGresult   *res = ready_exec("SELECT kind, rows_removed_total, last_rows_removed, "
+								 "extract(epoch FROM last_pruned_at) FROM nilus.retention_metrics()");
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	PQclear(res);
+	return NULL;
 }

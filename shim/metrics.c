@@ -51,6 +51,9 @@ static const char *const db_error_kinds[DB_ERROR_KINDS] = {"connect", "lost", "c
 #define MAX_GAUGES 4
 static struct metrics_gauge gauges[MAX_GAUGES];
 static size_t n_gauges;
+#define MAX_TABLES 2
+static struct metrics_table tables[MAX_TABLES];
+static size_t n_tables;
 static char build_info[256];
 
 static size_t
@@ -116,6 +119,13 @@ metrics_register_gauge(const struct metrics_gauge *gauge)
 {
 	if (n_gauges < MAX_GAUGES)
 		gauges[n_gauges++] = *gauge;
+}
+
+void
+metrics_register_table(const struct metrics_table *table)
+{
+	if (n_tables < MAX_TABLES)
+		tables[n_tables++] = *table;
 }
 
 void
@@ -225,6 +235,43 @@ render_gauge(FILE *out, const struct metrics_gauge *gauge)
 				values[i]);
 }
 
+/* A label value as the exposition format writes it: backslash, quote and newline escaped. */
+static void
+label_value(FILE *out, const char *value)
+{
+	for (const char *c = value; *c; c++)
+	{
+		if (*c == '\\' || *c == '"')
+			fputc('\\', out);
+		if (*c == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*c, out);
+	}
+}
+
+static void
+render_table(FILE *out, const struct metrics_table *table)
+{
+	struct metrics_row rows[METRICS_TABLE_ROWS];
+	size_t		n_rows;
+
+	memset(rows, 0, sizeof(rows));
+	n_rows = table->read(rows, METRICS_TABLE_ROWS);
+	for (size_t f = 0; f < table->n_families && f < METRICS_TABLE_FAMILIES; f++)
+	{
+		family(out, table->families[f].name, table->families[f].type, table->families[f].help);
+		for (size_t r = 0; r < n_rows && r < METRICS_TABLE_ROWS; r++)
+		{
+			if (!rows[r].present[f])
+				continue;
+			fprintf(out, "%s{%s=\"", table->families[f].name, table->label);
+			label_value(out, rows[r].label_value);
+			fprintf(out, "\"} %.17g\n", rows[r].values[f]);
+		}
+	}
+}
+
 static void
 render_db(FILE *out)
 {
@@ -257,6 +304,8 @@ metrics_render(size_t *len)
 	render_requests(out);
 	render_durations(out);
 	render_db(out);
+	for (size_t i = 0; i < n_tables; i++)
+		render_table(out, &tables[i]);
 	family(out, "nilus_manager_build_info", "gauge",
 		   "Always 1; the labels say which build is running.");
 	fprintf(out, "nilus_manager_build_info{%s} 1\n", build_info);

@@ -7,6 +7,7 @@
 #ifndef NILUS_METRICS_H
 #define NILUS_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The route label of requests that match no route. */
@@ -47,6 +48,42 @@ struct metrics_gauge
 
 /* Before any rendering (the metrics listener starts after the pool). */
 void		metrics_register_gauge(const struct metrics_gauge *gauge);
+
+#define METRICS_TABLE_ROWS 8	/* label values of one table at the most */
+#define METRICS_TABLE_FAMILIES 4	/* families of one table at the most */
+#define METRICS_LABEL_MAX 64
+
+struct metrics_family
+{
+	const char *name;
+	const char *type;			/* "counter" or "gauge" */
+	const char *help;
+};
+
+/* One label value's samples, a value per family of its table. */
+struct metrics_row
+{
+	char		label_value[METRICS_LABEL_MAX];
+	double		values[METRICS_TABLE_FAMILIES];
+	bool		present[METRICS_TABLE_FAMILIES];	/* false: no sample in that family */
+};
+
+/*
+ * Families with one label whose samples are read together, once per
+ * rendering (e.g. from one query): read fills up to max_rows rows and
+ * returns how many; with none, the families appear without samples.  It
+ * runs on the thread that renders.
+ */
+struct metrics_table
+{
+	const char *label;
+	const struct metrics_family *families;
+	size_t		n_families;
+	size_t		(*read) (struct metrics_row *rows, size_t max_rows);
+};
+
+/* Before any rendering, as gauges. */
+void		metrics_register_table(const struct metrics_table *table);
 /* The labels of nilus_manager_build_info, as k="v" pairs. */
 void		metrics_set_build_info(const char *labels);
 

@@ -98,6 +98,48 @@ register_ready_gauge(void)
 	metrics_register_gauge(&gauge);
 }
 
+/* nilus.retention_metrics()'s columns after kind, in this order. */
+static const struct metrics_family retention_families[] = {
+	{"nilus_retention_rows_removed_total", "counter",
+	 "Rows the retention policies removed, over every tenant, by kind of data."},
+	{"nilus_retention_last_rows_removed", "gauge",
+	 "Rows the latest apply of the retention policies removed, over every tenant, by kind of data."},
+	{"nilus_retention_last_prune_timestamp_seconds", "gauge",
+	 "When retention last pruned this kind of data (Unix time); absent until it has."},
+};
+#define N_RETENTION_FAMILIES (sizeof(retention_families) / sizeof(retention_families[0]))
+
+/* One row per kind, as nilus.retention_metrics() gives them. */
+static size_t
+read_retention(struct metrics_row *rows, size_t max_rows)
+{
+	PGresult   *res = db_ready_retention_metrics();
+	size_t		n = 0;
+
+	for (; res && n < (size_t) PQntuples(res) && n < max_rows; n++)
+	{
+		snprintf(rows[n].label_value, sizeof(rows[n].label_value), "%s", PQgetvalue(res, (int) n, 0));
+		for (size_t f = 0; f < N_RETENTION_FAMILIES; f++)
+		{
+			rows[n].present[f] = !PQgetisnull(res, (int) n, (int) f + 1);
+			rows[n].values[f] = strtod(PQgetvalue(res, (int) n, (int) f + 1), NULL);
+		}
+	}
+	PQclear(res);
+	return n;
+}
+
+static void
+register_retention_table(void)
+{
+	static const struct metrics_table table = {
+		.label = "kind", .families = retention_families, .n_families = N_RETENTION_FAMILIES,
+		.read = read_retention,
+	};
+
+	metrics_register_table(&table);
+}
+
 static enum MHD_Result
 on_probe(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
 		 const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -151,6 +193,7 @@ metrics_server_start(const struct sockaddr *addr, int ipv6)
 {
 	set_build_info();
 	register_ready_gauge();
+	register_retention_table();
 	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
 							(ipv6 ? MHD_USE_IPv6 : 0),
 							0, NULL, NULL, on_probe, NULL,

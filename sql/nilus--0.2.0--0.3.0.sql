@@ -216,17 +216,22 @@ LANGUAGE sql STABLE AS $$
      ORDER BY g.tenant COLLATE "C", g.kind
 $$;
 
--- For /metrics: per kind over every tenant, what the prunes removed in all
--- and in their last apply, and when the last batch ran.  SECURITY DEFINER so
--- the API's role, which sees no tenant's rows without a token, can report
--- them: sums over tenants, no tenant's own figures.
+-- For /metrics: per kind over every tenant, what the prunes removed in all,
+-- and, over the tenants a policy limits now, in their last apply and when
+-- the last batch ran (a kind no policy limits any more has no last prune, so
+-- that an alert on its age stays quiet).  SECURITY DEFINER so the API's
+-- role, which sees no tenant's rows without a token, can report them: sums
+-- over tenants, no tenant's own figures.
 CREATE FUNCTION nilus.retention_metrics()
 RETURNS TABLE (kind text, rows_removed_total bigint, last_rows_removed bigint, last_pruned_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
-    SELECT k.kind, coalesce(sum(g.total_removed), 0)::bigint, coalesce(sum(g.last_removed), 0)::bigint,
-           max(g.last_pruned_at)
+    WITH limited AS (SELECT w.tenant, w.kind FROM nilus.retention_work() w)
+    SELECT k.kind, coalesce(sum(g.total_removed), 0)::bigint,
+           coalesce(sum(g.last_removed) FILTER (WHERE l.kind IS NOT NULL), 0)::bigint,
+           max(g.last_pruned_at) FILTER (WHERE l.kind IS NOT NULL)
       FROM unnest(ARRAY['runs', 'cdc_offsets', 'state_versions', 'schema_history']) WITH ORDINALITY AS k(kind, n)
       LEFT JOIN nilus.retention_progress g ON g.kind = k.kind
+      LEFT JOIN limited l ON l.tenant = g.tenant AND l.kind = g.kind
      GROUP BY k.kind, k.n ORDER BY k.n
 $$;
 REVOKE ALL ON FUNCTION nilus.retention_metrics() FROM PUBLIC;

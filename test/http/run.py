@@ -2784,6 +2784,60 @@ def metrics_pass_promtool_and_count_requests():
     check(any("route" in l for l in routed), "latency histogram per route")
 
 
+RETENTION_COLUMNS = {"rows_removed_total": "nilus_retention_rows_removed_total",
+                     "last_rows_removed": "nilus_retention_last_rows_removed",
+                     "pruned_at": "nilus_retention_last_prune_timestamp_seconds"}
+
+
+def retention_in_sql():
+    """nilus.retention_metrics() as /metrics should show it: {(family, kind): value}, NULLs left out."""
+    rows = db_json("SELECT kind, rows_removed_total, last_rows_removed, "
+                   "extract(epoch FROM last_pruned_at)::float8 AS pruned_at FROM nilus.retention_metrics()")
+    return {(family, row["kind"]): float(row[column]) for row in rows
+            for column, family in RETENTION_COLUMNS.items() if row[column] is not None}
+
+
+def retention_in_metrics(text):
+    return {(name, labels.get("kind")): value for name, labels, value in samples(text)
+            if name in RETENTION_COLUMNS.values()}
+
+
+def same_figures(shown, expected, what):
+    eq(sorted(shown), sorted(expected), f"{what}: the retention samples")
+    for key, value in expected.items():
+        check(abs(shown[key] - value) < 1e-3, f"{what}: {key} is {shown[key]}, nilus.retention_metrics() says {value}")
+
+
+@test
+def metrics_show_what_retention_removed():
+    """The retention families, with nilus.retention_metrics()'s figures, before and after
+    CALL nilus.apply_retention() removes a tenant's old runs.  Retention does not run on a
+    Citus cluster yet (README, Scaling out): there only the families are compared."""
+    text = metrics_text()
+    for family, kind in (("nilus_retention_rows_removed_total", "counter"),
+                         ("nilus_retention_last_rows_removed", "gauge"),
+                         ("nilus_retention_last_prune_timestamp_seconds", "gauge")):
+        check(f"# TYPE {family} {kind}\n" in text and f"# HELP {family} " in text, f"HELP and TYPE of {family}")
+    same_figures(retention_in_metrics(text), retention_in_sql(), "before a prune")
+    if CITUS_CREATEDB:
+        return
+    before = retention_in_metrics(text).get(("nilus_retention_rows_removed_total", "runs"), 0)
+    psql("SELECT nilus.store_run('metrics-ret', jsonb_build_object('run_id', gen_random_uuid(), 'resource_id', 'r', "
+         "'pipeline_name', 'p', 'started_at', now() - interval '400 days' - i * interval '1 hour')) "
+         "FROM generate_series(1, 4) i")
+    psql("SELECT nilus.set_retention('metrics-ret', runs => '30 days')")
+    try:
+        psql("CALL nilus.apply_retention()")
+        shown = retention_in_metrics(metrics_text())
+        same_figures(shown, retention_in_sql(), "after a prune")
+    finally:
+        psql("SELECT nilus.clear_retention('metrics-ret')")
+    eq(shown[("nilus_retention_rows_removed_total", "runs")] - before, 4, "runs removed, counted")
+    eq(shown[("nilus_retention_last_rows_removed", "runs")], 4, "runs removed by the last apply")
+    pruned = shown[("nilus_retention_last_prune_timestamp_seconds", "runs")]
+    check(abs(time.time() - pruned) < 60, f"the last prune's time {pruned} is not now ({time.time()})")
+
+
 def new_log_lines(shim, action):
     before = len(shim.log_path.read_text(errors="replace").splitlines())
     action()

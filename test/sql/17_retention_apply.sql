@@ -7,7 +7,7 @@
 -- removes everything of it at the end.
 \ir lib/helpers.psql
 \ir lib/rollups.psql
-SELECT plan(19);
+SELECT plan(20);
 CREATE EXTENSION dblink;
 
 SELECT pg_temp.raises($$CALL nilus.apply_retention(0)$$, '22023 batch_size', 'apply_retention: batch_size 0');
@@ -125,6 +125,11 @@ SELECT results_eq($$SELECT kind, rows_removed_total, last_rows_removed, last_pru
                                   ('state_versions', 0, 0, false), ('schema_history', 0, 0, false)$$, :old_runs),
                   'retention_metrics, for /metrics: the rows removed per kind over every tenant, and when');
 RESET ROLE;
+SELECT nilus.clear_retention('ret-live') \g /dev/null
+SELECT results_eq($$SELECT kind, rows_removed_total, last_rows_removed, last_pruned_at FROM nilus.retention_metrics()$$,
+                  format($$VALUES ('runs', %1$s::bigint, 0::bigint, NULL::timestamptz), ('cdc_offsets', 2990, 0, NULL),
+                                  ('state_versions', 0, 0, NULL), ('schema_history', 0, 0, NULL)$$, :old_runs),
+                  'retention_metrics: a kind no policy limits any more has no last prune (its age raises no alert), its total stays');
 DROP ROLE retention_metrics_reader;
 
 -- Leave nothing behind.
