@@ -34,6 +34,7 @@
 #include "utils/pidfile.h"
 #include "utils/varlena.h"
 #include "utils/wait_event.h"
+#include "workers.h"
 
 #define STOP_GRACE_MS 35000		/* nilus-manager gives requests in flight 30 s */
 #define FIRST_BACKOFF_MS 1000
@@ -516,18 +517,9 @@ handle_sigchld(SIGNAL_ARGS)
 void
 http_supervisor_register(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	/* The API writes: it runs where writes are possible, on a primary. */
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = RESTART_WORKER_AFTER;
-	strlcpy(worker.bgw_library_name, "nilus", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "nilus_http_supervisor_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "nilus http supervisor", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "nilus http supervisor", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	/* It needs no database session: the API has its own. */
+	nilus_register_worker("nilus http supervisor", "nilus_http_supervisor_main", BGWORKER_SHMEM_ACCESS,
+						  RESTART_WORKER_AFTER);
 }
 
 void

@@ -26,6 +26,7 @@
 
 #include "settings.h"
 #include "spi.h"
+#include "workers.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -315,18 +316,8 @@ apply_retention(TimestampTz started)
 void
 retention_worker_register(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	/* It deletes: only where writes are possible, on a primary. */
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = RESTART_WORKER_AFTER;
-	strlcpy(worker.bgw_library_name, "nilus", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "nilus_retention_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "nilus retention", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "nilus retention", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	nilus_register_worker("nilus retention", "nilus_retention_worker_main",
+						  BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION, RESTART_WORKER_AFTER);
 }
 
 void

@@ -9,7 +9,7 @@ settings on free ports (nilus.http_program: $NILUS_MANAGER_BIN if set, as for
 test/http/run.py).  Against the installed extension and binary it runs the
 part of the HTTP suite that covers every route, auth and errors
 (test/http/run.py --existing), then checks the process PostgreSQL runs: kill -9
-(back within 5 s, no crash recovery), back-off, reload, bad settings, and that
+(back within 5 s, no crash recovery), back-off, reload, bad settings, the retention worker's schedule (nilus.retention_interval), and that
 stopping PostgreSQL (smart, fast, kill -9 of the postmaster) leaves no process
 of nilus behind.  Ends with `N passed, M failed`.
 """
