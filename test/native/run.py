@@ -393,7 +393,34 @@ def retention_worker_applies_the_policies_every_interval():
         set_settings(retention_interval="1")
         wait_for("the old runs removed at nilus.retention_interval = 1 again", lambda: old_runs() == 0, 10)
         check(runs_status()[2] == "5", f"total_removed after two prunes: {runs_status()}")
+        metrics = request("GET", "/metrics", METRICS_PORT)[1].decode()
+        check(re.search(r'^nilus_retention_last_prune_timestamp_seconds\{kind="runs"\} \d', metrics, re.M),
+              "the worker's prune is not in the API's /metrics")
+        removed = re.search(r'^nilus_retention_rows_removed_total\{kind="runs"\} (\S+)', metrics, re.M)
+        check(removed and float(removed.group(1)) >= 5, f"runs removed in /metrics: {removed and removed.group(0)}")
         psql("SELECT nilus.clear_retention('sched')", db=DB)
+
+
+def retention_worker_pid():
+    pid = psql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'nilus retention'")
+    return int(pid) if pid else None
+
+
+@test
+def retention_worker_ends_on_sigterm_and_comes_back():
+    """SIGTERM ends it between two statements (no crash recovery); PostgreSQL starts it
+    again after its restart time, 10 s."""
+    with Settings(retention_interval="1"):
+        wait_for("the retention worker's session", retention_worker_pid, 5)
+        old = retention_worker_pid()
+        started = psql("SELECT pg_postmaster_start_time()")
+        log = Log()
+        os.kill(old, signal.SIGTERM)
+        log.wait_for(r'FATAL:  terminating background worker "nilus retention" due to administrator command')
+        wait_for("a new retention worker", lambda: retention_worker_pid() not in (None, old), 20)
+        check(psql("SELECT pg_postmaster_start_time()") == started, "the postmaster restarted")
+        check(not re.search(r"terminating any other active server processes", log.text()),
+              "PostgreSQL went through crash recovery")
 
 
 @test
