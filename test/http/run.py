@@ -2812,15 +2812,16 @@ def same_figures(shown, expected, what):
 def metrics_show_what_retention_removed():
     """The retention families, with nilus.retention_metrics()'s figures, before and after
     CALL nilus.apply_retention() removes a tenant's old runs.  Retention does not run on a
-    Citus cluster yet (README, Scaling out): there only the families are compared."""
+    Citus cluster yet (README, Scaling out; nor does nilus.retention_work(), which
+    nilus.retention_metrics() reads): there only the families are checked."""
     text = metrics_text()
     for family, kind in (("nilus_retention_rows_removed_total", "counter"),
                          ("nilus_retention_last_rows_removed", "gauge"),
                          ("nilus_retention_last_prune_timestamp_seconds", "gauge")):
         check(f"# TYPE {family} {kind}\n" in text and f"# HELP {family} " in text, f"HELP and TYPE of {family}")
-    same_figures(retention_in_metrics(text), retention_in_sql(), "before a prune")
     if CITUS_CREATEDB:
         return
+    same_figures(retention_in_metrics(text), retention_in_sql(), "before a prune")
     before = retention_in_metrics(text).get(("nilus_retention_rows_removed_total", "runs"), 0)
     psql("SELECT nilus.store_run('metrics-ret', jsonb_build_object('run_id', gen_random_uuid(), 'resource_id', 'r', "
          "'pipeline_name', 'p', 'started_at', now() - interval '400 days' - i * interval '1 hour')) "
