@@ -105,9 +105,7 @@ load_role_tenants(Oid role)
 	 * distributed query, though one of a reference table reads the copy at
 	 * hand, which is exact.
 	 */
-	if (nilus_citus_loaded())
-		(void) set_config_option("citus.allow_nested_distributed_execution", "on", PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	nilus_citus_allow_nested();
 	nilus_spi_connect();
 	nilus_execute(&granted, values, NULL, true, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)

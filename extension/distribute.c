@@ -217,10 +217,18 @@ nilus_distribute(PG_FUNCTION_ARGS)
 	 * must be able to log in (node to node only: see README, Scaling out).
 	 * Moving a shard creates its table on the new node as the table's owner.
 	 */
-	run("ALTER ROLE nilus_owner LOGIN", NULL);
+	run("ALTER ROLE nilus_owner LOGIN PASSWORD NULL", NULL);
 	run("GRANT CREATE ON SCHEMA nilus TO nilus_owner", NULL);
+	/*
+	 * Retention policies are read with the default row '*' beside the
+	 * tenant's: a copy on every node (an earlier distribute() had spread them
+	 * by tenant).
+	 */
+	run("SELECT undistribute_table('nilus.retention_policy') "
+		"WHERE EXISTS (SELECT FROM pg_dist_partition "
+		"              WHERE logicalrelid = 'nilus.retention_policy'::regclass AND partmethod = 'h')", NULL);
 	run("SELECT create_reference_table(t) "
-		"FROM unnest(ARRAY['nilus.api_token', 'nilus.tenant_role']::regclass[]) AS t "
+		"FROM unnest(ARRAY['nilus.api_token', 'nilus.tenant_role', 'nilus.retention_policy']::regclass[]) AS t "
 		"WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = t)", NULL);
 
 	/*
@@ -247,6 +255,17 @@ nilus_distribute(PG_FUNCTION_ARGS)
 		"FROM pg_proc p WHERE p.pronamespace = 'nilus'::regnamespace AND p.proname = ANY ($1) "
 		"  AND 'tenant' = ANY (p.proargnames) "
 		"ORDER BY p.oid", &names);
+
+	/*
+	 * A batch of retention runs where its tenant's shards are, so that the
+	 * rollup trigger it holds off is the one that fires and its statements
+	 * read and write local shards.  apply_retention calls it inside its own
+	 * transactions (a procedure's), where Citus delegates only a function
+	 * forced to.
+	 */
+	run("SELECT create_distributed_function('nilus.prune_batch(text, text, integer, timestamptz)', 'tenant', "
+		"                                   colocate_with => 'nilus.pipeline_run', force_delegation => true)",
+		NULL);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -32,6 +32,7 @@
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 /* The kinds of data a policy limits, in the order of nilus.retention_work(). */
 typedef enum RetentionKind
@@ -312,12 +313,20 @@ nilus_prune_batch(PG_FUNCTION_ARGS)
 	Datum		limit;
 	bool		unlimited;
 	int64		removed = 0;
+	int			guc_level;
 
 	if (batch_size < 1 || batch_size > 1000000)
 		nilus_invalid("batch_size", "batch_size must be an integer from 1 to 1000000");
 	if (PG_ARGISNULL(started_arg))
 		nilus_invalid("run_started_at", "run_started_at is required");
 
+	/*
+	 * On a Citus worker (the batch delegated there) the statements that read
+	 * one table to correct another are nested executions to Citus; the
+	 * tenant's rows of both are in colocated shards at hand.
+	 */
+	guc_level = NewGUCNestLevel();
+	nilus_citus_allow_nested();
 	nilus_spi_connect();
 	nilus_execute(&policy_limit, &tenant_datum, NULL, true, 1);
 	limit = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, kind + 1, &unlimited);
@@ -345,5 +354,6 @@ nilus_prune_batch(PG_FUNCTION_ARGS)
 	progress[3] = Int64GetDatum(removed);
 	nilus_execute(&record_progress, progress, NULL, false, 0);
 	SPI_finish();
+	AtEOXact_GUC(true, guc_level);
 	PG_RETURN_INT64(removed);
 }

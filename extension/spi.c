@@ -35,6 +35,14 @@ nilus_citus_loaded(void)
 	return GetConfigOption("citus.version", true, false) != NULL;
 }
 
+void
+nilus_citus_allow_nested(void)
+{
+	if (nilus_citus_loaded())
+		(void) set_config_option("citus.allow_nested_distributed_execution", "on", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
 SPIPlanPtr
 nilus_plan(NilusPlan *plan)
 {

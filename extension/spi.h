@@ -30,6 +30,15 @@ extern char *nilus_keep_string(const char *sql);
  * then needs some statements planned with their values (no generic plan).
  */
 extern bool nilus_citus_loaded(void);
+
+/*
+ * Lets Citus run a distributed query nested in a statement on a shard (which
+ * it refuses by default), until the caller's AtEOXact_GUC of a level it took
+ * with NewGUCNestLevel: for code that runs inside a shard's statement or a
+ * delegated call and reads only rows at hand (a reference table's copy, the
+ * tenant's colocated shards).
+ */
+extern void nilus_citus_allow_nested(void);
 extern SPIPlanPtr nilus_plan(NilusPlan *plan);
 extern int	nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only, long count);
 /*

@@ -53,26 +53,56 @@ CREATE TABLE nilus.retention_progress (
 CREATE INDEX IF NOT EXISTS cdc_offset_by_insert_ts ON nilus.cdc_offset (tenant, record_insert_ts);
 
 -- The policy that applies to a tenant: its own row, else the default.
+-- PL/pgSQL rather than SQL: Citus cannot plan a SQL function's parameterized
+-- statement over its tables (on a cluster retention_policy is a reference table).
 CREATE FUNCTION nilus.effective_retention(tenant text) RETURNS nilus.retention_policy
-LANGUAGE sql STABLE AS $$
-    SELECT p.* FROM nilus.retention_policy p
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    policy nilus.retention_policy;
+BEGIN
+    SELECT p.* INTO policy FROM nilus.retention_policy p
      WHERE p.tenant IN (effective_retention.tenant, '*')
-     ORDER BY p.tenant = '*' LIMIT 1
+     ORDER BY p.tenant = '*' LIMIT 1;
+    RETURN policy;
+END
 $$;
 
 -- Every tenant that has data, found by skipping through the tenant-leading
--- indexes (one probe per tenant and table, however long the history).
+-- indexes (one probe per tenant and table, however long the history).  On a
+-- Citus cluster, where a distributed query cannot recurse, the same skip
+-- runs in each shard (run_command_on_shards, over connections of its own:
+-- committed rows only, all apply_retention needs) and the shards' tenants
+-- are joined.
 CREATE FUNCTION nilus.data_tenants() RETURNS SETOF text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     tab regclass;
+    skip constant text :=
+        'WITH RECURSIVE t(tenant) AS (SELECT min(tenant) FROM %1$s'
+        '  UNION ALL SELECT (SELECT min(tenant) FROM %1$s WHERE tenant > t.tenant) FROM t WHERE t.tenant IS NOT NULL)'
+        'SELECT tenant FROM t WHERE tenant IS NOT NULL';
+    distributed boolean;
+    shard record;
 BEGIN
     FOREACH tab IN ARRAY ARRAY['nilus.pipeline_run', 'nilus.cdc_offset', 'nilus.pipeline_state_head',
                                'nilus.cdc_schema_history']::regclass[] LOOP
-        RETURN QUERY EXECUTE format(
-            'WITH RECURSIVE t(tenant) AS (SELECT min(tenant) FROM %1$s'
-            '  UNION ALL SELECT (SELECT min(tenant) FROM %1$s WHERE tenant > t.tenant) FROM t WHERE t.tenant IS NOT NULL)'
-            'SELECT tenant FROM t WHERE tenant IS NOT NULL', tab);
+        distributed := to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL;
+        IF distributed THEN
+            EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
+               INTO distributed USING tab;
+        END IF;
+        IF NOT distributed THEN
+            RETURN QUERY EXECUTE format(skip, tab);
+            CONTINUE;
+        END IF;
+        -- %1$s: the shard's name, which run_command_on_shards puts in with format().
+        FOR shard IN SELECT * FROM run_command_on_shards(tab, format('SELECT coalesce(array_agg(tenant), ''{}'') FROM (%s) s',
+                                                                      format(skip, '%1$s'))) LOOP
+            IF NOT shard.success THEN
+                RAISE EXCEPTION 'nilus: the tenants of shard % of % could not be listed: %', shard.shardid, tab, shard.result;
+            END IF;
+            RETURN QUERY SELECT unnest(shard.result::text[]);
+        END LOOP;
     END LOOP;
 END
 $$;
@@ -81,21 +111,28 @@ $$;
 -- works through them: tenants with a row of their own, and, when the
 -- default limits anything, every tenant that has data.
 CREATE FUNCTION nilus.retention_work() RETURNS TABLE (tenant text, kind text)
-LANGUAGE sql STABLE AS $$
-    WITH default_limits AS (
-        SELECT 1 FROM nilus.retention_policy p
-         WHERE p.tenant = '*' AND num_nonnulls(p.runs, p.cdc_offsets, p.state_versions, p.schema_history) > 0),
-    tenants(t) AS (SELECT p.tenant FROM nilus.retention_policy p WHERE p.tenant <> '*'
-                   UNION
-                   SELECT d FROM nilus.data_tenants() d WHERE EXISTS (SELECT 1 FROM default_limits))
-    SELECT tenants.t, k.kind
-      FROM tenants, nilus.effective_retention(tenants.t) p,
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    default_limits boolean;
+    tenants text[];
+BEGIN
+    -- Statement by statement, each one Citus can plan over its tables.
+    SELECT num_nonnulls(p.runs, p.cdc_offsets, p.state_versions, p.schema_history) > 0 INTO default_limits
+      FROM nilus.retention_policy p WHERE p.tenant = '*';
+    tenants := ARRAY(SELECT p.tenant FROM nilus.retention_policy p WHERE p.tenant <> '*');
+    IF default_limits THEN
+        tenants := tenants || ARRAY(SELECT nilus.data_tenants());
+    END IF;
+    RETURN QUERY
+    SELECT t.tenant, k.kind
+      FROM (SELECT DISTINCT unnest(tenants) AS tenant) t, nilus.effective_retention(t.tenant) p,
            LATERAL (VALUES (1, 'runs', p.runs IS NOT NULL),
                            (2, 'cdc_offsets', p.cdc_offsets IS NOT NULL),
                            (3, 'state_versions', p.state_versions IS NOT NULL),
                            (4, 'schema_history', p.schema_history IS NOT NULL)) AS k(n, kind, limited)
      WHERE k.limited
-     ORDER BY tenants.t COLLATE "C", k.n
+     ORDER BY t.tenant COLLATE "C", k.n;
+END
 $$;
 
 -- One batch of one tenant's kind, in the caller's transaction: removes up
@@ -137,7 +174,9 @@ BEGIN
         LOOP
             batch_started := clock_timestamp();
             BEGIN
-                removed := nilus.prune_batch(work.tenant, work.kind, batch_size, started);
+                -- A statement of constants: on a Citus cluster it is delegated to the tenant's worker.
+                EXECUTE format('SELECT * FROM nilus.prune_batch(%L, %L, %s, %L)',
+                               work.tenant, work.kind, batch_size, started) INTO removed;
             EXCEPTION WHEN deadlock_detected THEN
                 failures := failures + 1;
                 IF failures > 3 THEN
@@ -182,23 +221,27 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', COLUMN = 'state_versions',
             MESSAGE = format('state_versions must be 0 or more, or NULL to keep for ever, not %s', state_versions);
     END IF;
-    INSERT INTO nilus.retention_policy AS p (tenant, runs, cdc_offsets, state_versions, schema_history)
+    -- updated_at as a value: on a cluster Citus takes only immutable functions in DO UPDATE.
+    INSERT INTO nilus.retention_policy AS p (tenant, runs, cdc_offsets, state_versions, schema_history, updated_at)
     VALUES (set_retention.tenant, set_retention.runs, set_retention.cdc_offsets,
-            set_retention.state_versions, set_retention.schema_history)
+            set_retention.state_versions, set_retention.schema_history, now())
     ON CONFLICT ON CONSTRAINT retention_policy_pkey DO UPDATE
        SET runs = EXCLUDED.runs, cdc_offsets = EXCLUDED.cdc_offsets,
            state_versions = EXCLUDED.state_versions, schema_history = EXCLUDED.schema_history,
-           updated_at = now()
+           updated_at = EXCLUDED.updated_at
     RETURNING p.* INTO stored;
     RETURN stored;
 END
 $$;
 
 -- Removes a tenant's policy (the default applies again); whether it had one.
+-- PL/pgSQL: Citus cannot plan a SQL function's parameterized statement.
 CREATE FUNCTION nilus.clear_retention(tenant text) RETURNS boolean
-LANGUAGE sql AS $$
-    WITH gone AS (DELETE FROM nilus.retention_policy p WHERE p.tenant = clear_retention.tenant RETURNING 1)
-    SELECT EXISTS (SELECT 1 FROM gone)
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM nilus.retention_policy p WHERE p.tenant = clear_retention.tenant;
+    RETURN FOUND;
+END
 $$;
 
 -- Per tenant and kind: the policy in force, when it was last pruned, what
@@ -206,14 +249,26 @@ $$;
 CREATE FUNCTION nilus.retention_status()
 RETURNS TABLE (tenant text, kind text, keep text, last_pruned_at timestamptz,
                last_removed bigint, total_removed bigint)
-LANGUAGE sql STABLE AS $$
-    SELECT g.tenant, g.kind,
-           CASE g.kind WHEN 'runs' THEN p.runs::text WHEN 'cdc_offsets' THEN p.cdc_offsets::text
-                       WHEN 'state_versions' THEN p.state_versions::text
-                       ELSE p.schema_history::text END,
-           g.last_pruned_at, g.last_removed, g.total_removed
-      FROM nilus.retention_progress g, nilus.effective_retention(g.tenant) p
-     ORDER BY g.tenant COLLATE "C", g.kind
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    g record;
+    p nilus.retention_policy;
+BEGIN
+    -- The progress, then each tenant's policy: statements Citus plans one by one.
+    FOR g IN SELECT r.tenant, r.kind, r.last_pruned_at, r.last_removed, r.total_removed
+               FROM nilus.retention_progress r ORDER BY r.tenant COLLATE "C", r.kind LOOP
+        p := nilus.effective_retention(g.tenant);
+        tenant := g.tenant;
+        kind := g.kind;
+        keep := CASE g.kind WHEN 'runs' THEN p.runs::text WHEN 'cdc_offsets' THEN p.cdc_offsets::text
+                            WHEN 'state_versions' THEN p.state_versions::text
+                            ELSE p.schema_history::text END;
+        last_pruned_at := g.last_pruned_at;
+        last_removed := g.last_removed;
+        total_removed := g.total_removed;
+        RETURN NEXT;
+    END LOOP;
+END
 $$;
 
 -- For /metrics: per kind over every tenant, what the prunes removed in all,

@@ -17,11 +17,12 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
-# Settings of every node; C functions' calls are counted (test/citus/placement.py).
+# Settings of every node; C functions' calls are counted (test/citus/placement.py);
+# the nodes reach each other on 127.0.0.1, the tests and the API connect on ::1.
 # NILUS_CITUS_DESTDIR=DIR: the nodes load nilus from a staged install (make
 # install DESTDIR=DIR) instead of the shared one (Debian's extension_destdir).
 options="shared_preload_libraries=citus max_prepared_transactions=100 citus.node_conninfo=sslmode=prefer
-track_functions=all"
+track_functions=all listen_addresses=127.0.0.1,::1"
 if [ -n "${NILUS_CITUS_DESTDIR:-}" ]; then
 	libdir=$(pg_config --pkglibdir)
 	options="$options extension_destdir=$NILUS_CITUS_DESTDIR dynamic_library_path=$NILUS_CITUS_DESTDIR$libdir:$libdir"
@@ -58,10 +59,14 @@ stop_workers() {
 trap stop_workers EXIT
 trap 'exit 130' INT TERM HUP
 
-# Every node accepts its peers and the tests over loopback without a password.
+# Every node accepts its peers and the tests over loopback without a password;
+# nilus_owner, which Citus connects as (README, Scaling out), only from the
+# nodes' address (127.0.0.1, what they are registered as), not from where the
+# tests and the API connect (::1, the socket).
 trust_loopback() {
 	hba=$(pg_conftool -s "$version" "$1" show hba_file)
-	{ printf 'host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n'; cat "$hba"; } > "$hba.new"
+	{ printf 'host all nilus_owner 127.0.0.1/32 trust\nhost all nilus_owner all reject\nlocal all nilus_owner reject\n'
+	  printf 'host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n'; cat "$hba"; } > "$hba.new"
 	chown --reference="$hba" "$hba.new"
 	mv "$hba.new" "$hba"
 }
@@ -80,7 +85,7 @@ done
 trust_loopback regress
 pg_ctlcluster "$version" regress reload
 
-export PGHOST=127.0.0.1
+export PGHOST=::1
 export NILUS_CITUS_WORKER_PORTS="${ports# }"
 export NILUS_CITUS_CREATEDB="$here/createdb.sh"
 "$@"

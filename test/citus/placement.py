@@ -33,6 +33,7 @@ DB = "nilus_placement"
 API = "/nilus-manager/api/v1"
 WORKERS = [int(p) for p in os.environ["NILUS_CITUS_WORKER_PORTS"].split()]
 COORDINATOR = int(os.environ.get("PGPORT", "5432"))
+NODE_ADDRESS = "127.0.0.1"  # what the nodes are registered as (test/citus/createdb.sh)
 CANDIDATES = ("globex", "initech", "umbrella", "hooli", "stark")  # beside acme
 TENANTS = ()  # acme and the first candidate Citus put on the other worker (setup)
 
@@ -310,6 +311,76 @@ def rollups_stay_exact_through_delegated_writes_corrections_and_deletes():
     rollups_match("after corrections and deletions")
     psql("TRUNCATE nilus.pipeline_run")
     rollups_match("after TRUNCATE")
+
+
+def old_run_body(i, days_ago):
+    started = f"(now() - interval '{days_ago} days 30 minutes')"
+    return (f"jsonb_build_object('run_id', '00000000-0000-4000-9000-{i:012}', 'resource_id', 'res-{i % 3}', "
+            f"'pipeline_name', 'p', 'run_as_user', 'ann', 'started_at', {started}, "
+            f"'finished_at', {started} + interval '1 minute', 'is_success', {'true' if i % 4 else 'false'}, "
+            f"'duration_sec', {i % 7}.5)")
+
+
+def old_runs_in_shard(tenant, cutoff_days):
+    """The tenant's runs older than the cutoff, counted in its shard on the node that holds it."""
+    shard = psql(f"SELECT get_shard_id_for_distribution_column('nilus.pipeline_run', '{tenant}')")
+    command = (f"SELECT count(*) FROM %s WHERE tenant = '{tenant}' "
+               f"AND started_at < now() - interval '{cutoff_days} days'")
+    row = psql(f"SELECT nodeport || ' ' || result FROM run_command_on_placements('nilus.pipeline_run', "
+               f"$${command}$$) WHERE shardid = {shard}")
+    port, count = row.split()
+    return int(port), int(count)
+
+
+@test
+def retention_prunes_on_the_tenants_workers_and_keeps_rollups_exact():
+    """CALL nilus.apply_retention() on the coordinator: each tenant's batches run on its worker
+    (prune_batch counted there only), its old runs are gone from its shard, the rollups equal the runs."""
+    script = "".join(f"SELECT nilus.store_run('{TENANTS[i % 2]}', {old_run_body(i, 2 + i % 50)});\n"
+                     for i in range(200))
+    script += "".join(f"SELECT nilus.set_retention('{t}', runs => '20 days');\n" for t in TENANTS)
+    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", DB],
+                          input=script, capture_output=True, text=True)
+    check(done.returncode == 0, f"storing old runs: {done.stderr.strip()}")
+    for tenant in TENANTS:
+        port, old = old_runs_in_shard(tenant, 20)
+        check(port == node_of(tenant) and old > 0, f"{tenant}: {old} old runs in its shard on {port}")
+    before = calls_everywhere("prune_batch")
+    psql("CALL nilus.apply_retention(batch_size => 7, pace => 1)")
+    time.sleep(1.5)  # the backends' function counts reach the statistics
+    delta = {port: n - before[port] for port, n in calls_everywhere("prune_batch").items()}
+    check(delta[COORDINATOR] == 0 and all(delta[node_of(t)] > 0 for t in TENANTS),
+          f"prune_batch calls per node (port: calls): {delta}")
+    for tenant in TENANTS:
+        port, old = old_runs_in_shard(tenant, 20)
+        check(old == 0, f"{tenant}: {old} runs older than the policy left in its shard on {port}")
+        kept = psql(f"SELECT count(*) FROM nilus.pipeline_run WHERE tenant = '{tenant}'")
+        check(int(kept) > 0, f"{tenant}: the prune removed the recent runs too")
+    removed = psql("SELECT string_agg(tenant || ' ' || last_removed, ', ' ORDER BY tenant) "
+                   "FROM nilus.retention_status() WHERE kind = 'runs'")
+    check(all(f"{t} " in removed for t in TENANTS), f"retention_status after the prune: {removed!r}")
+    metrics = psql("SELECT rows_removed_total FROM nilus.retention_metrics() WHERE kind = 'runs'")
+    check(int(metrics) > 0, f"retention_metrics: {metrics} runs removed")
+    rollups_match("after apply_retention")
+
+
+@test
+def the_owner_logs_in_from_the_nodes_only():
+    """nilus_owner may log in (Citus reaches the workers as it), without a password, and pg_hba.conf
+    accepts it from the nodes' address only: not from where the API and the tests connect."""
+    for port in [COORDINATOR] + WORKERS:
+        check(psql("SELECT rolcanlogin AND rolpassword IS NULL FROM pg_authid WHERE rolname = 'nilus_owner'",
+                   port=port) == "t", f"nilus_owner on {port}: not LOGIN without a password")
+    socket_dir = psql("SELECT split_part(current_setting('unix_socket_directories'), ',', 1)")
+    for host in (os.environ["PGHOST"], socket_dir):
+        done = subprocess.run(["psql", "-X", "-h", host, "-p", str(COORDINATOR), "-U", "nilus_owner", "-d", DB,
+                               "-c", "SELECT 1"], capture_output=True, text=True)
+        check(done.returncode != 0 and "pg_hba.conf rejects" in done.stderr,
+              f"nilus_owner logging in from {host}: {done.stderr.strip() or done.stdout.strip()}")
+    for port in WORKERS:
+        done = subprocess.run(["psql", "-X", "-h", NODE_ADDRESS, "-p", str(port), "-U", "nilus_owner", "-d", DB,
+                               "-c", "SELECT 1"], capture_output=True, text=True)
+        check(done.returncode == 0, f"nilus_owner from the nodes' address to {port}: {done.stderr.strip()}")
 
 
 def setup():

@@ -75,11 +75,15 @@ SELECT nilus.store_offsets(t, 'cdc-' || p, jsonb_build_object(
   FROM unnest(ARRAY['ret-a', 'ret-b', 'ret-c', 'ret-keep', 'ret-none']) t, generate_series(1, 3) p,
        generate_series(1, 40) f \g /dev/null
 -- Offsets and schema history are append-only: the suite's superuser lifts
--- the guard to backdate the fixtures (the file rolls back).
-ALTER TABLE nilus.cdc_offset DISABLE TRIGGER append_only;
-ALTER TABLE nilus.cdc_schema_history DISABLE TRIGGER append_only;
-UPDATE nilus.cdc_offset o SET record_insert_ts = now() - s.newer * interval '2 days 1 hour' - interval '1 second'
-  FROM (SELECT id, tenant, row_number() OVER (PARTITION BY tenant, pipeline_name ORDER BY record_insert_seq DESC) - 1 AS newer
+-- the guard to backdate the fixtures (the file rolls back), as a replica
+-- applying changes does (the guard does not fire there; nor would an ALTER
+-- TABLE ... DISABLE TRIGGER reach a Citus cluster's shards).
+-- The new values are computed in the subqueries: Citus applies no stable
+-- function (now(), timestamptz - interval) to a column in an UPDATE's SET.
+SET LOCAL session_replication_role = replica;
+UPDATE nilus.cdc_offset o SET record_insert_ts = s.backdated
+  FROM (SELECT id, tenant, now() - (row_number() OVER (PARTITION BY tenant, pipeline_name ORDER BY record_insert_seq DESC) - 1)
+                                   * interval '2 days 1 hour' - interval '1 second' AS backdated
           FROM nilus.cdc_offset) s
  WHERE o.tenant = s.tenant AND o.id = s.id;
 UPDATE nilus.cdc_offset_latest l SET record_insert_ts = o.record_insert_ts
@@ -104,12 +108,12 @@ SELECT nilus.store_schema_history(t, 'cdc-' || p, jsonb_build_object(
            'resource_id', 'res-' || p, 'connector_name', 'conn-' || p,
            'records', (SELECT jsonb_agg(jsonb_build_object('history_data', format('{"ddl": "%s"}', i))) FROM generate_series(1, 3) i)))
   FROM unnest(ARRAY['ret-a', 'ret-b', 'ret-c', 'ret-keep', 'ret-none']) t, generate_series(1, 2) p, generate_series(1, 4) b \g /dev/null
-UPDATE nilus.cdc_schema_history h SET record_insert_ts = now() - s.newer * interval '17 days'
-  FROM (SELECT id, tenant, row_number() OVER (PARTITION BY tenant, pipeline_name ORDER BY record_insert_seq DESC) - 1 AS newer
+UPDATE nilus.cdc_schema_history h SET record_insert_ts = s.backdated
+  FROM (SELECT id, tenant, now() - (row_number() OVER (PARTITION BY tenant, pipeline_name ORDER BY record_insert_seq DESC) - 1)
+                                   * interval '17 days' AS backdated
           FROM nilus.cdc_schema_history) s
  WHERE h.tenant = s.tenant AND h.id = s.id;
-ALTER TABLE nilus.cdc_offset ENABLE TRIGGER append_only;
-ALTER TABLE nilus.cdc_schema_history ENABLE TRIGGER append_only;
+SET LOCAL session_replication_role = origin;
 
 -- The policies: two tenants of their own, one keeping everything by its own
 -- row, the default for the rest (ret-c, ret-none).

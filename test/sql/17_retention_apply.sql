@@ -27,12 +27,17 @@ SELECT nilus.store_offsets('ret-live', 'cdc-live', jsonb_build_object('resource_
                                         jsonb_build_object('offset_key', 'k2', 'offset_val', 'old ' || f),
                                         jsonb_build_object('offset_key', 'k3', 'offset_val', 'old ' || f))))
   FROM generate_series(1, 1000) f \g /dev/null
--- Offsets are append-only: the suite's superuser lifts the guard to backdate them.
-ALTER TABLE nilus.cdc_offset DISABLE TRIGGER append_only;
-UPDATE nilus.cdc_offset o SET record_insert_ts = now() - (3001 - s.n) * interval '2 hours 23 minutes'
-  FROM (SELECT id, row_number() OVER (ORDER BY record_insert_seq) AS n FROM nilus.cdc_offset WHERE tenant = 'ret-live') s
+-- Offsets are append-only: the suite's superuser lifts the guard to backdate
+-- them, as a replica applying changes does (the guard does not fire there;
+-- nor would an ALTER TABLE ... DISABLE TRIGGER reach a Citus cluster's shards).
+-- The new values are computed in the subquery: Citus applies no stable
+-- function (now(), timestamptz - interval) to a column in an UPDATE's SET.
+SET session_replication_role = replica;
+UPDATE nilus.cdc_offset o SET record_insert_ts = s.backdated
+  FROM (SELECT id, now() - (3001 - row_number() OVER (ORDER BY record_insert_seq)) * interval '2 hours 23 minutes' AS backdated
+          FROM nilus.cdc_offset WHERE tenant = 'ret-live') s
  WHERE o.tenant = 'ret-live' AND o.id = s.id;
-ALTER TABLE nilus.cdc_offset ENABLE TRIGGER append_only;
+RESET session_replication_role;
 UPDATE nilus.cdc_offset_latest l SET record_insert_ts = o.record_insert_ts
   FROM nilus.cdc_offset o WHERE o.tenant = l.tenant AND o.id = l.id AND l.tenant = 'ret-live';
 SELECT nilus.set_retention('ret-live', runs => '30 days', cdc_offsets => '1 day') \g /dev/null
@@ -139,9 +144,9 @@ DELETE FROM nilus.run_rollup_resource_day WHERE tenant = 'ret-live';
 DELETE FROM nilus.run_rollup_tenant WHERE tenant = 'ret-live';
 DELETE FROM nilus.run_rollup_tenant_day WHERE tenant = 'ret-live';
 DELETE FROM nilus.run_rollup_user WHERE tenant = 'ret-live';
-ALTER TABLE nilus.cdc_offset DISABLE TRIGGER append_only;
+SET session_replication_role = replica;
 DELETE FROM nilus.cdc_offset WHERE tenant = 'ret-live';
-ALTER TABLE nilus.cdc_offset ENABLE TRIGGER append_only;
+RESET session_replication_role;
 DELETE FROM nilus.cdc_offset_latest WHERE tenant = 'ret-live';
 DELETE FROM nilus.retention_progress WHERE tenant = 'ret-live';
 SELECT nilus.clear_retention('ret-live') \g /dev/null
