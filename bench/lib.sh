@@ -3,12 +3,20 @@
 # Runs the script (its path and arguments) again inside a throw-away
 # PostgreSQL, unless it already runs in one.  fsync back on (pg_virtualenv
 # turns it off): commits must be durable for the write figures to mean
-# anything.  Memory as a small production box.
+# anything.  Memory as a small production box.  NILUS_BENCH_DESTDIR=DIR:
+# the server loads nilus from a staged install (make install DESTDIR=DIR,
+# Debian's extension_destdir) instead of the shared one, so that two builds
+# can be measured one after the other without the install lock.
 in_bench_cluster() {
 	[ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ] || return 0
-	exec env NILUS_BENCH_IN_VIRTUALENV=1 pg_virtualenv -t \
-		-o fsync=on -o shared_buffers=1GB -o max_wal_size=8GB -o checkpoint_timeout=30min \
+	set -- -o fsync=on -o shared_buffers=1GB -o max_wal_size=8GB -o checkpoint_timeout=30min \
 		-o work_mem=16MB -o maintenance_work_mem=256MB "$@"
+	if [ -n "${NILUS_BENCH_DESTDIR:-}" ]; then
+		libdir=$(pg_config --pkglibdir)
+		set -- -o "extension_destdir=$NILUS_BENCH_DESTDIR" \
+			-o "dynamic_library_path=$NILUS_BENCH_DESTDIR$libdir:$libdir" "$@"
+	fi
+	exec env NILUS_BENCH_IN_VIRTUALENV=1 pg_virtualenv -t "$@"
 }
 
 # p50, p99 and mean (ms) of the latencies (µs, 3rd field) in pgbench's logs.

@@ -1,5 +1,5 @@
 /*
- * rollup.c: keeps the hourly and daily run rollups equal to
+ * rollup.c: keeps the minute, hourly and daily run rollups equal to
  * nilus.pipeline_run.
  *
  * A trigger rather than code in store_run, so that every write path (the
@@ -9,10 +9,12 @@
  * contribution out, then puts the new one in.  Counts and sums are exact
  * under all three; a maximum is not, so when the value that leaves a bucket
  * may have been its maximum and no greater one replaces it, the old row is
- * taken out and the bucket's maximum recomputed from its runs (one resource,
- * one hour), the day's from its hours.  Each statement writes the hourly row
- * and the daily row together.  The statements are planned once, generically:
- * the plan does not depend on the values.
+ * taken out and the bucket's maximum recomputed: the minute's from its runs
+ * (one resource, one minute), the hour's from its minutes, the day's from its
+ * hours.  Each statement writes the hourly row and the daily row together;
+ * the minute row has a statement of its own (one table, one row), written
+ * first, as every statement takes rows finest first.  The statements are
+ * planned once, generically: the plan does not depend on the values.
  */
 #include "postgres.h"
 
@@ -51,6 +53,15 @@
 	"failed = r.failed + EXCLUDED.failed, durations = r.durations + EXCLUDED.durations, " \
 	"duration_sum = r.duration_sum + EXCLUDED.duration_sum, " \
 	"duration_max = greatest(r.duration_max, EXCLUDED.duration_max)"
+/* A user row, hourly or by minute: $2 the bucket, $7 the user. */
+#define ADD_USER_COUNTS(table) \
+	{ \
+		"INSERT INTO " table " AS r (tenant, bucket, shard, runs, succeeded, failed, run_as_user) " \
+		"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, run_as_user, bucket, shard) DO UPDATE SET " \
+		"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
+		"failed = r.failed + EXCLUDED.failed", \
+		7, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TEXTOID}, .generic = true \
+	}
 /* max_query: the bucket's maximum recomputed, when the leaving value may have been it. */
 #define REMOVE_FROM_RESOURCE(table, bucket, max_query) \
 	"UPDATE " table " SET runs = runs - 1, succeeded = succeeded - $4, " \
@@ -73,6 +84,7 @@ typedef struct RunContribution
 	Datum		resource_id;
 	Datum		run_as_user;
 	bool		has_user;
+	TimestampTz minute;			/* UTC minute */
 	TimestampTz bucket;			/* UTC hour */
 	TimestampTz day;			/* UTC day */
 	bool		succeeded;		/* finished, successfully */
@@ -99,8 +111,9 @@ contribution_of(HeapTuple row, TupleDesc desc)
 	c.resource_id = column(row, desc, "resource_id", &isnull);
 	c.run_as_user = column(row, desc, "run_as_user", &isnull);
 	c.has_user = !isnull;
-	c.bucket = nilus_floor(DatumGetTimestampTz(column(row, desc, "started_at", &isnull)),
-						   USECS_PER_HOUR);
+	c.minute = nilus_floor(DatumGetTimestampTz(column(row, desc, "started_at", &isnull)),
+						   USECS_PER_MINUTE);
+	c.bucket = nilus_floor(c.minute, USECS_PER_HOUR);
 	c.day = nilus_floor(c.bucket, USECS_PER_DAY);
 	outcome = column(row, desc, "is_success", &isnull);
 	c.succeeded = !isnull && DatumGetBool(outcome);
@@ -125,7 +138,7 @@ same_rows(const RunContribution *a, const RunContribution *b)
 		text_equal(a->resource_id, b->resource_id) &&
 		a->has_user == b->has_user &&
 		(!a->has_user || text_equal(a->run_as_user, b->run_as_user)) &&
-		a->bucket == b->bucket;
+		a->minute == b->minute;
 }
 
 static bool
@@ -148,25 +161,30 @@ add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
 		7, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID},
 		.generic = true
 	};
-	static NilusPlan user_counts = {
-		"INSERT INTO nilus.run_rollup_user AS r (tenant, bucket, shard, runs, succeeded, failed, run_as_user) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, run_as_user, bucket, shard) DO UPDATE SET "
-		"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, "
-		"failed = r.failed + EXCLUDED.failed",
-		7, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TEXTOID}, .generic = true
+	static NilusPlan tenant_minute_counts = {
+		ADD_TENANT_COUNTS("nilus.run_rollup_tenant_minute", "$2"),
+		6, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID}, .generic = true
 	};
+	static NilusPlan user_counts = ADD_USER_COUNTS("nilus.run_rollup_user");
+	static NilusPlan user_minute_counts = ADD_USER_COUNTS("nilus.run_rollup_user_minute");
 	Datum		values[7] = {
-		c->tenant, TimestampTzGetDatum(c->bucket), Int16GetDatum(MyProcPid % ROLLUP_SHARDS),
+		c->tenant, TimestampTzGetDatum(c->minute), Int16GetDatum(MyProcPid % ROLLUP_SHARDS),
 		Int64GetDatum(runs), Int64GetDatum(succeeded), Int64GetDatum(failed),
 		TimestampTzGetDatum(c->day)
 	};
 
 	if (runs == 0 && succeeded == 0 && failed == 0)
 		return;
+	nilus_execute(&tenant_minute_counts, values, NULL, false, 0);
+	values[1] = TimestampTzGetDatum(c->bucket);
 	nilus_execute(&tenant_counts, values, NULL, false, 0);
+	if (!c->has_user)
+		return;
 	values[6] = c->run_as_user;
-	if (c->has_user)
-		nilus_execute(&user_counts, values, NULL, false, 0);
+	values[1] = TimestampTzGetDatum(c->minute);
+	nilus_execute(&user_minute_counts, values, NULL, false, 0);
+	values[1] = TimestampTzGetDatum(c->bucket);
+	nilus_execute(&user_counts, values, NULL, false, 0);
 }
 
 /*
@@ -185,9 +203,15 @@ add_to_resource(const RunContribution *c, const RunContribution *old)
 		FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID},
 		.generic = true
 	};
+	static NilusPlan add_minute = {
+		ADD_TO_RESOURCE("nilus.run_rollup_resource_minute", "$3"),
+		10, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID,
+		FLOAT8OID, FLOAT8OID},
+		.generic = true
+	};
 	const RunContribution *o = old ? old : &no_run;
 	Datum		values[11] = {
-		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket), Int64GetDatum(old == NULL),
+		c->tenant, c->resource_id, TimestampTzGetDatum(c->minute), Int64GetDatum(old == NULL),
 		Int64GetDatum(c->succeeded - o->succeeded), Int64GetDatum(c->failed - o->failed),
 		Int64GetDatum(c->has_duration - o->has_duration),
 		Float8GetDatum(c->duration), Float8GetDatum(o->duration), Float8GetDatum(c->duration),
@@ -196,17 +220,26 @@ add_to_resource(const RunContribution *c, const RunContribution *old)
 	char		nulls[11] = "          ";
 
 	nulls[9] = c->has_duration ? ' ' : 'n';
+	nilus_execute(&add_minute, values, nulls, false, 0);
+	values[2] = TimestampTzGetDatum(c->bucket);
 	nilus_execute(&add, values, nulls, false, 0);
 }
 
 static void
 remove_from_resource(const RunContribution *c)
 {
-	static NilusPlan remove_hour =
-		REMOVE_PLAN("nilus.run_rollup_resource", "$3",
+	/* $9, the day, is unused here: null. */
+	static NilusPlan remove_minute =
+		REMOVE_PLAN("nilus.run_rollup_resource_minute", "$3",
 					"SELECT max(duration_sec) FROM nilus.pipeline_run "
 					"WHERE tenant = $1 AND resource_id = $2 AND started_at >= $3 "
-					"AND started_at < $3 + interval '1 hour' AND is_success IS NOT NULL");
+					"AND started_at < $3 + interval '1 minute' AND is_success IS NOT NULL");
+	/* After the minute's row: the hour's maximum is the greatest of its minutes'. */
+	static NilusPlan remove_hour =
+		REMOVE_PLAN("nilus.run_rollup_resource", "$3",
+					"SELECT max(duration_max) FROM nilus.run_rollup_resource_minute "
+					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $3 "
+					"AND bucket < $3 + interval '1 hour'");
 	/* After the hour's row: the day's maximum is the greatest of its hours'. */
 	static NilusPlan remove_day =
 		REMOVE_PLAN("nilus.run_rollup_resource_day", "$9",
@@ -214,12 +247,14 @@ remove_from_resource(const RunContribution *c)
 					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $9 "
 					"AND bucket < $9 + interval '1 day'");
 	Datum		values[9] = {
-		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket),
+		c->tenant, c->resource_id, TimestampTzGetDatum(c->minute),
 		Int64GetDatum(c->succeeded), Int64GetDatum(c->failed),
 		Int64GetDatum(c->has_duration), Float8GetDatum(c->duration), BoolGetDatum(c->has_duration),
 		TimestampTzGetDatum(c->day)
 	};
 
+	nilus_execute(&remove_minute, values, "        n", false, 0);
+	values[2] = TimestampTzGetDatum(c->bucket);
 	nilus_execute(&remove_hour, values, NULL, false, 0);
 	nilus_execute(&remove_day, values, NULL, false, 0);
 }

@@ -1,8 +1,8 @@
 /*
  * rollup_window.c: a window of time split into the parts the rollups
  * answer: the whole UTC days inside it (daily rollup), the whole hours left
- * at either end (hourly rollup), and the two partial hours at the edges
- * (the runs themselves).
+ * at either end (hourly rollup), the whole minutes left beyond those (minute
+ * rollup), and the two partial minutes at the edges (the runs themselves).
  */
 #include "postgres.h"
 
@@ -11,37 +11,58 @@
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
 
+/*
+ * The whole units of [*from, *until) narrowed to whole coarser units; when
+ * none fits, an empty range at *until, so the finer parts cover it all.
+ */
+static void
+narrow_to(TimestampTz *from, TimestampTz *until, int64 unit)
+{
+	TimestampTz coarse_from = nilus_ceil(*from, unit);
+	TimestampTz coarse_until = nilus_floor(*until, unit);
+
+	if (coarse_from > coarse_until)
+		coarse_from = coarse_until = *until;
+	*from = coarse_from;
+	*until = coarse_until;
+}
+
 SplitWindow
 nilus_split_window(NilusRange window)
 {
 	SplitWindow split;
-	TimestampTz hours_from = nilus_ceil(window.lo, USECS_PER_HOUR);
-	TimestampTz hours_until = nilus_floor(window.hi, USECS_PER_HOUR);
+	TimestampTz minutes_from = window.lo;
+	TimestampTz minutes_until = window.hi;
+	TimestampTz hours_from;
+	TimestampTz hours_until;
 	TimestampTz days_from;
 	TimestampTz days_until;
 
-	if (hours_from > hours_until)	/* within one hour: all of it is edge */
-		hours_from = hours_until = window.hi;
-	days_from = nilus_ceil(hours_from, USECS_PER_DAY);
-	days_until = nilus_floor(hours_until, USECS_PER_DAY);
-	if (days_from > days_until)	/* within one day: all of it is hours */
-		days_from = days_until = hours_until;
-	split.lower_edge = (NilusRange) {window.lo, hours_from};
+	narrow_to(&minutes_from, &minutes_until, USECS_PER_MINUTE);
+	hours_from = minutes_from;
+	hours_until = minutes_until;
+	narrow_to(&hours_from, &hours_until, USECS_PER_HOUR);
+	days_from = hours_from;
+	days_until = hours_until;
+	narrow_to(&days_from, &days_until, USECS_PER_DAY);
+	split.lower_edge = (NilusRange) {window.lo, minutes_from};
+	split.lower_minutes = (NilusRange) {minutes_from, hours_from};
 	split.lower_hours = (NilusRange) {hours_from, days_from};
 	split.days = (NilusRange) {days_from, days_until};
 	split.upper_hours = (NilusRange) {days_until, hours_until};
-	split.upper_edge = (NilusRange) {hours_until, window.hi};
+	split.upper_minutes = (NilusRange) {hours_until, minutes_until};
+	split.upper_edge = (NilusRange) {minutes_until, window.hi};
 	return split;
 }
 
-/* The split's ranges as parameters first .. first + 9, in time order. */
+/* The split's ranges as parameters first .. first + 13, in time order. */
 void
 nilus_split_values(const SplitWindow *split, Datum *values, int first)
 {
-	const NilusRange *ranges[5] = {&split->lower_edge, &split->lower_hours, &split->days,
-	&split->upper_hours, &split->upper_edge};
+	const NilusRange *ranges[7] = {&split->lower_edge, &split->lower_minutes, &split->lower_hours,
+		&split->days, &split->upper_hours, &split->upper_minutes, &split->upper_edge};
 
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 7; i++)
 	{
 		values[first + 2 * i] = TimestampTzGetDatum(ranges[i]->lo);
 		values[first + 2 * i + 1] = TimestampTzGetDatum(ranges[i]->hi);
@@ -52,8 +73,9 @@ char *
 nilus_split_totals_sql(const char *edge_runs, const char *rollup_rows, int first, const char *key)
 {
 	/* The rollup of each range of the split, in nilus_split_values' order; NULL: the runs. */
-	static const char *const rollups[5] = {NULL, "nilus.run_rollup_resource",
-	"nilus.run_rollup_resource_day", "nilus.run_rollup_resource", NULL};
+	static const char *const rollups[7] = {NULL, "nilus.run_rollup_resource_minute",
+		"nilus.run_rollup_resource", "nilus.run_rollup_resource_day", "nilus.run_rollup_resource",
+	"nilus.run_rollup_resource_minute", NULL};
 	StringInfoData sql;
 
 	initStringInfo(&sql);
