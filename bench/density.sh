@@ -44,16 +44,8 @@ done
 bench=$PWD/bench
 work=$(mktemp -d /tmp/nilus-density.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-say() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-export PGDATABASE=nilus_density
-api_role=nilus_bench_api
-api_password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-createdb "$PGDATABASE"
-psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION nilus;
-CREATE ROLE $api_role LOGIN PASSWORD '$api_password' IN ROLE nilus_api;
-SQL
+create_bench_database nilus_density
 token=$(psql -X -At -c "SELECT nilus.create_token(NULL, ARRAY['read', 'runtime'], 'bench-density')")
 t0=$(psql -X -At -c "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
 

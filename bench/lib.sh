@@ -27,3 +27,20 @@ log_percentiles() {
 		      i50 = int(NR * 0.50); i99 = int(NR * 0.99)
 		      printf "%.3f %.3f %.3f\n", v[i50 < 1 ? 1 : i50] / 1000, v[i99 < 1 ? 1 : i99] / 1000, sum / NR / 1000 }'
 }
+
+# Timestamped progress on stderr.
+say() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# Creates database $1 (exported as PGDATABASE) with nilus, and the login role
+# $api_role in nilus_api with the password $api_password (both set here), as
+# the shim's and pgbench's role.
+create_bench_database() {
+	export PGDATABASE=$1
+	api_role=nilus_bench_api
+	api_password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+	createdb "$PGDATABASE"
+	psql -X -q -v ON_ERROR_STOP=1 <<SQL
+CREATE EXTENSION nilus;
+CREATE ROLE $api_role LOGIN PASSWORD '$api_password' IN ROLE nilus_api;
+SQL
+}
