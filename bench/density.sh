@@ -11,7 +11,8 @@
 #   list_user the same with run_as_user => 'user-1'
 #   stats     pipeline_stats(tenant, 'hot', period => '<n>m'), n such that
 #             its window starts in a random minute of that hour (the instant
-#             within the minute is now's)
+#             within the minute is now's: measured for 60 s at least, so
+#             that now's second covers the minute)
 # and prints p50/p99/mean (ms) and the ratio dense/quiet of the p99s.  Then
 # store_run (a new run and its finishing post, as bench/run.sh) on a third
 # tenant: its requests/s measure the write path with every rollup level.
@@ -49,15 +50,15 @@ create_bench_database nilus_density
 token=$(psql -X -At -c "SELECT nilus.create_token(NULL, ARRAY['read', 'runtime'], 'bench-density')")
 t0=$(psql -X -At -c "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
 
-# pgbench: name tenant script-body.  Appends "name tenant p50 p99 mean tps".
+# pgbench: name tenant script-body [seconds].  Appends "name tenant p50 p99 mean tps".
 measure() {
-	local name=$1 tenant=$2
+	local name=$1 tenant=$2 seconds=${4:-$duration}
 	printf '%s\n' "\\set ms random(0, 3599999)" "\\set us random(0, 999)" "\\set m random(1, 60)" \
 		'\startpipeline' 'SELECT nilus.authenticate(:token);' "$3" '\endpipeline' >"$work/$name.sql"
 	set -- -n -M prepared -c "$clients" -j "$clients" -f "$work/$name.sql" -D token="$token" -D tenant="$tenant" -D t0="$t0"
 	PGUSER=$api_role PGPASSWORD=$api_password pgbench "$@" -T 5 >/dev/null 2>&1 || true
 	rm -f "$work"/pgb.*
-	PGUSER=$api_role PGPASSWORD=$api_password pgbench "$@" -T "$duration" --log --log-prefix="$work/pgb" >"$work/pgbench.out" 2>&1 ||
+	PGUSER=$api_role PGPASSWORD=$api_password pgbench "$@" -T "$seconds" --log --log-prefix="$work/pgb" >"$work/pgbench.out" 2>&1 ||
 		{ echo "density.sh: pgbench $name failed:" >&2; tail -3 "$work/pgbench.out" >&2; exit 1; }
 	echo "$name $tenant $(log_percentiles "$work/pgb") $(sed -n 's/^tps = \([0-9]*\)[.0-9]* .*/\1/p' "$work/pgbench.out")" >>"$work/results"
 }
@@ -81,7 +82,9 @@ for tenant in quiet dense; do
 	measure list "$tenant" "SELECT nilus.list_pipelines(:tenant, $lte);"
 	measure list_hot "$tenant" "SELECT nilus.list_pipelines(:tenant, resource_id => 'hot', $lte);"
 	measure list_user "$tenant" "SELECT nilus.list_pipelines(:tenant, run_as_user => 'user-1', $lte);"
-	measure stats "$tenant" "SELECT nilus.pipeline_stats(:tenant, 'hot', period => (:m + extract(epoch FROM now() - :t0::timestamptz)::int / 60) || 'm');"
+	# A period is whole minutes, so the window starts at now's second within
+	# its minute: stats run a minute at least, so that those seconds cover it.
+	measure stats "$tenant" "SELECT nilus.pipeline_stats(:tenant, 'hot', period => (:m + extract(epoch FROM now() - :t0::timestamptz)::int / 60) || 'm');" "$((duration < 60 ? 60 : duration))"
 done
 echo "density benchmark: $duration s per call, $clients pgbench clients, t0 = $t0"
 echo "call       quiet p50/p99 (ms)   dense p50/p99 (ms)   p99 dense/quiet"
