@@ -57,9 +57,9 @@ range_sum(const char *column, const char *table, const char *key, int lo, int hi
 /*
  * The rollup's sum over the whole minutes, hours and days of split: $1..$4
  * are the filter's tenant, resource_id, run_as_user and is_success
- * (run_filter.h), $7..$16 the split's minutes, hours, days, hours and
- * minutes (nilus_split_values from $5).  Users have no daily rows: their
- * hours run from $9 to $14.
+ * (run_filter.h), $9..$18 the split's minutes, hours, days, hours and
+ * minutes (nilus_split_values from $5; its seconds are empty, split by
+ * minute).  Users have no daily rows: their hours run from $11 to $16.
  */
 static const char *
 rollup_sum_sql(enum RollupTable table, const char *column)
@@ -72,16 +72,16 @@ rollup_sum_sql(enum RollupTable table, const char *column)
 	};
 	static const char *const hourly[3] = {"run_rollup_tenant", "run_rollup_resource", "run_rollup_user"};
 	static const char *const daily[3] = {"run_rollup_tenant_day", "run_rollup_resource_day", NULL};
-	const char *lower_minutes = range_sum(column, minutes[table], keys[table], 7, 8);
-	const char *upper_minutes = range_sum(column, minutes[table], keys[table], 15, 16);
+	const char *lower_minutes = range_sum(column, minutes[table], keys[table], 9, 10);
+	const char *upper_minutes = range_sum(column, minutes[table], keys[table], 17, 18);
 
 	if (!daily[table])
 		return psprintf("SELECT (%s + %s + %s)::int8", lower_minutes,
-						range_sum(column, hourly[table], keys[table], 9, 14), upper_minutes);
+						range_sum(column, hourly[table], keys[table], 11, 16), upper_minutes);
 	return psprintf("SELECT (%s + %s + %s + %s + %s)::int8", lower_minutes,
-					range_sum(column, hourly[table], keys[table], 9, 10),
-					range_sum(column, daily[table], keys[table], 11, 12),
-					range_sum(column, hourly[table], keys[table], 13, 14), upper_minutes);
+					range_sum(column, hourly[table], keys[table], 11, 12),
+					range_sum(column, daily[table], keys[table], 13, 14),
+					range_sum(column, hourly[table], keys[table], 15, 16), upper_minutes);
 }
 
 static int64
@@ -139,7 +139,7 @@ edge_count(const NilusRunFilter *filter, NilusRange range)
 		part.range = range;
 		return exact_count(&part);
 	}
-	whole_minute = nilus_split_window((NilusRange) {minute, minute + USECS_PER_MINUTE});
+	whole_minute = nilus_split_window((NilusRange) {minute, minute + USECS_PER_MINUTE}, USECS_PER_MINUTE);
 	count = rollup_count(filter, &whole_minute);
 	part.range = (NilusRange) {minute, range.lo};
 	count -= exact_count(&part);
@@ -188,7 +188,7 @@ nilus_count_runs(const NilusRunFilter *filter)
 	if (filter->resource_id && filter->run_as_user)
 		return exact_count(filter);
 	widened.range = widen_into_quiet_now(filter);
-	split = nilus_split_window(widened.range);
+	split = nilus_split_window(widened.range, USECS_PER_MINUTE);
 	return rollup_count(&widened, &split) + edge_count(&widened, split.lower_edge) +
 		edge_count(&widened, split.upper_edge);
 }

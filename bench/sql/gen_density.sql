@@ -28,8 +28,11 @@ SELECT tenant, gen_random_uuid(), resource, 'pipeline-' || resource, 'user-' || 
           FROM unnest(ARRAY['dense', 'quiet']) t, generate_series(1, 30 * 1440) i) g;
 
 CREATE TEMP VIEW runs_in AS
-    SELECT *, date_trunc('minute', started_at, 'UTC') AS minute, date_trunc('hour', started_at, 'UTC') AS hour,
+    SELECT *, date_trunc('second', started_at, 'UTC') AS second, date_trunc('minute', started_at, 'UTC') AS minute, date_trunc('hour', started_at, 'UTC') AS hour,
            date_trunc('day', started_at, 'UTC') AS day FROM nilus.pipeline_run;
+INSERT INTO nilus.run_rollup_resource_second
+SELECT tenant, resource_id, second, count(*), count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success),
+       count(duration_sec), sum(duration_sec::numeric), max(duration_sec) FROM runs_in GROUP BY 1, 2, 3;
 INSERT INTO nilus.run_rollup_resource_minute
 SELECT tenant, resource_id, minute, count(*), count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success),
        count(duration_sec), sum(duration_sec::numeric), max(duration_sec) FROM runs_in GROUP BY 1, 2, 3;

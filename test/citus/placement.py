@@ -255,11 +255,11 @@ def rollup_checks():
                 "GROUP BY 1, 2, 3 HAVING sum(runs) <> 0",
     }
     expected = {"resource": resource, "tenant": tenant, "user": user}
-    grains = {"_minute": "minute", "": "hour", "_day": "day"}
+    grains = {"_second": "second", "_minute": "minute", "": "hour", "_day": "day"}
     checks = {}
     for kind in ("resource", "tenant", "user"):
         for suffix, unit in grains.items():
-            if kind == "user" and unit == "day":
+            if (kind == "user" and unit == "day") or (kind != "resource" and unit == "second"):
                 continue
             table = f"run_rollup_{kind}{suffix}"
             bucket = f"date_trunc('{unit}', started_at, 'UTC')"

@@ -147,8 +147,8 @@ SELECT pg_temp.totals_match('after straight UPDATEs');
 -- random instants inside it, on every filter the rollups answer, and stats
 -- whose window starts at random minutes of it (the instant within the
 -- minute is now's); again after corrections within and across minutes and
--- deletions.  The edges are read as partial minutes, the rest from the
--- minute, hourly and daily rows.
+-- deletions.  A total's edges are read as partial minutes, a stats call's
+-- as partial seconds, the rest from the second, minute, hourly and daily rows.
 CREATE FUNCTION pg_temp.dense_totals(stage text, cases integer) RETURNS SETOF text LANGUAGE sql AS $$
     WITH c AS (
         SELECT i, (ARRAY[NULL, 'dense-a', 'dense-b', NULL, NULL])[1 + i % 5] AS resource_id,
@@ -182,9 +182,11 @@ SELECT 'dense', gen_random_uuid(), CASE WHEN random() < 0.8 THEN 'dense-a' ELSE 
        CASE WHEN random() < 0.1 THEN NULL ELSE random() < 0.8 END,
        CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 600)::numeric, 3)::float8 END
   FROM generate_series(1, 4000);
--- A few on minute boundaries, exactly.
+-- A few on minute and second boundaries, exactly.
 UPDATE nilus.pipeline_run SET started_at = date_trunc('minute', started_at, 'UTC')
  WHERE tenant = 'dense' AND random() < 0.02;
+UPDATE nilus.pipeline_run SET started_at = date_trunc('second', started_at, 'UTC')
+ WHERE tenant = 'dense' AND random() < 0.05;
 SELECT cmp_ok((SELECT max(runs) FROM nilus.run_rollup_resource_minute WHERE tenant = 'dense'), '>=', 40::bigint,
               'the dense resource has 40 runs or more in a minute');
 SELECT pg_temp.dense_totals('dense hour', 60);

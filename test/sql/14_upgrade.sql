@@ -6,7 +6,7 @@
 -- insight functions read the history written before through their new
 -- (tenant, bucket) indexes.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 -- Days are UTC days whatever the session's zone.
 SET LOCAL TimeZone = 'America/New_York';
 
@@ -115,7 +115,8 @@ SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
 SELECT has_index('nilus', 'cdc_offset', 'cdc_offset_by_insert_ts', 'old offset records are found by an index');
 -- insight (issue 17): the rows read through the (tenant, bucket) indexes.
 SELECT has_index('nilus', t, t || '_by_bucket', ARRAY['tenant', 'bucket'], 'nilus.' || t || ' by (tenant, bucket)')
-  FROM unnest(ARRAY['run_rollup_resource_minute', 'run_rollup_resource', 'run_rollup_resource_day']) AS t;
+  FROM unnest(ARRAY['run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_resource',
+                    'run_rollup_resource_day']) AS t;
 SELECT is(array(SELECT jsonb_build_object('total_runs', total_runs, 'successful_runs', successful_runs,
                                           'failed_runs', failed_runs, 'success_rate', success_rate,
                                           'avg_duration_sec', avg_duration_sec, 'max_duration_sec', max_duration_sec)

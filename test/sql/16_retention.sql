@@ -155,6 +155,8 @@ RETURNS TABLE (rollup text, tenant text, key text, bucket timestamptz, counts_no
      WHERE r.bucket < now() - p.runs - interval '1 hour' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'resource_minute', r.tenant, r.resource_id, r.bucket, r.runs = 0 FROM nilus.run_rollup_resource_minute r JOIN policy p USING (tenant)
      WHERE r.bucket < now() - p.runs - interval '1 minute'
+    UNION ALL SELECT 'resource_second', r.tenant, r.resource_id, r.bucket, r.runs = 0 FROM nilus.run_rollup_resource_second r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 second'
     UNION ALL SELECT 'tenant_minute', r.tenant, NULL, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_tenant_minute r JOIN policy p USING (tenant)
      WHERE r.bucket < now() - p.runs - interval '1 minute' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'user_minute', r.tenant, r.run_as_user, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_user_minute r JOIN policy p USING (tenant)
