@@ -25,10 +25,8 @@
 # (NILUS_BENCH_DESTDIR, bench/lib.sh).
 set -eu
 cd "$(dirname "$0")/.."
-for arg; do
-	case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-done
 . bench/lib.sh
+help_if_asked "$0" "$@"
 in_bench_cluster "$0" "$@"
 
 duration=30 clients=2 writes_only=0

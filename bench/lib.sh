@@ -1,5 +1,15 @@
 # Shell functions the benchmark scripts share (sourced from the repository's top).
 
+# Prints the script's header comment ($1; the comment up to "set -eu") and
+# exits when its arguments (the rest) ask for help (-h, --help).
+help_if_asked() {
+	script=$1
+	shift
+	for arg; do
+		case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$script"; exit 0 ;; esac
+	done
+}
+
 # Runs the script (its path and arguments) again inside a throw-away
 # PostgreSQL, unless it already runs in one.  fsync back on (pg_virtualenv
 # turns it off): commits must be durable for the write figures to mean

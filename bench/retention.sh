@@ -17,10 +17,8 @@
 # Needs the extension installed (make install).
 set -eu
 cd "$(dirname "$0")/.."
-for arg; do
-	case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-done
 . bench/lib.sh
+help_if_asked "$0" "$@"
 in_bench_cluster "$0" "$@"
 
 duration=60 clients=2 batch=1000 pace=0.5 old_runs=690000 old_offsets=400000

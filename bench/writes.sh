@@ -20,10 +20,8 @@
 # extension installed, or staged (NILUS_BENCH_DESTDIR, bench/lib.sh).
 set -eu
 cd "$(dirname "$0")/.."
-for arg; do
-	case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-done
 . bench/lib.sh
+help_if_asked "$0" "$@"
 in_bench_cluster -o max_connections=200 -o synchronous_commit=on "$0" "$@"
 
 duration=20 clients="8 32 128" calls="store_run store_offsets store_offsets_3" resources=10

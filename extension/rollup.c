@@ -22,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
 #include "rollup_pause.h"
 #include "spi.h"
 #include "time_range.h"
@@ -36,8 +37,14 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-/* Tenant and user rows are split in shards by backend: see the install script. */
-#define ROLLUP_SHARDS 4
+/*
+ * Tenant and user rows are split in shards by backend: each running backend
+ * writes the shard of its slot, so concurrent writers of one tenant never
+ * wait for one another's rows (each holds its rows until its commit).  A
+ * bucket has a row per slot that wrote it; slots are reused, so about as
+ * many as connections were open at once (the shim's pool).
+ */
+#define MY_SHARD ((int16) (NILUS_MY_BACKEND_SLOT % (PG_INT16_MAX + 1)))
 
 /*
  * The statements' text for one rollup table, of any grain: bucket is the
@@ -172,7 +179,7 @@ add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
 		.generic = true
 	};
 	Datum		values[8] = {
-		c->tenant, TimestampTzGetDatum(c->minute), Int16GetDatum(MyProcPid % ROLLUP_SHARDS),
+		c->tenant, TimestampTzGetDatum(c->minute), Int16GetDatum(MY_SHARD),
 		Int64GetDatum(runs), Int64GetDatum(succeeded), Int64GetDatum(failed),
 		TimestampTzGetDatum(c->bucket), TimestampTzGetDatum(c->day)
 	};

@@ -15,7 +15,8 @@
 #     on) the second.
 #   18 (least privilege): on a cluster nilus_owner must log in (distribute()
 #     lets it; README, Scaling out), which 18 checks it cannot.
-#   03 to 11 (access, runs, listings, stats, rollups, state, CDC): their
+#   03 to 11, 21 (access, runs, listings, stats, rollups, state, CDC,
+#     concurrent writers): their
 #     assertions wrap queries on the data tables in pgTAP's functions
 #     (SELECT is((SELECT ... FROM nilus.pipeline_run WHERE tenant = ...), ...)),
 #     which Citus's router planner pushes down whole to the tenant's worker,
@@ -35,7 +36,7 @@ cd "$(dirname "$0")/../.."
 . test/lib/run_suite.sh
 skipped="02_tokens.sql 15_declarations.sql 18_least_privilege.sql 03_access_rls.sql 04_store_run.sql 05_list_pipelines.sql 06_list_runs.sql 07_stats.sql
 08_rollups.sql 09_state.sql 10_offsets.sql 11_schema_history.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 16_retention.sql 17_retention_apply.sql 20_upgrade_scale_out.sql
-19_http_status.sql 20_insight.sql"
+19_http_status.sql 20_insight.sql 21_concurrent_writers.sql"
 if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then
 	test/citus/ensure.sh
 	summary=$(mktemp)
