@@ -1,14 +1,32 @@
 # Shell functions the benchmark scripts share (sourced from the repository's top).
 
+# Prints the script's header comment ($1; the comment up to "set -eu") and
+# exits when its arguments (the rest) ask for help (-h, --help).
+help_if_asked() {
+	script=$1
+	shift
+	for arg; do
+		case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$script"; exit 0 ;; esac
+	done
+}
+
 # Runs the script (its path and arguments) again inside a throw-away
 # PostgreSQL, unless it already runs in one.  fsync back on (pg_virtualenv
 # turns it off): commits must be durable for the write figures to mean
-# anything.  Memory as a small production box.
+# anything.  Memory as a small production box.  NILUS_BENCH_DESTDIR=DIR:
+# the server loads nilus from a staged install (make install DESTDIR=DIR,
+# Debian's extension_destdir) instead of the shared one, so that two builds
+# can be measured one after the other without the install lock.
 in_bench_cluster() {
 	[ "${NILUS_BENCH_IN_VIRTUALENV:-}" != 1 ] || return 0
-	exec env NILUS_BENCH_IN_VIRTUALENV=1 pg_virtualenv -t \
-		-o fsync=on -o shared_buffers=1GB -o max_wal_size=8GB -o checkpoint_timeout=30min \
+	set -- -o fsync=on -o shared_buffers=1GB -o max_wal_size=8GB -o checkpoint_timeout=30min \
 		-o work_mem=16MB -o maintenance_work_mem=256MB "$@"
+	if [ -n "${NILUS_BENCH_DESTDIR:-}" ]; then
+		libdir=$(pg_config --pkglibdir)
+		set -- -o "extension_destdir=$NILUS_BENCH_DESTDIR" \
+			-o "dynamic_library_path=$NILUS_BENCH_DESTDIR$libdir:$libdir" "$@"
+	fi
+	exec env NILUS_BENCH_IN_VIRTUALENV=1 pg_virtualenv -t "$@"
 }
 
 # p50, p99 and mean (ms) of the latencies (µs, 3rd field) in pgbench's logs.
@@ -18,4 +36,21 @@ log_percentiles() {
 		END { if (NR == 0) { print "- - -"; exit }
 		      i50 = int(NR * 0.50); i99 = int(NR * 0.99)
 		      printf "%.3f %.3f %.3f\n", v[i50 < 1 ? 1 : i50] / 1000, v[i99 < 1 ? 1 : i99] / 1000, sum / NR / 1000 }'
+}
+
+# Timestamped progress on stderr.
+say() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# Creates database $1 (exported as PGDATABASE) with nilus, and the login role
+# $api_role in nilus_api with the password $api_password (both set here), as
+# the shim's and pgbench's role.
+create_bench_database() {
+	export PGDATABASE=$1
+	api_role=nilus_bench_api
+	api_password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+	createdb "$PGDATABASE"
+	psql -X -q -v ON_ERROR_STOP=1 <<SQL
+CREATE EXTENSION nilus;
+CREATE ROLE $api_role LOGIN PASSWORD '$api_password' IN ROLE nilus_api;
+SQL
 }

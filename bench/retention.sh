@@ -17,10 +17,8 @@
 # Needs the extension installed (make install).
 set -eu
 cd "$(dirname "$0")/.."
-for arg; do
-	case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-done
 . bench/lib.sh
+help_if_asked "$0" "$@"
 in_bench_cluster "$0" "$@"
 
 duration=60 clients=2 batch=1000 pace=0.5 old_runs=690000 old_offsets=400000
@@ -45,16 +43,8 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-say() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-export PGDATABASE=nilus_retention
-api_role=nilus_bench_api
-api_password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-createdb "$PGDATABASE"
-psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION nilus;
-CREATE ROLE $api_role LOGIN PASSWORD '$api_password' IN ROLE nilus_api;
-SQL
+create_bench_database nilus_retention
 token=$(psql -X -At -c "SELECT nilus.create_token('large', ARRAY['read', 'runtime'], 'bench-retention')")
 
 say "loading $old_runs old and 50000 young runs, $old_offsets offset records"

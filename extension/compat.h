@@ -14,6 +14,13 @@
 #define NILUS_MY_LXID (MyProc->lxid)
 #endif
 
+/* The backend's slot, unique among the running backends: from 0 in 17, from 1 before. */
+#if PG_VERSION_NUM >= 170000
+#define NILUS_MY_BACKEND_SLOT (MyProcNumber)
+#else
+#define NILUS_MY_BACKEND_SLOT (MyBackendId)
+#endif
+
 /* pg_attribute_noreturn() gave way to pg_noreturn (placed first) in 18. */
 #ifdef pg_noreturn
 #define NILUS_NORETURN pg_noreturn

@@ -5,9 +5,10 @@
  *
  * The rules are pipeline_stats' (stats.c), for all the tenant's resources
  * at once: the window is split into the whole UTC days inside it (daily
- * rollup), the whole hours left at either end (hourly rollup) and the two
- * partial hours at the edges (the runs), so the rows read follow the
- * window's days, hours and resources, not the runs in it.  A resource is
+ * rollup), the whole hours left at either end (hourly rollup), the whole
+ * minutes and then seconds beyond those (minute and second rollups) and the
+ * two partial seconds at the edges (the runs), so the rows read follow the
+ * window's days, hours, minutes, seconds and resources, not the runs in it.  A resource is
  * listed when a run of it (finished or not) started in the window.  Its
  * pipeline_name and last run are those of its newest run started by now:
  * one probe of the resource's index per listed resource.
@@ -39,7 +40,7 @@
 	" WHERE tenant = $1 AND bucket >= $%d AND bucket < $%d"
 
 /*
- * $1 tenant, $2..$11 the split, $12 now.  Sorted as the listing shows them:
+ * $1 tenant, $2..$19 the split, $20 now.  Sorted as the listing shows them:
  * most failures first, then by name, resource_id breaking ties.
  */
 #define RESOURCE_ROWS \
@@ -48,27 +49,28 @@
 	"       last.is_success AS last_is_success " \
 	"  FROM totals t LEFT JOIN LATERAL (" \
 	"       SELECT r.pipeline_name, r.started_at, r.is_success FROM nilus.pipeline_run r " \
-	"        WHERE r.tenant = $1 AND r.resource_id = t.resource_id AND r.started_at <= $12 " \
+	"        WHERE r.tenant = $1 AND r.resource_id = t.resource_id AND r.started_at <= $20 " \
 	"        ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) last ON true " \
 	" ORDER BY t.failed DESC, last.pipeline_name, t.resource_id"
 
 static NilusPlan resource_rows = {
 	NULL,
-	12, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	20, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID}
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
 /* Runs resource_rows for the tenant over the window; its rows are in SPI_tuptable. */
 static void
 read_resource_rows(const char *tenant, NilusRange window, TimestampTz now)
 {
-	SplitWindow split = nilus_split_window(window);
-	Datum		values[12];
+	SplitWindow split = nilus_split_window(window, USECS_PER_SEC);
+	Datum		values[2 + NILUS_SPLIT_VALUES];
 
 	values[0] = CStringGetTextDatum(tenant);
 	nilus_split_values(&split, values, 1);
-	values[11] = TimestampTzGetDatum(now);
+	values[1 + NILUS_SPLIT_VALUES] = TimestampTzGetDatum(now);
 	if (resource_rows.sql == NULL)
 		resource_rows.sql = nilus_keep_string(psprintf("%s" RESOURCE_ROWS,
 													   nilus_split_totals_sql(EDGE_RUNS, ROLLUP_ROWS, 2, "resource_id")));

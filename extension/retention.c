@@ -9,10 +9,12 @@
  *
  * Runs are removed oldest first with the rollup trigger held off for the
  * statement; the same statement takes the removed runs out of the rollups
- * by hour and day (one row update per bucket, not per run), counts and sums
- * by subtraction, which stays exact under concurrent writers.  Maxima are
- * recomputed afterwards for the buckets touched, once their rows are locked,
- * so a run written into such an hour meanwhile is counted; rows left at zero
+ * by second, minute, hour and day (one row update per bucket, not per run), counts
+ * and sums by subtraction, which stays exact under concurrent writers.  Maxima are
+ * recomputed afterwards for the buckets touched, once their rows are locked
+ * (a second's from its runs, a minute's from its seconds, an hour's from its
+ * minutes, a day's from its hours), so a run written into such a bucket
+ * meanwhile is counted; rows left at zero
  * are then removed.  Tenant and user rows are split in shards (rollup.c): the
  * removal goes to shard 0, and a bucket whose locked shards sum to zero is
  * removed whole.
@@ -57,7 +59,9 @@ static NilusPlan policy_limit = {
  * as the trigger would have taken it out run by run.
  */
 #define RUN_BUCKETS \
-	"SELECT resource_id, run_as_user, date_trunc('hour', started_at, 'UTC') AS hour, " \
+	"SELECT resource_id, run_as_user, date_trunc('second', started_at, 'UTC') AS second, " \
+	"       date_trunc('minute', started_at, 'UTC') AS minute, " \
+	"       date_trunc('hour', started_at, 'UTC') AS hour, " \
 	"       date_trunc('day', started_at, 'UTC') AS day, (is_success IS TRUE)::int AS succeeded, " \
 	"       (is_success IS FALSE)::int AS failed, " \
 	"       (is_success IS NOT NULL AND duration_sec IS NOT NULL)::int AS durations, " \
@@ -91,17 +95,26 @@ static NilusPlan remove_runs = {
 	"gone AS (DELETE FROM nilus.pipeline_run r USING doomed d "
 	"         WHERE r.tenant = $1 AND r.run_id = d.run_id AND r.started_at < $2 RETURNING r.*), "
 	"buckets AS (" RUN_BUCKETS "), "
+	"resource_seconds AS (" SUBTRACT_RESOURCE("nilus.run_rollup_resource_second", "second") "), "
+	"resource_minutes AS (" SUBTRACT_RESOURCE("nilus.run_rollup_resource_minute", "minute") "), "
 	"resource_hours AS (" SUBTRACT_RESOURCE("nilus.run_rollup_resource", "hour") "), "
 	"resource_days AS (" SUBTRACT_RESOURCE("nilus.run_rollup_resource_day", "day") "), "
+	"tenant_minutes AS (" SUBTRACT_COUNTS("nilus.run_rollup_tenant_minute", "", "minute", "") "), "
 	"tenant_hours AS (" SUBTRACT_COUNTS("nilus.run_rollup_tenant", "", "hour", "") "), "
 	"tenant_days AS (" SUBTRACT_COUNTS("nilus.run_rollup_tenant_day", "", "day", "") "), "
+	"user_minutes AS (" SUBTRACT_COUNTS("nilus.run_rollup_user_minute", "run_as_user, ", "minute",
+										"WHERE run_as_user IS NOT NULL") "), "
 	"user_hours AS (" SUBTRACT_COUNTS("nilus.run_rollup_user", "run_as_user, ", "hour",
 									  "WHERE run_as_user IS NOT NULL") ") "
 	"SELECT (SELECT count(*) FROM gone), "
 	"       (SELECT array_agg(resource_id) FROM resource_hours), (SELECT array_agg(bucket) FROM resource_hours), "
 	"       (SELECT array_agg(resource_id) FROM resource_days), (SELECT array_agg(bucket) FROM resource_days), "
 	"       (SELECT array_agg(bucket) FROM tenant_hours), (SELECT array_agg(bucket) FROM tenant_days), "
-	"       (SELECT array_agg(run_as_user) FROM user_hours), (SELECT array_agg(bucket) FROM user_hours)",
+	"       (SELECT array_agg(run_as_user) FROM user_hours), (SELECT array_agg(bucket) FROM user_hours), "
+	"       (SELECT array_agg(resource_id) FROM resource_minutes), (SELECT array_agg(bucket) FROM resource_minutes), "
+	"       (SELECT array_agg(bucket) FROM tenant_minutes), "
+	"       (SELECT array_agg(run_as_user) FROM user_minutes), (SELECT array_agg(bucket) FROM user_minutes), "
+	"       (SELECT array_agg(resource_id) FROM resource_seconds), (SELECT array_agg(bucket) FROM resource_seconds)",
 	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}
 };
 
@@ -111,12 +124,24 @@ static NilusPlan remove_runs = {
 	"WHERE r.tenant = $1 AND r.resource_id = a.resource_id AND r.bucket = a.bucket"
 #define RESOURCE_ROWS_PLAN(sql) {sql, 3, {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID}}
 
-/* Hours first: a day's maximum is the greatest of its hours'. */
-static NilusPlan hour_maxima = RESOURCE_ROWS_PLAN(
-	"UPDATE nilus.run_rollup_resource r SET duration_max = "
+/* Seconds first, then minutes, hours: a bucket's maximum is the greatest of its parts'. */
+static NilusPlan second_maxima = RESOURCE_ROWS_PLAN(
+	"UPDATE nilus.run_rollup_resource_second r SET duration_max = "
 	"  (SELECT max(p.duration_sec) FROM nilus.pipeline_run p WHERE p.tenant = r.tenant "
 	"   AND p.resource_id = r.resource_id AND p.started_at >= r.bucket "
-	"   AND p.started_at < r.bucket + interval '1 hour' AND p.is_success IS NOT NULL) "
+	"   AND p.started_at < r.bucket + interval '1 second' AND p.is_success IS NOT NULL) "
+	"FROM " TOUCHED_RESOURCE_ROWS);
+static NilusPlan minute_maxima = RESOURCE_ROWS_PLAN(
+	"UPDATE nilus.run_rollup_resource_minute r SET duration_max = "
+	"  (SELECT max(s.duration_max) FROM nilus.run_rollup_resource_second s WHERE s.tenant = r.tenant "
+	"   AND s.resource_id = r.resource_id AND s.bucket >= r.bucket "
+	"   AND s.bucket < r.bucket + interval '1 minute' AND s.runs <> 0) "
+	"FROM " TOUCHED_RESOURCE_ROWS);
+static NilusPlan hour_maxima = RESOURCE_ROWS_PLAN(
+	"UPDATE nilus.run_rollup_resource r SET duration_max = "
+	"  (SELECT max(m.duration_max) FROM nilus.run_rollup_resource_minute m WHERE m.tenant = r.tenant "
+	"   AND m.resource_id = r.resource_id AND m.bucket >= r.bucket "
+	"   AND m.bucket < r.bucket + interval '1 hour' AND m.runs <> 0) "
 	"FROM " TOUCHED_RESOURCE_ROWS);
 static NilusPlan day_maxima = RESOURCE_ROWS_PLAN(
 	"UPDATE nilus.run_rollup_resource_day r SET duration_max = "
@@ -124,6 +149,10 @@ static NilusPlan day_maxima = RESOURCE_ROWS_PLAN(
 	"   AND h.resource_id = r.resource_id AND h.bucket >= r.bucket "
 	"   AND h.bucket < r.bucket + interval '24 hours' AND h.runs <> 0) "
 	"FROM " TOUCHED_RESOURCE_ROWS);
+static NilusPlan empty_seconds = RESOURCE_ROWS_PLAN(
+	"DELETE FROM nilus.run_rollup_resource_second r USING " TOUCHED_RESOURCE_ROWS " AND r.runs = 0");
+static NilusPlan empty_minutes = RESOURCE_ROWS_PLAN(
+	"DELETE FROM nilus.run_rollup_resource_minute r USING " TOUCHED_RESOURCE_ROWS " AND r.runs = 0");
 static NilusPlan empty_hours = RESOURCE_ROWS_PLAN(
 	"DELETE FROM nilus.run_rollup_resource r USING " TOUCHED_RESOURCE_ROWS " AND r.runs = 0");
 static NilusPlan empty_days = RESOURCE_ROWS_PLAN(
@@ -149,10 +178,14 @@ static NilusPlan empty_tenant_hours =
 	REMOVE_EMPTY_SHARDS("nilus.run_rollup_tenant", "", "bucket = ANY ($3)", "");
 static NilusPlan empty_tenant_days =
 	REMOVE_EMPTY_SHARDS("nilus.run_rollup_tenant_day", "", "bucket = ANY ($3)", "");
-static NilusPlan empty_user_hours =
-	REMOVE_EMPTY_SHARDS("nilus.run_rollup_user", "run_as_user, ",
-						"(run_as_user, bucket) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))",
-						" AND t.run_as_user = l.run_as_user AND e.run_as_user = l.run_as_user");
+static NilusPlan empty_tenant_minutes =
+	REMOVE_EMPTY_SHARDS("nilus.run_rollup_tenant_minute", "", "bucket = ANY ($3)", "");
+#define REMOVE_EMPTY_USER_SHARDS(table) \
+	REMOVE_EMPTY_SHARDS(table, "run_as_user, ", \
+						"(run_as_user, bucket) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))", \
+						" AND t.run_as_user = l.run_as_user AND e.run_as_user = l.run_as_user")
+static NilusPlan empty_user_hours = REMOVE_EMPTY_USER_SHARDS("nilus.run_rollup_user");
+static NilusPlan empty_user_minutes = REMOVE_EMPTY_USER_SHARDS("nilus.run_rollup_user_minute");
 
 /*
  * Offset records older than the cutoff whose key has a later record: $1
@@ -230,7 +263,9 @@ enum RemovedRunsColumn
 	NO_KEY = 0,
 	RUNS_REMOVED = 1,
 	RESOURCE_HOUR_IDS, RESOURCE_HOURS, RESOURCE_DAY_IDS, RESOURCE_DAYS,
-	TENANT_HOURS, TENANT_DAYS, USER_HOUR_NAMES, USER_HOURS
+	TENANT_HOURS, TENANT_DAYS, USER_HOUR_NAMES, USER_HOURS,
+	RESOURCE_MINUTE_IDS, RESOURCE_MINUTES, TENANT_MINUTES, USER_MINUTE_NAMES, USER_MINUTES,
+	RESOURCE_SECOND_IDS, RESOURCE_SECONDS
 };
 
 /* Runs the statement on the rows of a rollup that remove_runs touched, if any. */
@@ -264,12 +299,18 @@ prune_runs(Datum tenant, Datum cutoff, Datum batch_size)
 	nilus_execute_without_rollup_trigger(&remove_runs, values, NULL);
 	touched = SPI_copytuple(SPI_tuptable->vals[0]);
 	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	on_touched_rows(&second_maxima, tenant, touched, desc, RESOURCE_SECOND_IDS, RESOURCE_SECONDS);
+	on_touched_rows(&minute_maxima, tenant, touched, desc, RESOURCE_MINUTE_IDS, RESOURCE_MINUTES);
 	on_touched_rows(&hour_maxima, tenant, touched, desc, RESOURCE_HOUR_IDS, RESOURCE_HOURS);
 	on_touched_rows(&day_maxima, tenant, touched, desc, RESOURCE_DAY_IDS, RESOURCE_DAYS);
+	on_touched_rows(&empty_seconds, tenant, touched, desc, RESOURCE_SECOND_IDS, RESOURCE_SECONDS);
+	on_touched_rows(&empty_minutes, tenant, touched, desc, RESOURCE_MINUTE_IDS, RESOURCE_MINUTES);
 	on_touched_rows(&empty_hours, tenant, touched, desc, RESOURCE_HOUR_IDS, RESOURCE_HOURS);
 	on_touched_rows(&empty_days, tenant, touched, desc, RESOURCE_DAY_IDS, RESOURCE_DAYS);
+	on_touched_rows(&empty_tenant_minutes, tenant, touched, desc, NO_KEY, TENANT_MINUTES);
 	on_touched_rows(&empty_tenant_hours, tenant, touched, desc, NO_KEY, TENANT_HOURS);
 	on_touched_rows(&empty_tenant_days, tenant, touched, desc, NO_KEY, TENANT_DAYS);
+	on_touched_rows(&empty_user_minutes, tenant, touched, desc, USER_MINUTE_NAMES, USER_MINUTES);
 	on_touched_rows(&empty_user_hours, tenant, touched, desc, USER_HOUR_NAMES, USER_HOURS);
 	return DatumGetInt64(SPI_getbinval(touched, desc, RUNS_REMOVED, &isnull));
 }

@@ -1,6 +1,6 @@
 /*
- * rollup.c: keeps the hourly and daily run rollups equal to
- * nilus.pipeline_run.
+ * rollup.c: keeps the run rollups by second (resources only), minute, hour
+ * and day equal to nilus.pipeline_run.
  *
  * A trigger rather than code in store_run, so that every write path (the
  * runtime's posts, an operator's correcting UPDATE, a retention DELETE)
@@ -9,13 +9,20 @@
  * contribution out, then puts the new one in.  Counts and sums are exact
  * under all three; a maximum is not, so when the value that leaves a bucket
  * may have been its maximum and no greater one replaces it, the old row is
- * taken out and the bucket's maximum recomputed from its runs (one resource,
- * one hour), the day's from its hours.  Each statement writes the hourly row
- * and the daily row together.  The statements are planned once, generically:
- * the plan does not depend on the values.
+ * taken out and the bucket's maximum recomputed: the second's from its runs
+ * (one resource, one second), the minute's from its seconds, the hour's from
+ * its minutes, the day's from its hours.  One statement writes a run's rows
+ * of every grain in one table family (resource, tenant, user): three
+ * statements a new run, whatever the number of grains.  Every statement
+ * takes rows finest first, so that writers do not deadlock: PostgreSQL runs
+ * the main statement first, then the WITH statements last to first, so the
+ * finest grain is the main statement and the coarsest the first WITH.  The
+ * statements are planned once, generically: the plan does not depend on the
+ * values.
  */
 #include "postgres.h"
 
+#include "compat.h"
 #include "rollup_pause.h"
 #include "spi.h"
 #include "time_range.h"
@@ -30,11 +37,17 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-/* Tenant and user rows are split in shards by backend: see the install script. */
-#define ROLLUP_SHARDS 4
+/*
+ * Tenant and user rows are split in shards by backend: each running backend
+ * writes the shard of its slot, so concurrent writers of one tenant never
+ * wait for one another's rows (each holds its rows until its commit).  A
+ * bucket has a row per slot that wrote it; slots are reused, so about as
+ * many as connections were open at once (the shim's pool).
+ */
+#define MY_SHARD ((int16) (NILUS_MY_BACKEND_SLOT % (PG_INT16_MAX + 1)))
 
 /*
- * The statements' text for one rollup table, hourly or daily: bucket is the
+ * The statements' text for one rollup table, of any grain: bucket is the
  * parameter holding the row's bucket.
  */
 #define ADD_TENANT_COUNTS(table, bucket) \
@@ -51,6 +64,12 @@
 	"failed = r.failed + EXCLUDED.failed, durations = r.durations + EXCLUDED.durations, " \
 	"duration_sum = r.duration_sum + EXCLUDED.duration_sum, " \
 	"duration_max = greatest(r.duration_max, EXCLUDED.duration_max)"
+/* A user row: $8 the user. */
+#define ADD_USER_COUNTS(table, bucket) \
+	"INSERT INTO " table " AS r (tenant, bucket, shard, runs, succeeded, failed, run_as_user) " \
+	"VALUES ($1, " bucket ", $3, $4, $5, $6, $8) ON CONFLICT (tenant, run_as_user, bucket, shard) DO UPDATE SET " \
+	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
+	"failed = r.failed + EXCLUDED.failed"
 /* max_query: the bucket's maximum recomputed, when the leaving value may have been it. */
 #define REMOVE_FROM_RESOURCE(table, bucket, max_query) \
 	"UPDATE " table " SET runs = runs - 1, succeeded = succeeded - $4, " \
@@ -58,7 +77,7 @@
 	"duration_max = CASE WHEN $8 AND $7 >= duration_max THEN (" max_query ") " \
 	"ELSE duration_max END " \
 	"WHERE tenant = $1 AND resource_id = $2 AND bucket = " bucket
-/* The plan of REMOVE_FROM_RESOURCE: both take remove_from_resource's 9 values. */
+/* The plan of REMOVE_FROM_RESOURCE: all take remove_from_resource's 9 values. */
 #define REMOVE_PLAN(table, bucket, max_query) \
 	{ \
 		REMOVE_FROM_RESOURCE(table, bucket, max_query), \
@@ -73,6 +92,8 @@ typedef struct RunContribution
 	Datum		resource_id;
 	Datum		run_as_user;
 	bool		has_user;
+	TimestampTz second;			/* UTC second */
+	TimestampTz minute;			/* UTC minute */
 	TimestampTz bucket;			/* UTC hour */
 	TimestampTz day;			/* UTC day */
 	bool		succeeded;		/* finished, successfully */
@@ -99,8 +120,10 @@ contribution_of(HeapTuple row, TupleDesc desc)
 	c.resource_id = column(row, desc, "resource_id", &isnull);
 	c.run_as_user = column(row, desc, "run_as_user", &isnull);
 	c.has_user = !isnull;
-	c.bucket = nilus_floor(DatumGetTimestampTz(column(row, desc, "started_at", &isnull)),
-						   USECS_PER_HOUR);
+	c.second = nilus_floor(DatumGetTimestampTz(column(row, desc, "started_at", &isnull)),
+						   USECS_PER_SEC);
+	c.minute = nilus_floor(c.second, USECS_PER_MINUTE);
+	c.bucket = nilus_floor(c.minute, USECS_PER_HOUR);
 	c.day = nilus_floor(c.bucket, USECS_PER_DAY);
 	outcome = column(row, desc, "is_success", &isnull);
 	c.succeeded = !isnull && DatumGetBool(outcome);
@@ -125,7 +148,7 @@ same_rows(const RunContribution *a, const RunContribution *b)
 		text_equal(a->resource_id, b->resource_id) &&
 		a->has_user == b->has_user &&
 		(!a->has_user || text_equal(a->run_as_user, b->run_as_user)) &&
-		a->bucket == b->bucket;
+		a->second == b->second;
 }
 
 static bool
@@ -143,30 +166,31 @@ static void
 add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
 {
 	static NilusPlan tenant_counts = {
-		"WITH hour AS (" ADD_TENANT_COUNTS("nilus.run_rollup_tenant", "$2") ") "
-		ADD_TENANT_COUNTS("nilus.run_rollup_tenant_day", "$7"),
-		7, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID},
+		"WITH day AS (" ADD_TENANT_COUNTS("nilus.run_rollup_tenant_day", "$8") "), "
+		"hour AS (" ADD_TENANT_COUNTS("nilus.run_rollup_tenant", "$7") ") "
+		ADD_TENANT_COUNTS("nilus.run_rollup_tenant_minute", "$2"),
+		8, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID},
 		.generic = true
 	};
 	static NilusPlan user_counts = {
-		"INSERT INTO nilus.run_rollup_user AS r (tenant, bucket, shard, runs, succeeded, failed, run_as_user) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, run_as_user, bucket, shard) DO UPDATE SET "
-		"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, "
-		"failed = r.failed + EXCLUDED.failed",
-		7, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TEXTOID}, .generic = true
+		"WITH hour AS (" ADD_USER_COUNTS("nilus.run_rollup_user", "$7") ") "
+		ADD_USER_COUNTS("nilus.run_rollup_user_minute", "$2"),
+		8, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID},
+		.generic = true
 	};
-	Datum		values[7] = {
-		c->tenant, TimestampTzGetDatum(c->bucket), Int16GetDatum(MyProcPid % ROLLUP_SHARDS),
+	Datum		values[8] = {
+		c->tenant, TimestampTzGetDatum(c->minute), Int16GetDatum(MY_SHARD),
 		Int64GetDatum(runs), Int64GetDatum(succeeded), Int64GetDatum(failed),
-		TimestampTzGetDatum(c->day)
+		TimestampTzGetDatum(c->bucket), TimestampTzGetDatum(c->day)
 	};
 
 	if (runs == 0 && succeeded == 0 && failed == 0)
 		return;
 	nilus_execute(&tenant_counts, values, NULL, false, 0);
-	values[6] = c->run_as_user;
-	if (c->has_user)
-		nilus_execute(&user_counts, values, NULL, false, 0);
+	if (!c->has_user)
+		return;
+	values[7] = c->run_as_user;
+	nilus_execute(&user_counts, values, NULL, false, 0);
 }
 
 /*
@@ -179,21 +203,23 @@ add_to_resource(const RunContribution *c, const RunContribution *old)
 {
 	static const RunContribution no_run;	/* counts nothing */
 	static NilusPlan add = {
-		"WITH hour AS (" ADD_TO_RESOURCE("nilus.run_rollup_resource", "$3") ") "
-		ADD_TO_RESOURCE("nilus.run_rollup_resource_day", "$11"),
-		11, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID,
-		FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID},
+		"WITH day AS (" ADD_TO_RESOURCE("nilus.run_rollup_resource_day", "$13") "), "
+		"hour AS (" ADD_TO_RESOURCE("nilus.run_rollup_resource", "$12") "), "
+		"minute AS (" ADD_TO_RESOURCE("nilus.run_rollup_resource_minute", "$11") ") "
+		ADD_TO_RESOURCE("nilus.run_rollup_resource_second", "$3"),
+		13, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID,
+		FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
 		.generic = true
 	};
 	const RunContribution *o = old ? old : &no_run;
-	Datum		values[11] = {
-		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket), Int64GetDatum(old == NULL),
+	Datum		values[13] = {
+		c->tenant, c->resource_id, TimestampTzGetDatum(c->second), Int64GetDatum(old == NULL),
 		Int64GetDatum(c->succeeded - o->succeeded), Int64GetDatum(c->failed - o->failed),
 		Int64GetDatum(c->has_duration - o->has_duration),
 		Float8GetDatum(c->duration), Float8GetDatum(o->duration), Float8GetDatum(c->duration),
-		TimestampTzGetDatum(c->day)
+		TimestampTzGetDatum(c->minute), TimestampTzGetDatum(c->bucket), TimestampTzGetDatum(c->day)
 	};
-	char		nulls[11] = "          ";
+	char		nulls[13] = "            ";
 
 	nulls[9] = c->has_duration ? ' ' : 'n';
 	nilus_execute(&add, values, nulls, false, 0);
@@ -202,11 +228,24 @@ add_to_resource(const RunContribution *c, const RunContribution *old)
 static void
 remove_from_resource(const RunContribution *c)
 {
-	static NilusPlan remove_hour =
-		REMOVE_PLAN("nilus.run_rollup_resource", "$3",
+	/* $9, the day, is unused here: null. */
+	static NilusPlan remove_second =
+		REMOVE_PLAN("nilus.run_rollup_resource_second", "$3",
 					"SELECT max(duration_sec) FROM nilus.pipeline_run "
 					"WHERE tenant = $1 AND resource_id = $2 AND started_at >= $3 "
-					"AND started_at < $3 + interval '1 hour' AND is_success IS NOT NULL");
+					"AND started_at < $3 + interval '1 second' AND is_success IS NOT NULL");
+	/* After the second's row: the minute's maximum is the greatest of its seconds'. */
+	static NilusPlan remove_minute =
+		REMOVE_PLAN("nilus.run_rollup_resource_minute", "$3",
+					"SELECT max(duration_max) FROM nilus.run_rollup_resource_second "
+					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $3 "
+					"AND bucket < $3 + interval '1 minute'");
+	/* After the minute's row: the hour's maximum is the greatest of its minutes'. */
+	static NilusPlan remove_hour =
+		REMOVE_PLAN("nilus.run_rollup_resource", "$3",
+					"SELECT max(duration_max) FROM nilus.run_rollup_resource_minute "
+					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $3 "
+					"AND bucket < $3 + interval '1 hour'");
 	/* After the hour's row: the day's maximum is the greatest of its hours'. */
 	static NilusPlan remove_day =
 		REMOVE_PLAN("nilus.run_rollup_resource_day", "$9",
@@ -214,12 +253,16 @@ remove_from_resource(const RunContribution *c)
 					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $9 "
 					"AND bucket < $9 + interval '1 day'");
 	Datum		values[9] = {
-		c->tenant, c->resource_id, TimestampTzGetDatum(c->bucket),
+		c->tenant, c->resource_id, TimestampTzGetDatum(c->second),
 		Int64GetDatum(c->succeeded), Int64GetDatum(c->failed),
 		Int64GetDatum(c->has_duration), Float8GetDatum(c->duration), BoolGetDatum(c->has_duration),
 		TimestampTzGetDatum(c->day)
 	};
 
+	nilus_execute(&remove_second, values, "        n", false, 0);
+	values[2] = TimestampTzGetDatum(c->minute);
+	nilus_execute(&remove_minute, values, "        n", false, 0);
+	values[2] = TimestampTzGetDatum(c->bucket);
 	nilus_execute(&remove_hour, values, NULL, false, 0);
 	nilus_execute(&remove_day, values, NULL, false, 0);
 }

@@ -2,10 +2,11 @@
  * run_count.c: the exact number of runs a listing's filter selects, from
  * the rollups.
  *
- * The filter's range is split (rollup_window.c): its whole days and hours
- * are summed from the rollups, its two partial hours counted from the runs,
- * so the cost follows the range's days plus at most 46 hours and the runs
- * of an hour, not the number of runs in it.
+ * The filter's range is split (rollup_window.c): its whole days, hours and
+ * minutes are summed from the rollups, its two partial minutes counted from
+ * the runs, so the cost follows the range's days plus at most 46 hours, 118
+ * minutes and the runs of half a minute at each edge, not the number of
+ * runs in it.
  */
 #include "postgres.h"
 
@@ -54,10 +55,11 @@ range_sum(const char *column, const char *table, const char *key, int lo, int hi
 }
 
 /*
- * The rollup's sum over the whole hours and days of split: $1..$4 are the
- * filter's tenant, resource_id, run_as_user and is_success (run_filter.h),
- * $7..$12 the split's hours, days and hours (nilus_split_values from $5).
- * Users have no daily rows: their hours run from $7 to $12.
+ * The rollup's sum over the whole minutes, hours and days of split: $1..$4
+ * are the filter's tenant, resource_id, run_as_user and is_success
+ * (run_filter.h), $9..$18 the split's minutes, hours, days, hours and
+ * minutes (nilus_split_values from $5; its seconds are empty, split by
+ * minute).  Users have no daily rows: their hours run from $11 to $16.
  */
 static const char *
 rollup_sum_sql(enum RollupTable table, const char *column)
@@ -65,15 +67,21 @@ rollup_sum_sql(enum RollupTable table, const char *column)
 	static const char *const keys[3] = {
 		"tenant = $1", "tenant = $1 AND resource_id = $2", "tenant = $1 AND run_as_user = $3"
 	};
+	static const char *const minutes[3] = {
+		"run_rollup_tenant_minute", "run_rollup_resource_minute", "run_rollup_user_minute"
+	};
 	static const char *const hourly[3] = {"run_rollup_tenant", "run_rollup_resource", "run_rollup_user"};
 	static const char *const daily[3] = {"run_rollup_tenant_day", "run_rollup_resource_day", NULL};
+	const char *lower_minutes = range_sum(column, minutes[table], keys[table], 9, 10);
+	const char *upper_minutes = range_sum(column, minutes[table], keys[table], 17, 18);
 
 	if (!daily[table])
-		return psprintf("SELECT %s::int8", range_sum(column, hourly[table], keys[table], 7, 12));
-	return psprintf("SELECT (%s + %s + %s)::int8",
-					range_sum(column, hourly[table], keys[table], 7, 8),
-					range_sum(column, daily[table], keys[table], 9, 10),
-					range_sum(column, hourly[table], keys[table], 11, 12));
+		return psprintf("SELECT (%s + %s + %s)::int8", lower_minutes,
+						range_sum(column, hourly[table], keys[table], 11, 16), upper_minutes);
+	return psprintf("SELECT (%s + %s + %s + %s + %s)::int8", lower_minutes,
+					range_sum(column, hourly[table], keys[table], 11, 12),
+					range_sum(column, daily[table], keys[table], 13, 14),
+					range_sum(column, hourly[table], keys[table], 15, 16), upper_minutes);
 }
 
 static int64
@@ -93,15 +101,15 @@ rollup_count(const NilusRunFilter *filter, const SplitWindow *split)
 
 	if (sum->sql == NULL)
 	{
-		static const Oid types[FILTER_KEYS + NILUS_SPLIT_VALUES] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID,
-			TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		static const Oid keys[FILTER_KEYS] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID};
 
-		memcpy(sum->argtypes, types, sizeof(types));
-		sum->nargs = lengthof(types);
+		memcpy(sum->argtypes, keys, sizeof(keys));
+		for (int i = FILTER_KEYS; i < FILTER_KEYS + NILUS_SPLIT_VALUES; i++)
+			sum->argtypes[i] = TIMESTAMPTZOID;
+		sum->nargs = FILTER_KEYS + NILUS_SPLIT_VALUES;
 		sum->sql = nilus_keep_string(rollup_sum_sql(table, columns[column]));
 	}
-	if (split->lower_hours.lo >= split->upper_hours.hi)
+	if (split->lower_minutes.lo >= split->upper_minutes.hi)
 		return 0;
 	nilus_run_filter_args(filter, &args);
 	memcpy(values, args.values, FILTER_KEYS * sizeof(Datum));
@@ -113,57 +121,57 @@ rollup_count(const NilusRunFilter *filter, const SplitWindow *split)
 }
 
 /*
- * The runs of a filter within an edge, a part of one hour.  An edge longer
- * than half its hour is the hour's rollup count less the runs of the rest
- * of the hour: the runs read are those of half an hour at most.
+ * The runs of a filter within an edge, a part of one minute.  An edge longer
+ * than half its minute is the minute's rollup count less the runs of the
+ * rest of the minute: the runs read are those of half a minute at most.
  */
 static int64
 edge_count(const NilusRunFilter *filter, NilusRange range)
 {
 	NilusRunFilter part = *filter;
-	TimestampTz hour = nilus_floor(range.lo, USECS_PER_HOUR);
-	SplitWindow whole_hour;
+	TimestampTz minute = nilus_floor(range.lo, USECS_PER_MINUTE);
+	SplitWindow whole_minute;
 	int64		count;
 
 	if (TIMESTAMP_NOT_FINITE(range.lo) || TIMESTAMP_NOT_FINITE(range.hi) ||
-		range.hi - range.lo <= USECS_PER_HOUR / 2)
+		range.hi - range.lo <= USECS_PER_MINUTE / 2)
 	{
 		part.range = range;
 		return exact_count(&part);
 	}
-	whole_hour = nilus_split_window((NilusRange) {hour, hour + USECS_PER_HOUR});
-	count = rollup_count(filter, &whole_hour);
-	part.range = (NilusRange) {hour, range.lo};
+	whole_minute = nilus_split_window((NilusRange) {minute, minute + USECS_PER_MINUTE}, USECS_PER_MINUTE);
+	count = rollup_count(filter, &whole_minute);
+	part.range = (NilusRange) {minute, range.lo};
 	count -= exact_count(&part);
-	part.range = (NilusRange) {range.hi, hour + USECS_PER_HOUR};
+	part.range = (NilusRange) {range.hi, minute + USECS_PER_MINUTE};
 	return count - exact_count(&part);
 }
 
 /*
- * The filter's range, ending at the end of its last hour instead when that
- * hour is the hour of now (or later) and no run of the filter lies after the
- * range in it: the count is the same, and the hour being written is read
- * from its rollup row instead of its runs.  Ranges ending earlier are not
- * probed: their hours have runs on both sides of an edge as a rule.
+ * The filter's range, ending at the end of its last minute instead when that
+ * minute is the minute of now (or later) and no run of the filter lies after
+ * the range in it: the count is the same, and the minute being written is
+ * read from its rollup row instead of its runs.  Ranges ending earlier are
+ * not probed: their minutes have runs on both sides of an edge as a rule.
  */
 static NilusRange
 widen_into_quiet_now(const NilusRunFilter *filter)
 {
 	static NilusPlan probes[NILUS_FILTER_PLANS];
 	NilusRunFilter rest = *filter;
-	TimestampTz hour_end = nilus_ceil(filter->range.hi, USECS_PER_HOUR);
+	TimestampTz minute_end = nilus_ceil(filter->range.hi, USECS_PER_MINUTE);
 	NilusFilterArgs args;
 
-	if (TIMESTAMP_NOT_FINITE(filter->range.hi) || hour_end == filter->range.hi ||
-		hour_end <= GetCurrentTransactionStartTimestamp())
+	if (TIMESTAMP_NOT_FINITE(filter->range.hi) || minute_end == filter->range.hi ||
+		minute_end <= GetCurrentTransactionStartTimestamp())
 		return filter->range;
-	rest.range = (NilusRange) {filter->range.hi, hour_end};
+	rest.range = (NilusRange) {filter->range.hi, minute_end};
 	nilus_run_filter_args(&rest, &args);
 	nilus_execute(nilus_run_filter_plan(probes, &args, "SELECT 1", " LIMIT 1"),
 				  args.values, args.nulls, true, 1);
 	if (SPI_processed > 0)
 		return filter->range;
-	return (NilusRange) {filter->range.lo, hour_end};
+	return (NilusRange) {filter->range.lo, minute_end};
 }
 
 /*
@@ -180,7 +188,7 @@ nilus_count_runs(const NilusRunFilter *filter)
 	if (filter->resource_id && filter->run_as_user)
 		return exact_count(filter);
 	widened.range = widen_into_quiet_now(filter);
-	split = nilus_split_window(widened.range);
+	split = nilus_split_window(widened.range, USECS_PER_MINUTE);
 	return rollup_count(&widened, &split) + edge_count(&widened, split.lower_edge) +
 		edge_count(&widened, split.upper_edge);
 }

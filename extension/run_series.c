@@ -37,18 +37,22 @@
 	" WHERE tenant = $1 " resource " AND bucket >= " lo " AND bucket < " hi
 
 /*
- * $1 tenant, $2 resource_id, $3..$12 the split, $13 the bucket in seconds,
- * $14 and $15 the first and last bucket.  Buckets are multiples of their
+ * $1 tenant, $2 resource_id, $3..$20 the split, $21 the bucket in seconds,
+ * $22 and $23 the first and last bucket.  Buckets are multiples of their
  * width since the epoch: UTC hours and days.
  */
 #define SERIES_SQL(resource) \
 	"WITH parts AS (" \
 	SERIES_RUNS(resource, "$3", "$4") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource", "$5", "$6") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_day", "$7", "$8") " UNION ALL " \
+	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_second", "$5", "$6") " UNION ALL " \
+	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_minute", "$7", "$8") " UNION ALL " \
 	SERIES_ROLLUP(resource, "nilus.run_rollup_resource", "$9", "$10") " UNION ALL " \
-	SERIES_RUNS(resource, "$11", "$12") "), " \
-	"buckets AS (SELECT date_bin($13 * interval '1 second', at, timestamptz '1970-01-01 00:00:00+00') AS bucket_start, " \
+	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_day", "$11", "$12") " UNION ALL " \
+	SERIES_ROLLUP(resource, "nilus.run_rollup_resource", "$13", "$14") " UNION ALL " \
+	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_minute", "$15", "$16") " UNION ALL " \
+	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_second", "$17", "$18") " UNION ALL " \
+	SERIES_RUNS(resource, "$19", "$20") "), " \
+	"buckets AS (SELECT date_bin($21 * interval '1 second', at, timestamptz '1970-01-01 00:00:00+00') AS bucket_start, " \
 	"                   sum(succeeded) AS successful, sum(failed) AS failed, sum(durations) AS durations, " \
 	"                   sum(duration_sum) AS duration_sum, max(duration_max) AS max_duration " \
 	"              FROM parts GROUP BY 1) " \
@@ -56,12 +60,14 @@
 	"       coalesce(successful, 0)::int8 AS successful_runs, coalesce(failed, 0)::int8 AS failed_runs, " \
 	"       round(duration_sum / nullif(durations, 0), 2)::float8 AS avg_duration_sec, " \
 	"       max_duration AS max_duration_sec " \
-	"  FROM generate_series($14::timestamptz, $15::timestamptz, $13 * interval '1 second') AS s(bucket_start) " \
+	"  FROM generate_series($22::timestamptz, $23::timestamptz, $21 * interval '1 second') AS s(bucket_start) " \
 	"  LEFT JOIN buckets b ON b.bucket_start = s.bucket_start ORDER BY s.bucket_start"
 #define SERIES_TYPES \
 	{TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
 	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
-	TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
+	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
+	INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 
 /* Periods up to this long default to hourly buckets, longer ones to daily. */
 #define HOURLY_UP_TO (7 * USECS_PER_DAY)
@@ -88,7 +94,7 @@ bucket_width(const char *bucket, NilusRange window)
 static SplitWindow
 split_for(NilusRange window, int64 width)
 {
-	SplitWindow split = nilus_split_window(window);
+	SplitWindow split = nilus_split_window(window, USECS_PER_SEC);
 
 	if (width == USECS_PER_HOUR)
 	{
@@ -102,19 +108,19 @@ split_for(NilusRange window, int64 width)
 static void
 read_series(const char *tenant, const char *resource_id, NilusRange window, int64 width)
 {
-	static NilusPlan of_tenant = {SERIES_SQL("AND $2::text IS NULL"), 15, SERIES_TYPES};
-	static NilusPlan of_resource = {SERIES_SQL("AND resource_id = $2"), 15, SERIES_TYPES};
+	static NilusPlan of_tenant = {SERIES_SQL("AND $2::text IS NULL"), 23, SERIES_TYPES};
+	static NilusPlan of_resource = {SERIES_SQL("AND resource_id = $2"), 23, SERIES_TYPES};
 	SplitWindow split = split_for(window, width);
-	Datum		values[15];
-	char		nulls[16] = "               ";
+	Datum		values[23];
+	char		nulls[24] = "                       ";
 
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = resource_id ? CStringGetTextDatum(resource_id) : (Datum) 0;
 	nulls[1] = resource_id ? ' ' : 'n';
 	nilus_split_values(&split, values, 2);
-	values[12] = Int32GetDatum((int32) (width / USECS_PER_SEC));
-	values[13] = TimestampTzGetDatum(nilus_floor(window.lo, width));
-	values[14] = TimestampTzGetDatum(nilus_floor(window.hi - 1, width));
+	values[20] = Int32GetDatum((int32) (width / USECS_PER_SEC));
+	values[21] = TimestampTzGetDatum(nilus_floor(window.lo, width));
+	values[22] = TimestampTzGetDatum(nilus_floor(window.hi - 1, width));
 	nilus_execute(resource_id ? &of_resource : &of_tenant, values, nulls, true, 0);
 }
 

@@ -3,10 +3,14 @@
  *
  * The window [now - period, now] is answered as the whole UTC days inside
  * it, read from a daily rollup, the whole hours left at either end from an
- * hourly rollup, and the runs of the two partial hours at the edges from
- * nilus.pipeline_run itself (rollup_window.c): the cost follows the window's
- * days plus at most 46 hours and the runs of 2 hours, not the number of runs
- * in it, and the answer equals the plain aggregate.
+ * hourly rollup, the whole minutes left beyond those from a minute rollup,
+ * the whole seconds left beyond those from a second rollup, and the runs of
+ * the two partial seconds at the edges from nilus.pipeline_run itself
+ * (rollup_window.c): the cost follows the window's days plus at most 46
+ * hours, 118 minutes, 118 seconds and the runs of 2 seconds, not the number
+ * of runs in it, and the answer equals the plain aggregate.  (A maximum
+ * cannot be subtracted, so an edge is not the rollup of its minute less the
+ * rest of the minute, as a listing's total is: seconds bound it instead.)
  */
 #include "postgres.h"
 
@@ -29,31 +33,31 @@
 	"AND started_at >= " lo " AND started_at < " hi " AND is_success IS NOT NULL"
 
 /*
- * The stats window widened to the whole hour at either end where the hour's
- * part outside the window has no finished run: the answer is the same, and
- * that hour is read from its rollup row instead of its runs.  The hour of
- * now has no runs after now, unless a clock was ahead, so the runs of the
- * hour being written are not read again by every stats call.
+ * The stats window widened to the whole second at either end where the
+ * second's part outside the window has no finished run: the answer is the
+ * same, and that second is read from its rollup row instead of its runs.
+ * The second of now has no runs after now, unless a clock was ahead, so the
+ * runs of the second being written are not read again by every stats call.
  */
 static NilusRange
-widen_to_quiet_hours(Datum tenant, Datum resource_id, NilusRange window)
+widen_to_quiet_seconds(Datum tenant, Datum resource_id, NilusRange window)
 {
 	static NilusPlan outside = {
 		"SELECT NOT EXISTS (SELECT 1 " FINISHED_RUNS("$3", "$4") "), "
 		"       NOT EXISTS (SELECT 1 " FINISHED_RUNS("$5", "$6") ")",
 		6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 	};
-	TimestampTz hour_lo = nilus_floor(window.lo, USECS_PER_HOUR);
-	TimestampTz hour_hi = nilus_ceil(window.hi, USECS_PER_HOUR);
-	Datum		values[6] = {tenant, resource_id, TimestampTzGetDatum(hour_lo),
-		TimestampTzGetDatum(window.lo), TimestampTzGetDatum(window.hi), TimestampTzGetDatum(hour_hi)};
+	TimestampTz second_lo = nilus_floor(window.lo, USECS_PER_SEC);
+	TimestampTz second_hi = nilus_ceil(window.hi, USECS_PER_SEC);
+	Datum		values[6] = {tenant, resource_id, TimestampTzGetDatum(second_lo),
+		TimestampTzGetDatum(window.lo), TimestampTzGetDatum(window.hi), TimestampTzGetDatum(second_hi)};
 	bool		isnull;
 
 	nilus_execute(&outside, values, NULL, true, 1);
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-		window.lo = hour_lo;
+		window.lo = second_lo;
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-		window.hi = hour_hi;
+		window.hi = second_hi;
 	return window;
 }
 
@@ -68,14 +72,15 @@ widen_to_quiet_hours(Datum tenant, Datum resource_id, NilusRange window)
 	"duration_sec AS duration_max " FINISHED_RUNS("$%d", "$%d")
 
 /*
- * One statement over the split ($3..$12, split_values).  Averages and rates
+ * One statement over the split ($3..$20, split_values).  Averages and rates
  * are rounded to 2 decimals.
  */
 static NilusPlan resource_stats = {
 	NULL,
-	12, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	20, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID}
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
 PG_FUNCTION_INFO_V1(nilus_pipeline_stats);
@@ -89,7 +94,7 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	NilusRange	window;
 	SplitWindow split;
-	Datum		values[12];
+	Datum		values[2 + NILUS_SPLIT_VALUES];
 	NilusJson	js;
 
 	window = nilus_period_window(period, now);
@@ -101,7 +106,7 @@ nilus_pipeline_stats(PG_FUNCTION_ARGS)
 														nilus_split_totals_sql(STATS_RUNS, STATS_ROLLUP, 3, NULL)));
 	nj_init(&js);
 	nilus_spi_connect();
-	split = nilus_split_window(widen_to_quiet_hours(values[0], values[1], window));
+	split = nilus_split_window(widen_to_quiet_seconds(values[0], values[1], window), USECS_PER_SEC);
 	nilus_split_values(&split, values, 2);
 	nilus_execute(&resource_stats, values, NULL, true, 1);
 	nj_begin_object(&js);

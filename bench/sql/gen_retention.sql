@@ -19,6 +19,22 @@ SELECT :'tenant', gen_random_uuid(), 'workflow-' || lpad(r::text, 2, '0'), 'pipe
  ORDER BY s;
 ALTER TABLE nilus.pipeline_run ENABLE TRIGGER pipeline_run_rollup;
 
+INSERT INTO nilus.run_rollup_resource_second
+SELECT tenant, resource_id, date_trunc('second', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success),
+       count(*) FILTER (WHERE NOT is_success), count(duration_sec), coalesce(sum(duration_sec::numeric), 0), max(duration_sec)
+  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_resource_minute
+SELECT tenant, resource_id, date_trunc('minute', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success),
+       count(*) FILTER (WHERE NOT is_success), count(duration_sec), coalesce(sum(duration_sec::numeric), 0), max(duration_sec)
+  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_tenant_minute
+SELECT tenant, date_trunc('minute', started_at, 'UTC'), 0, count(*), count(*) FILTER (WHERE is_success),
+       count(*) FILTER (WHERE NOT is_success)
+  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2;
+INSERT INTO nilus.run_rollup_user_minute
+SELECT tenant, run_as_user, date_trunc('minute', started_at, 'UTC'), 0, count(*), count(*) FILTER (WHERE is_success),
+       count(*) FILTER (WHERE NOT is_success)
+  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
 INSERT INTO nilus.run_rollup_resource
 SELECT tenant, resource_id, date_trunc('hour', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success),
        count(*) FILTER (WHERE NOT is_success), count(duration_sec), coalesce(sum(duration_sec::numeric), 0), max(duration_sec)

@@ -236,40 +236,39 @@ def after_a_shard_move_calls_follow_and_cdc_order_holds():
     calls_land_on(tenant, new, "get_offsets", "/pipeline/cdc/offsets", 3)
 
 
-ROLLUP_CHECKS = {
-    "run_rollup_resource": (
-        "SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max "
-        "FROM nilus.run_rollup_resource WHERE runs <> 0",
-        "SELECT tenant, resource_id, date_trunc('hour', started_at, 'UTC'), count(*), "
-        "count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success), "
-        "count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL), "
-        "coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0), "
-        "max(duration_sec) FILTER (WHERE is_success IS NOT NULL) FROM nilus.pipeline_run GROUP BY 1, 2, 3"),
-    "run_rollup_resource_day": (
-        "SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max "
-        "FROM nilus.run_rollup_resource_day WHERE runs <> 0",
-        "SELECT tenant, resource_id, date_trunc('day', started_at, 'UTC'), count(*), "
-        "count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success), "
-        "count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL), "
-        "coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0), "
-        "max(duration_sec) FILTER (WHERE is_success IS NOT NULL) FROM nilus.pipeline_run GROUP BY 1, 2, 3"),
-    "run_rollup_tenant": (
-        "SELECT tenant, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.run_rollup_tenant "
-        "GROUP BY 1, 2 HAVING sum(runs) <> 0",
-        "SELECT tenant, date_trunc('hour', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success), "
-        "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2"),
-    "run_rollup_tenant_day": (
-        "SELECT tenant, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.run_rollup_tenant_day "
-        "GROUP BY 1, 2 HAVING sum(runs) <> 0",
-        "SELECT tenant, date_trunc('day', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success), "
-        "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2"),
-    "run_rollup_user": (
-        "SELECT tenant, run_as_user, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.run_rollup_user "
-        "GROUP BY 1, 2, 3 HAVING sum(runs) <> 0",
-        "SELECT tenant, run_as_user, date_trunc('hour', started_at, 'UTC'), count(*), "
-        "count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success) "
-        "FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3"),
-}
+def rollup_checks():
+    """Per rollup table: the rows it holds that count runs, and the same from the runs."""
+    resource = ("tenant, resource_id, {bucket}, count(*), count(*) FILTER (WHERE is_success), "
+                "count(*) FILTER (WHERE NOT is_success), "
+                "count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL), "
+                "coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0), "
+                "max(duration_sec) FILTER (WHERE is_success IS NOT NULL) FROM nilus.pipeline_run GROUP BY 1, 2, 3")
+    tenant = ("tenant, {bucket}, count(*), count(*) FILTER (WHERE is_success), "
+              "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2")
+    user = ("tenant, run_as_user, {bucket}, count(*), count(*) FILTER (WHERE is_success), "
+            "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3")
+    stored = {
+        "resource": "SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max "
+                    "FROM nilus.{table} WHERE runs <> 0",
+        "tenant": "SELECT tenant, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.{table} "
+                  "GROUP BY 1, 2 HAVING sum(runs) <> 0",
+        "user": "SELECT tenant, run_as_user, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.{table} "
+                "GROUP BY 1, 2, 3 HAVING sum(runs) <> 0",
+    }
+    expected = {"resource": resource, "tenant": tenant, "user": user}
+    grains = {"_second": "second", "_minute": "minute", "": "hour", "_day": "day"}
+    checks = {}
+    for kind in ("resource", "tenant", "user"):
+        for suffix, unit in grains.items():
+            if (kind == "user" and unit == "day") or (kind != "resource" and unit == "second"):
+                continue
+            table = f"run_rollup_{kind}{suffix}"
+            bucket = f"date_trunc('{unit}', started_at, 'UTC')"
+            checks[table] = (stored[kind].format(table=table), "SELECT " + expected[kind].format(bucket=bucket))
+    return checks
+
+
+ROLLUP_CHECKS = rollup_checks()
 
 
 def rollups_match(stage):

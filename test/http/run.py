@@ -100,6 +100,8 @@ READ_ROUTES = {"/health", "/info", "/tenants/{}/pipelines", "/tenants/{}/pipelin
                "/tenants/{}/cdc/offset-storage",
                "/tenants/{}/cdc/schema-history"}
 DATA_TABLES = ["pipeline_run", "run_rollup_resource", "run_rollup_tenant", "run_rollup_user",
+               "run_rollup_resource_second", "run_rollup_resource_minute", "run_rollup_tenant_minute",
+               "run_rollup_user_minute",
                "pipeline_state", "pipeline_state_head", "cdc_offset", "cdc_offset_latest",
                "cdc_schema_history", "api_token"]
 

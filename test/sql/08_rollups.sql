@@ -1,12 +1,15 @@
 -- The hourly rollups (per resource, per tenant, per user; tenant and user
--- rows split in shards that readers add up) and the daily ones (per resource,
--- per tenant) equal GROUP BY aggregates over nilus.pipeline_run per UTC hour
--- and per UTC day after random inserts, posts, corrections
--- through store_run and straight UPDATEs (across buckets, resources, users,
--- tenants), and deletions; listing totals built on them stay exact.
+-- rows split in shards that readers add up), the minute ones (the same
+-- three) and the daily ones (per resource, per tenant) equal GROUP BY
+-- aggregates over nilus.pipeline_run per UTC minute, hour and day after
+-- random inserts, posts, corrections through store_run and straight UPDATEs
+-- (across buckets, resources, users, tenants), and deletions; listing
+-- totals and stats built on them stay exact, also with ranges that end at
+-- random instants inside a dense hour.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(307);
+\ir lib/rollups.psql
+SELECT plan(491);
 -- Buckets are UTC hours whatever the session's zone (this one is UTC+05:30).
 SET LOCAL TimeZone = 'Asia/Kolkata';
 
@@ -50,7 +53,7 @@ CREATE VIEW pg_temp.stored_user AS
     SELECT tenant, run_as_user, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
       FROM nilus.run_rollup_user GROUP BY 1, 2, 3 HAVING sum(runs) <> 0;
 
--- Seven assertions: each rollup equals its aggregate, and buckets emptied
+-- Eight assertions: each rollup equals its aggregate, and buckets emptied
 -- of runs hold nothing else.
 CREATE FUNCTION pg_temp.rollups_match(stage text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 BEGIN
@@ -69,11 +72,14 @@ BEGIN
     RETURN NEXT results_eq('SELECT * FROM pg_temp.stored_tenant_day ORDER BY 1, 2',
                            'SELECT * FROM pg_temp.expected_tenant_day ORDER BY 1, 2',
                            stage || ': run_rollup_tenant_day (shards summed) = GROUP BY tenant, day');
+    RETURN NEXT is_empty($q$SELECT * FROM pg_temp.rollup_mismatches() WHERE rollup LIKE '%minute'$q$,
+                         stage || ': the minute rollups (resource, tenant, user) = GROUP BY over the runs per UTC minute');
     RETURN NEXT is((SELECT count(*) FROM (SELECT * FROM nilus.run_rollup_resource
-                                          UNION ALL SELECT * FROM nilus.run_rollup_resource_day) r
+                                          UNION ALL SELECT * FROM nilus.run_rollup_resource_day
+                                          UNION ALL SELECT * FROM nilus.run_rollup_resource_minute) r
                      WHERE runs = 0 AND (succeeded, failed, durations, duration_sum) <> (0, 0, 0, 0)
                         OR runs = 0 AND duration_max IS NOT NULL),
-                   0::bigint, stage || ': resource buckets (hours, days) without runs hold no counts, sums or maximum');
+                   0::bigint, stage || ': resource buckets (minutes, hours, days) without runs hold no counts, sums or maximum');
     RETURN NEXT is((SELECT count(*) FROM (SELECT 1 FROM nilus.run_rollup_tenant GROUP BY tenant, bucket
                                           HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
                                           UNION ALL
@@ -81,8 +87,14 @@ BEGIN
                                           HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
                                           UNION ALL
                                           SELECT 1 FROM nilus.run_rollup_user GROUP BY tenant, run_as_user, bucket
+                                          HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
+                                          UNION ALL
+                                          SELECT 1 FROM nilus.run_rollup_tenant_minute GROUP BY tenant, bucket
+                                          HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
+                                          UNION ALL
+                                          SELECT 1 FROM nilus.run_rollup_user_minute GROUP BY tenant, run_as_user, bucket
                                           HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)) z),
-                   0::bigint, stage || ': tenant (hours, days) and user buckets without runs hold no counts');
+                   0::bigint, stage || ': tenant (minutes, hours, days) and user buckets without runs hold no counts');
 END $$;
 
 -- Listing totals on the common filters, built on the rollups.
@@ -129,6 +141,69 @@ SELECT nilus.store_run(r.tenant, pg_temp.run_body(r.run_id, r.resource_id, r.sta
   FROM nilus.pipeline_run r WHERE random() < 0.1 \g /dev/null
 SELECT pg_temp.rollups_match('after straight UPDATEs, DELETEs and more posts');
 SELECT pg_temp.totals_match('after straight UPDATEs');
+
+-- A dense hour: 4000 runs in the 70 minutes before now (about 60 a minute,
+-- most of one resource), then totals whose range ends (and begins) at
+-- random instants inside it, on every filter the rollups answer, and stats
+-- whose window starts at random minutes of it (the instant within the
+-- minute is now's); again after corrections within and across minutes and
+-- deletions.  A total's edges are read as partial minutes, a stats call's
+-- as partial seconds, the rest from the second, minute, hourly and daily rows.
+CREATE FUNCTION pg_temp.dense_totals(stage text, cases integer) RETURNS SETOF text LANGUAGE sql AS $$
+    WITH c AS (
+        SELECT i, (ARRAY[NULL, 'dense-a', 'dense-b', NULL, NULL])[1 + i % 5] AS resource_id,
+               (ARRAY[NULL, NULL, NULL, 'ursula', 'vic'])[1 + i % 5] AS run_as_user,
+               (ARRAY[NULL, true, false, NULL])[1 + i % 4] AS is_success,
+               now() - random() * interval '75 minutes' AS lte,
+               random() AS gte_share
+          FROM generate_series(1, cases) i),
+    c2 AS (SELECT *, CASE WHEN i % 3 = 0 THEN lte - gte_share * interval '80 minutes' END AS gte FROM c)
+    SELECT is((nilus.list_pipelines('dense', run_as_user => c2.run_as_user, is_success => c2.is_success,
+                                    resource_id => c2.resource_id, started_at_gte => c2.gte,
+                                    started_at_lte => c2.lte)::jsonb ->> 'total')::bigint,
+              (SELECT count(*) FROM nilus.pipeline_run r WHERE r.tenant = 'dense'
+                  AND (c2.resource_id IS NULL OR r.resource_id = c2.resource_id)
+                  AND (c2.run_as_user IS NULL OR r.run_as_user = c2.run_as_user)
+                  AND (c2.is_success IS NULL OR r.is_success = c2.is_success)
+                  AND (c2.gte IS NULL OR r.started_at >= c2.gte) AND r.started_at <= c2.lte),
+              format('%s: dense total = count(*) (resource %s, user %s, is_success %s, %s .. %s)', stage,
+                     c2.resource_id, c2.run_as_user, c2.is_success, c2.gte, c2.lte))
+      FROM c2 ORDER BY i
+$$;
+CREATE FUNCTION pg_temp.dense_stats(stage text) RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT is(nilus.pipeline_stats('dense', r, m || 'm')::jsonb -> 'stats', pg_temp.expected_stats('dense', r, m * interval '1 minute'),
+              format('%s: pipeline_stats(dense, %s, %sm) = the plain aggregate', stage, r, m))
+      FROM unnest(ARRAY['dense-a', 'dense-b']) r, unnest(ARRAY[1, 2, 7, 13, 29, 30, 31, 44, 59, 60, 61, 67, 71, 90]) m
+$$;
+SELECT setseed(0.16) \g /dev/null
+INSERT INTO nilus.pipeline_run (tenant, run_id, resource_id, pipeline_name, run_as_user, started_at, is_success, duration_sec)
+SELECT 'dense', gen_random_uuid(), CASE WHEN random() < 0.8 THEN 'dense-a' ELSE 'dense-b' END, 'p',
+       (ARRAY['ursula', 'vic', NULL])[1 + (random() * 2.99)::int], now() - random() * interval '70 minutes',
+       CASE WHEN random() < 0.1 THEN NULL ELSE random() < 0.8 END,
+       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 600)::numeric, 3)::float8 END
+  FROM generate_series(1, 4000);
+-- A few on minute and second boundaries, exactly.
+UPDATE nilus.pipeline_run SET started_at = date_trunc('minute', started_at, 'UTC')
+ WHERE tenant = 'dense' AND random() < 0.02;
+UPDATE nilus.pipeline_run SET started_at = date_trunc('second', started_at, 'UTC')
+ WHERE tenant = 'dense' AND random() < 0.05;
+SELECT cmp_ok((SELECT max(runs) FROM nilus.run_rollup_resource_minute WHERE tenant = 'dense'), '>=', 40::bigint,
+              'the dense resource has 40 runs or more in a minute');
+SELECT pg_temp.dense_totals('dense hour', 60);
+SELECT pg_temp.dense_stats('dense hour');
+UPDATE nilus.pipeline_run SET started_at = started_at + (random() - 0.5) * interval '4 minutes'
+ WHERE tenant = 'dense' AND random() < 0.2;                                      -- within and across minutes
+UPDATE nilus.pipeline_run SET is_success = NOT is_success, duration_sec = duration_sec / 2
+ WHERE tenant = 'dense' AND random() < 0.1;                                      -- corrected outcomes, smaller maxima
+UPDATE nilus.pipeline_run SET run_as_user = 'vic' WHERE tenant = 'dense' AND random() < 0.05;
+DELETE FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.1;
+SELECT nilus.store_run('dense', pg_temp.run_body(r.run_id, r.resource_id, r.started_at - interval '30 seconds',
+                                                 jsonb_build_object('is_success', true, 'duration_sec', 1.5)))
+  FROM nilus.pipeline_run r WHERE r.tenant = 'dense' AND random() < 0.05 \g /dev/null
+SELECT is_empty('SELECT * FROM pg_temp.rollup_mismatches()', 'after corrections and deletions in the dense hour, every rollup = GROUP BY');
+SELECT pg_temp.dense_totals('dense hour corrected', 60);
+SELECT pg_temp.dense_stats('dense hour corrected');
+DELETE FROM nilus.pipeline_run WHERE tenant = 'dense';
 
 -- One run's posts and corrections in one bucket: the finishing post and
 -- corrections that keep the run in its rows add the difference (and leave

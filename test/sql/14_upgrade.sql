@@ -1,11 +1,12 @@
 -- Upgrading 0.1.0 to 0.2.0 (ALTER EXTENSION nilus UPDATE): the daily
 -- rollups are filled from the hourly ones 0.1.0 kept, get row-level
 -- security, and from then on stats, totals and later writes are exact.
--- Then 0.2.0 to 0.3.0: retention arrives keeping everything, and removes
--- only once a policy says so; the insight functions read the history
--- written before through their new (tenant, bucket) indexes.
+-- Then 0.2.0 to 0.3.0: minute rollups are filled from the runs, retention
+-- arrives keeping everything, and removes only once a policy says so; the
+-- insight functions read the history written before through their new
+-- (tenant, bucket) indexes.
 BEGIN;
-SELECT plan(26);
+SELECT plan(30);
 -- Days are UTC days whatever the session's zone.
 SET LOCAL TimeZone = 'America/New_York';
 
@@ -75,6 +76,16 @@ SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
             WHERE oid IN ('nilus.run_rollup_resource_day'::regclass, 'nilus.run_rollup_tenant_day'::regclass)),
           'row-level security on the daily rollups');
 
+-- 0.2.0 -> 0.3.0: the update itself removes nothing.
+SELECT pg_temp.fingerprint() AS before_03 \gset
+ALTER EXTENSION nilus UPDATE TO '0.3.0';
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.3.0', 'updates to 0.3.0');
+SELECT is(pg_temp.fingerprint(), :'before_03', 'the update to 0.3.0 changes no data');
+-- 0.3.0 adds minute rollups, filled from the runs (issue 16); the 0.3.0
+-- library reads and keeps them, so stats, totals and writes are checked here.
+\ir lib/rollups.psql
+SELECT is_empty('SELECT * FROM pg_temp.rollup_mismatches()',
+                'the minute rollups filled: every rollup (minute, hour, day) = GROUP BY over the runs');
 SELECT is(nilus.pipeline_stats('acme', 'res-1', p)::jsonb -> 'stats', pg_temp.expected_stats('acme', 'res-1', s),
           'after the update, pipeline_stats ' || p || ' = the plain aggregate')
   FROM (VALUES ('7d', interval '168 hours'), ('30d', interval '720 hours'), ('1w', interval '168 hours')) AS v(p, s);
@@ -84,7 +95,7 @@ SELECT is((nilus.list_pipelines('globex', started_at_gte => now() - interval '20
               AND started_at BETWEEN now() - interval '20 days 3 hours 7 minutes' AND now() - interval '2 days 5 minutes'),
           'after the update, a listing''s total over a range of days = count(*)');
 
--- Writes after the update keep the daily rows: a new run, a correction, a deletion.
+-- Writes after the update keep the daily and minute rows: a new run, a correction, a deletion.
 SELECT nilus.store_run('acme', pg_temp.run_body('14000000-0000-0000-0000-000000000001', 'res-1',
                                                 now() - interval '3 days', '{"is_success": true, "duration_sec": 9999}')) \g /dev/null
 UPDATE nilus.pipeline_run SET duration_sec = 1 WHERE tenant = 'acme' AND duration_sec = 9999;
@@ -93,12 +104,8 @@ SELECT ok(resource_ok, 'after later writes: run_rollup_resource_day = GROUP BY t
 SELECT ok(tenant_ok, 'after later writes: run_rollup_tenant_day = GROUP BY tenant, UTC day') FROM pg_temp.daily_match;
 SELECT is(nilus.pipeline_stats('acme', 'res-1', '30d')::jsonb -> 'stats', pg_temp.expected_stats('acme', 'res-1', '720 hours'),
           'after later writes, pipeline_stats 30d = the plain aggregate');
+SELECT is_empty('SELECT * FROM pg_temp.rollup_mismatches()', 'after later writes, every rollup = GROUP BY over the runs');
 
--- 0.2.0 -> 0.3.0: the update itself removes nothing.
-SELECT pg_temp.fingerprint() AS before_03 \gset
-ALTER EXTENSION nilus UPDATE TO '0.3.0';
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.3.0', 'updates to 0.3.0');
-SELECT is(pg_temp.fingerprint(), :'before_03', 'the update to 0.3.0 changes no data');
 SELECT results_eq('SELECT tenant, num_nonnulls(runs, cdc_offsets, state_versions, schema_history) FROM nilus.retention_policy',
                   $$VALUES ('*', 0)$$, '0.3.0 ships a default policy that keeps everything');
 SELECT is_empty('SELECT * FROM nilus.retention_work()', 'after the update, there is nothing to prune');
@@ -108,7 +115,8 @@ SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
 SELECT has_index('nilus', 'cdc_offset', 'cdc_offset_by_insert_ts', 'old offset records are found by an index');
 -- insight (issue 17): the rows read through the (tenant, bucket) indexes.
 SELECT has_index('nilus', t, t || '_by_bucket', ARRAY['tenant', 'bucket'], 'nilus.' || t || ' by (tenant, bucket)')
-  FROM unnest(ARRAY['run_rollup_resource', 'run_rollup_resource_day']) AS t;
+  FROM unnest(ARRAY['run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_resource',
+                    'run_rollup_resource_day']) AS t;
 SELECT is(array(SELECT jsonb_build_object('total_runs', total_runs, 'successful_runs', successful_runs,
                                           'failed_runs', failed_runs, 'success_rate', success_rate,
                                           'avg_duration_sec', avg_duration_sec, 'max_duration_sec', max_duration_sec)

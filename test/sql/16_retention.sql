@@ -142,7 +142,7 @@ CREATE TEMP TABLE resume_before AS
                AND s.is_success ORDER BY s.version DESC LIMIT 1) AS state
       FROM (SELECT tenant, pipeline_name FROM nilus.cdc_offset UNION SELECT tenant, pipeline_name FROM nilus.pipeline_state
             UNION SELECT tenant, pipeline_name FROM nilus.cdc_schema_history) p;
--- The rollup rows of hours and days wholly before a tenant's cutoff for
+-- The rollup rows of minutes, hours and days wholly before a tenant's cutoff for
 -- runs; and those of them that count nothing before the prune (the trigger
 -- leaves a row at zero when a run leaves its bucket).
 CREATE FUNCTION pg_temp.rollup_rows_before_cutoff()
@@ -157,6 +157,14 @@ RETURNS TABLE (rollup text, tenant text, key text, bucket timestamptz, counts_no
      WHERE r.bucket < now() - p.runs - interval '1 day' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'user', r.tenant, r.run_as_user, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_user r JOIN policy p USING (tenant)
      WHERE r.bucket < now() - p.runs - interval '1 hour' GROUP BY 1, 2, 3, 4
+    UNION ALL SELECT 'resource_minute', r.tenant, r.resource_id, r.bucket, r.runs = 0 FROM nilus.run_rollup_resource_minute r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 minute'
+    UNION ALL SELECT 'resource_second', r.tenant, r.resource_id, r.bucket, r.runs = 0 FROM nilus.run_rollup_resource_second r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 second'
+    UNION ALL SELECT 'tenant_minute', r.tenant, NULL, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_tenant_minute r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 minute' GROUP BY 1, 2, 3, 4
+    UNION ALL SELECT 'user_minute', r.tenant, r.run_as_user, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_user_minute r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 minute' GROUP BY 1, 2, 3, 4
 $$;
 CREATE TEMP TABLE empty_rollup_rows_before AS SELECT * FROM pg_temp.rollup_rows_before_cutoff() WHERE counts_nothing;
 SELECT ok((SELECT count(*) FROM pg_temp.rollup_rows_before_cutoff() WHERE NOT counts_nothing) > 0,
@@ -241,9 +249,9 @@ SELECT results_eq($$SELECT tenant, kind, keep, last_pruned_at = now() FROM nilus
 -- Rollups, stats and totals equal plain aggregates over what remains
 ------------------------------------------------------------------------------
 SELECT is_empty('SELECT * FROM pg_temp.rollup_mismatches()',
-                'every rollup (resource, tenant, user; hourly and daily) = GROUP BY over the runs that remain');
+                'every rollup (resource, tenant, user; by minute, hourly and daily) = GROUP BY over the runs that remain');
 SELECT is_empty($$SELECT * FROM pg_temp.rollup_rows_before_cutoff() EXCEPT SELECT * FROM empty_rollup_rows_before$$,
-                'no rollup row is left for the hours and days that were pruned whole (but those the trigger had emptied before)');
+                'no rollup row is left for the minutes, hours and days that were pruned whole (but those the trigger had emptied before)');
 
 SELECT is(nilus.pipeline_stats(t, r, p)::jsonb -> 'stats', pg_temp.expected_stats(t, r, s),
           format('after pruning, pipeline_stats(%s, %s, %s) = the plain aggregate', t, r, p))

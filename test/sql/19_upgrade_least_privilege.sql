@@ -15,17 +15,34 @@ SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.2.0'
 SELECT ok(has_table_privilege('nilus_api', 'nilus.cdc_offset', 'UPDATE'), '0.2.0: the API role may UPDATE offsets (the hole)');
 
 -- History written under 0.2.0, and a role of that name that could log in.
-SELECT nilus.store_run(t, pg_temp.run_body(md5(t || i)::uuid, 'res-1', now() - i * interval '1 hour',
-                                           '{"is_success": true, "finished_at": null}'))
-  FROM unnest(ARRAY['acme', 'globex']) AS t, generate_series(1, 5) AS i \g /dev/null
+-- Runs and their rollups as 0.2.0's trigger kept them: the library
+-- installed is 0.3.0's, whose trigger also keeps the minute rollups 0.2.0
+-- lacks.  (The legacy row goes straight into the table: 0.3.0's library
+-- refuses it.)
+ALTER TABLE nilus.pipeline_run DISABLE TRIGGER pipeline_run_rollup;
+INSERT INTO nilus.pipeline_run (tenant, run_id, resource_id, pipeline_name, started_at, finished_at, is_success, duration_sec)
+SELECT t, md5(t || i)::uuid, 'res-1', 'p', now() - i * interval '1 hour', NULL, true, NULL
+  FROM unnest(ARRAY['acme', 'globex']) AS t, generate_series(1, 5) AS i;
+INSERT INTO nilus.pipeline_run (tenant, run_id, resource_id, pipeline_name, started_at)
+VALUES ('legacy', '16000000-0000-0000-0000-000000000001', 'r', 'p', '4714-11-24 BC');
+INSERT INTO nilus.run_rollup_resource (tenant, resource_id, bucket, runs, succeeded, failed)
+SELECT tenant, resource_id, date_trunc('hour', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success),
+       count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_resource_day (tenant, resource_id, bucket, runs, succeeded, failed)
+SELECT tenant, resource_id, date_trunc('day', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success),
+       count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_tenant (tenant, bucket, shard, runs, succeeded, failed)
+SELECT tenant, date_trunc('hour', started_at, 'UTC'), 0, count(*), count(*) FILTER (WHERE is_success),
+       count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2;
+INSERT INTO nilus.run_rollup_tenant_day (tenant, bucket, shard, runs, succeeded, failed)
+SELECT tenant, date_trunc('day', started_at, 'UTC'), 0, count(*), count(*) FILTER (WHERE is_success),
+       count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2;
+ALTER TABLE nilus.pipeline_run ENABLE TRIGGER pipeline_run_rollup;
 SELECT nilus.store_state(t, 'pipe-1', '{"state": 1}') FROM unnest(ARRAY['acme', 'globex']) AS t \g /dev/null
 SELECT nilus.store_offsets(t, 'pipe-1', '{"resource_id": "r", "connector_name": "c", "offsets": [{"offset_key": "k", "offset_val": "v"}]}')
   FROM unnest(ARRAY['acme', 'globex']) AS t \g /dev/null
 SELECT nilus.store_schema_history(t, 'pipe-1', '{"resource_id": "r", "connector_name": "c", "records": [{"history_data": "{}"}]}')
   FROM unnest(ARRAY['acme', 'globex']) AS t \g /dev/null
--- (Straight into the table: the library installed is 0.3.0's, which refuses it.)
-INSERT INTO nilus.pipeline_run (tenant, run_id, resource_id, pipeline_name, started_at)
-VALUES ('legacy', '16000000-0000-0000-0000-000000000001', 'r', 'p', '4714-11-24 BC');
 ALTER ROLE nilus_owner LOGIN;
 SELECT pg_temp.fingerprint() AS before_update \gset
 

@@ -1,0 +1,69 @@
+-- Writers of one tenant in sessions of their own (dblink): each backend
+-- writes its own shard of the tenant and user rollup rows, so a writer does
+-- not wait for another's open transaction on the same minute, hour and day,
+-- and the shards still add up to the runs.  The sessions commit, so this
+-- file cannot roll back: it works in tenant 'conc' and removes it at the end.
+\ir lib/helpers.psql
+\ir lib/rollups.psql
+SELECT plan(6);
+CREATE EXTENSION IF NOT EXISTS dblink;
+
+SELECT dblink_connect(name, format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
+                                   split_part(current_setting('unix_socket_directories'), ',', 1), current_user))
+  FROM unnest(ARRAY['first', 'second', 'third']) name \g /dev/null
+-- A writer that waits fails after 5 s instead of hanging the suite.
+SELECT dblink_exec(name, 'SET statement_timeout = ''5s''') FROM unnest(ARRAY['first', 'second', 'third']) name \g /dev/null
+SELECT date_trunc('minute', now() - interval '1 hour') + interval '17.25 seconds' AS at \gset
+
+-- The first writer's transaction stays open over its run; the second posts
+-- into the same tenant, user, minute, hour and day, and must not wait.
+SELECT dblink_exec('first', 'BEGIN') \g /dev/null
+SELECT * FROM dblink('first', format('SELECT nilus.store_run(%L, %L)', 'conc',
+                                     pg_temp.run_body(gen_random_uuid(), 'res-a', :'at',
+                                                      '{"run_as_user": "alice", "is_success": true, "duration_sec": 3}')))
+  AS r(answer json) \g /dev/null
+SELECT lives_ok(format($$SELECT * FROM dblink('second', %L) AS r(answer json)$$,
+                       format('SELECT nilus.store_run(%L, %L)', 'conc',
+                              pg_temp.run_body(gen_random_uuid(), 'res-b', :'at',
+                                               '{"run_as_user": "alice", "is_success": false, "duration_sec": 4}'))),
+                'a writer of the same tenant, user and minute does not wait for another''s open transaction');
+SELECT dblink_exec('first', 'COMMIT') \g /dev/null
+SELECT is((SELECT count(DISTINCT shard) FROM nilus.run_rollup_tenant_minute
+            WHERE tenant = 'conc' AND bucket = date_trunc('minute', :'at'::timestamptz)), 2::bigint,
+          'the two backends wrote two shards of the tenant''s minute');
+
+-- Interleaved posts and finishing posts from three sessions, each post its
+-- own transaction (resource rows are not sharded: a writer holding them to
+-- the end of this block would make the others wait for it), in the same few
+-- minutes: the shards add up to the runs.
+DO $$
+DECLARE
+    run uuid;
+    body jsonb;
+BEGIN
+    FOR i IN 1..300 LOOP
+        run := gen_random_uuid();
+        body := pg_temp.run_body(run, 'res-' || (i % 3), date_trunc('minute', now() - interval '1 hour') + (i % 180) * interval '1 second',
+                                 jsonb_build_object('run_as_user', (ARRAY['alice', 'bob'])[1 + i % 2]));
+        PERFORM * FROM dblink((ARRAY['first', 'second'])[1 + i % 2], format('SELECT nilus.store_run(%L, %L)', 'conc', body))
+                          AS r(answer json);
+        body := body || jsonb_build_object('is_success', i % 5 <> 0, 'duration_sec', (i % 17) * 1.5);
+        PERFORM * FROM dblink((ARRAY['third', 'second', 'first'])[1 + i % 3], format('SELECT nilus.store_run(%L, %L)', 'conc', body))
+                          AS r(answer json);
+    END LOOP;
+END
+$$;
+SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
+                'after posts from three backends, every rollup of the tenant = GROUP BY over its runs (shards summed)');
+SELECT cmp_ok((SELECT max(n) FROM (SELECT count(*) AS n FROM nilus.run_rollup_tenant
+                                    WHERE tenant = 'conc' GROUP BY bucket) s), '>=', 3::bigint,
+              'three backends wrote three shards of an hour');
+SELECT is((nilus.list_pipelines('conc', run_as_user => 'bob')::jsonb ->> 'total')::bigint,
+          (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'conc' AND run_as_user = 'bob'),
+          'a listing''s total over the users'' shards = count(*)');
+
+SELECT dblink_disconnect(name) FROM unnest(ARRAY['first', 'second', 'third']) name \g /dev/null
+DELETE FROM nilus.pipeline_run WHERE tenant = 'conc';
+SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
+                'after the tenant''s runs are deleted, its rollups count nothing');
+SELECT * FROM finish();
