@@ -3,7 +3,7 @@
 # any is missing.  As root it runs apt-get; otherwise it says what to run.
 set -eu
 packages="postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
-libmicrohttpd-dev libjansson-dev postgresql-15-pgtap
+libgnutls28-dev libjansson-dev postgresql-15-pgtap
 libtap-parser-sourcehandler-pgtap-perl prometheus nodejs npm gcc make
 openssl clang libclang-rt-dev chromium"
 [ "${NILUS_BENCH_DEPS:-}" ] && packages="$packages wrk"

@@ -29,16 +29,11 @@ refuse_too_large(struct refusal *refusal, size_t max_body)
 }
 
 bool
-body_headers_fit(struct MHD_Connection *connection, size_t max_body, struct refusal *refusal)
+body_headers_fit(const struct http_head *head, size_t max_body, struct refusal *refusal)
 {
-	const char *content_type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-														   MHD_HTTP_HEADER_CONTENT_TYPE);
-	const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-													 MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-	if (length && strtoull(length, NULL, 10) > max_body)
+	if (head->framing == HTTP_BODY_LENGTH && head->content_length > max_body)
 		return refuse_too_large(refusal, max_body);
-	if (!json_media_type(content_type))
+	if (!json_media_type(http_head_field(head, "Content-Type")))
 		return refuse(refusal, 415, NULL, NULL,
 					  "the request body must be JSON sent with Content-Type: application/json");
 	return true;

@@ -8,8 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <microhttpd.h>
-
+#include "http_parse.h"
 #include "response.h"
 
 struct body
@@ -20,7 +19,7 @@ struct body
 };
 
 /* What the headers already show to be wrong (too long, not JSON); false with the refusal. */
-bool		body_headers_fit(struct MHD_Connection *connection, size_t max_body,
+bool		body_headers_fit(const struct http_head *head, size_t max_body,
 							 struct refusal *refusal);
 
 /* False with the refusal when the body outgrew max_body or memory. */

@@ -1,8 +1,7 @@
 /*
- * connections.c: deadlines and shedding of the API listener's connections;
- * see connections.h.  A connection is cut with shutdown(2): MHD sees the
- * end of its stream at once and closes it in its own time, so no descriptor
- * is ever closed under MHD's feet.  Everything here runs on the loop thread.
+ * connections.c: deadlines, shedding and per-address counts of a
+ * listener's connections; see connections.h.  Everything here runs on the
+ * registry's loop thread.
  *
  * At capacity, the new connection stays and an older one goes (as nginx
  * drains its keep-alive connections): first the one that has idled
@@ -11,74 +10,137 @@
  */
 #include "connections.h"
 
-#include <stdbool.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
-#include <sys/socket.h>
+#include <string.h>
 
 #include "loop.h"
 
-/* Room above --max-connections for connections accepted while shed ones are still closing. */
-#define ACCEPT_HEADROOM 64
 #define SWEEP_INTERVAL 0.25		/* seconds between two looks at the deadlines */
+#define SEND_TIMEOUT 60.0		/* seconds an answer may go without progress */
+#define LINGER_TIMEOUT 2.0		/* seconds to drop what a closing client still sends */
+#define CLIENT_BUCKETS 1024
 
-enum phase
+/* How many connections one client address has open. */
+struct client_count
 {
-	AWAITING_HEAD,				/* the first head, or the next on keep-alive */
-	READING_BODY,
-	SERVING						/* the request is in: the pool's timeout bounds it */
+	struct client_count *next;
+	unsigned char address[16];	/* IPv4 as IPv4-mapped IPv6 */
+	unsigned int open;
 };
 
-struct tracked
+struct connection_registry
 {
-	struct tracked *prev, *next;	/* oldest first */
-	MHD_socket	fd;
-	enum phase	phase;
-	bool		served;			/* answered a request already: an idle keep-alive */
-	bool		cut;			/* shut down, MHD has yet to close it */
-	double		deadline;		/* of the head or body; 0 = none */
+	struct connection_limits limits;
+	connection_cut_fn cut;
+	struct tracked *oldest, *newest;
+	unsigned int count;
+	double		next_sweep;
+	struct client_count *clients[CLIENT_BUCKETS];
 };
 
-static struct connection_limits limits;
-static struct tracked *oldest, *newest;
-static unsigned int live;		/* tracked and not cut */
-static double next_sweep;
+struct connection_registry *
+registry_new(const struct connection_limits *limits, connection_cut_fn cut)
+{
+	struct connection_registry *registry = calloc(1, sizeof(*registry));
+
+	if (registry)
+	{
+		registry->limits = *limits;
+		registry->cut = cut;
+	}
+	return registry;
+}
 
 void
-connections_init(const struct connection_limits *config)
+registry_free(struct connection_registry *registry)
 {
-	limits = *config;
+	free(registry);
 }
 
 unsigned int
-connections_accept_limit(void)
+registry_count(const struct connection_registry *registry)
 {
-	return limits.max + ACCEPT_HEADROOM;
+	return registry->count;
+}
+
+/* ---- counts per client address ---- */
+
+static void
+address_key(const struct sockaddr *peer, unsigned char key[16])
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memset(key, 0, 16);
+	if (peer->sa_family == AF_INET6)
+		memcpy(key, &((const struct sockaddr_in6 *) peer)->sin6_addr, 16);
+	else if (peer->sa_family == AF_INET)
+	{
+		memcpy(key, mapped, sizeof(mapped));
+		memcpy(key + 12, &((const struct sockaddr_in *) peer)->sin_addr, 4);
+	}
+}
+
+static struct client_count **
+client_slot(struct connection_registry *registry, const unsigned char key[16])
+{
+	uint32_t	hash = 2166136261u; /* FNV-1a */
+	struct client_count **slot;
+
+	for (int i = 0; i < 16; i++)
+		hash = (hash ^ key[i]) * 16777619u;
+	slot = &registry->clients[hash % CLIENT_BUCKETS];
+	while (*slot && memcmp((*slot)->address, key, 16) != 0)
+		slot = &(*slot)->next;
+	return slot;
+}
+
+/* The client's count, made if new; NULL when its address has its share or memory ran out. */
+static struct client_count *
+client_take(struct connection_registry *registry, const struct sockaddr *peer)
+{
+	unsigned char key[16];
+	struct client_count **slot;
+
+	address_key(peer, key);
+	slot = client_slot(registry, key);
+	if (!*slot)
+	{
+		*slot = calloc(1, sizeof(**slot));
+		if (!*slot)
+			return NULL;
+		memcpy((*slot)->address, key, 16);
+	}
+	if (registry->limits.max_per_client && (*slot)->open >= registry->limits.max_per_client)
+		return NULL;
+	(*slot)->open++;
+	return *slot;
 }
 
 static void
-enter_phase(struct tracked *t, enum phase phase, double timeout)
+client_release(struct connection_registry *registry, struct client_count *client)
 {
-	t->phase = phase;
-	t->deadline = timeout > 0 ? monotonic_seconds() + timeout : 0;
+	struct client_count **slot = client_slot(registry, client->address);
+
+	if (--client->open == 0)
+	{
+		*slot = client->next;
+		free(client);
+	}
 }
 
-static void
-cut(struct tracked *t)
-{
-	t->cut = true;
-	live--;
-	shutdown(t->fd, SHUT_RDWR);
-}
+/* ---- the list, oldest first ---- */
 
 /* The connection to give up for a new one, or NULL when every one is busy. */
 static struct tracked *
-shed_victim(const struct tracked *spare)
+shed_victim(struct connection_registry *registry)
 {
 	struct tracked *first_head = NULL;
 
-	for (struct tracked *t = oldest; t; t = t->next)
+	for (struct tracked *t = registry->oldest; t; t = t->next)
 	{
-		if (t == spare || t->cut || t->phase != AWAITING_HEAD)
+		if (t->phase != PHASE_HEAD)
 			continue;
 		if (t->served)
 			return t;
@@ -88,113 +150,104 @@ shed_victim(const struct tracked *spare)
 	return first_head;
 }
 
-static void
-track(struct MHD_Connection *connection, void **socket_context)
+bool
+registry_admit(struct connection_registry *registry, struct tracked *t,
+			   const struct sockaddr *peer)
 {
-	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct tracked *t = calloc(1, sizeof(*t));
+	struct client_count *client = client_take(registry, peer);
+	struct tracked *victim = NULL;
 
-	*socket_context = t;
-	if (!t || !info)
+	if (client && registry->count >= registry->limits.max && !(victim = shed_victim(registry)))
 	{
-		free(t);
-		*socket_context = NULL;
-		return;
+		client_release(registry, client);
+		return false;
 	}
-	t->fd = info->connect_fd;
-	enter_phase(t, AWAITING_HEAD, limits.header_timeout);
-	t->prev = newest;
-	if (newest)
-		newest->next = t;
+	if (!client)
+		return false;
+	if (victim)
+		registry->cut(victim, false);
+	memset(t, 0, sizeof(*t));
+	t->client = client;
+	registry_enter(registry, t, PHASE_HEAD);
+	t->prev = registry->newest;
+	if (registry->newest)
+		registry->newest->next = t;
 	else
-		oldest = t;
-	newest = t;
-	live++;
-	if (live > limits.max)
-	{
-		struct tracked *victim = shed_victim(t);
-
-		cut(victim ? victim : t);
-	}
+		registry->oldest = t;
+	registry->newest = t;
+	registry->count++;
+	return true;
 }
 
-static void
-untrack(struct tracked *t)
+void
+registry_remove(struct connection_registry *registry, struct tracked *t)
 {
-	if (!t)
-		return;
 	if (t->prev)
 		t->prev->next = t->next;
 	else
-		oldest = t->next;
+		registry->oldest = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
 	else
-		newest = t->prev;
-	if (!t->cut)
-		live--;
-	free(t);
+		registry->newest = t->prev;
+	t->prev = t->next = NULL;
+	client_release(registry, t->client);
+	registry->count--;
 }
 
 void
-connections_on_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
-					  enum MHD_ConnectionNotificationCode code)
+registry_enter(struct connection_registry *registry, struct tracked *t,
+			   enum connection_phase phase)
 {
-	(void) cls;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		track(connection, socket_context);
-	else
-		untrack(*socket_context);
-}
+	double		timeout = 0;
 
-static struct tracked *
-tracked_of(struct MHD_Connection *connection)
-{
-	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return info ? info->socket_context : NULL;
-}
-
-void
-connection_head_received(struct MHD_Connection *connection)
-{
-	struct tracked *t = tracked_of(connection);
-
-	if (t)
-		enter_phase(t, READING_BODY, limits.body_timeout);
-}
-
-void
-connection_request_received(struct MHD_Connection *connection)
-{
-	struct tracked *t = tracked_of(connection);
-
-	if (t)
-		enter_phase(t, SERVING, 0);
+	switch (phase)
+	{
+		case PHASE_HEAD:
+			timeout = registry->limits.header_timeout;
+			break;
+		case PHASE_BODY:
+			timeout = registry->limits.body_timeout;
+			break;
+		case PHASE_SERVING:
+			break;
+		case PHASE_SENDING:
+			timeout = SEND_TIMEOUT;
+			break;
+		case PHASE_CLOSING:
+			timeout = LINGER_TIMEOUT;
+			break;
+	}
+	t->phase = phase;
+	t->deadline = timeout > 0 ? monotonic_seconds() + timeout : 0;
 }
 
 void
-connection_answered(struct MHD_Connection *connection)
-{
-	struct tracked *t = tracked_of(connection);
-
-	if (!t)
-		return;
-	t->served = true;
-	enter_phase(t, AWAITING_HEAD, limits.header_timeout);
-}
-
-void
-connections_sweep(void)
+registry_sweep(struct connection_registry *registry)
 {
 	double		now = monotonic_seconds();
+	struct tracked *next;
 
-	if (now < next_sweep)
+	if (now < registry->next_sweep)
 		return;
-	next_sweep = now + SWEEP_INTERVAL;
-	for (struct tracked *t = oldest; t; t = t->next)
-		if (!t->cut && t->deadline > 0 && now >= t->deadline)
-			cut(t);
+	registry->next_sweep = now + SWEEP_INTERVAL;
+	for (struct tracked *t = registry->oldest; t; t = next)
+	{
+		next = t->next;
+		if (t->deadline > 0 && now >= t->deadline)
+			registry->cut(t, true);
+	}
+}
+
+void
+registry_cut(struct connection_registry *registry, bool idle_only)
+{
+	struct tracked *next;
+
+	for (struct tracked *t = registry->oldest; t; t = next)
+	{
+		next = t->next;
+		if (!idle_only || t->phase == PHASE_HEAD)
+			registry->cut(t, false);
+	}
 }

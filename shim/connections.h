@@ -1,42 +1,74 @@
 /*
- * connections.h: the API listener's connections and their bounds in time
- * and number.  libmicrohttpd's own timeout is an idle timeout, which a
- * client sending a byte now and then resets forever (slowloris); here the
- * request head and then the body each have a deadline from when they are
- * awaited, and at capacity an idle connection makes room for a new one.
+ * connections.h: a listener's connections and their bounds in time and
+ * number.  An idle timeout that each received byte resets never stops a
+ * client that trickles (slowloris): here the request head and then the
+ * body each have a deadline from when they are awaited, an answer being
+ * sent has one that progress renews, and at capacity an idle connection
+ * makes room for a new one.  One registry per event loop; the connection
+ * layer (http_conn.c) embeds a struct tracked in each connection.
  */
 #ifndef NILUS_CONNECTIONS_H
 #define NILUS_CONNECTIONS_H
 
-#include <microhttpd.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 
 struct connection_limits
 {
 	unsigned int max;			/* --max-connections */
+	unsigned int max_per_client;	/* --max-connections-per-client; 0 = no limit */
 	double		header_timeout;	/* --header-timeout: the head, or the next one on keep-alive */
 	double		body_timeout;	/* --body-timeout: the body, from the end of the head */
 };
 
-void		connections_init(const struct connection_limits *limits);
+enum connection_phase
+{
+	PHASE_HEAD,					/* the first head, or the next on keep-alive */
+	PHASE_BODY,
+	PHASE_SERVING,				/* the request is in: the pool's timeout bounds it */
+	PHASE_SENDING,				/* the answer goes out: each write renews the deadline */
+	PHASE_CLOSING				/* the last answer is out; what the client still sends is dropped */
+};
 
-/* How many connections MHD must accept so that the shim can choose whom to close. */
-unsigned int connections_accept_limit(void);
+struct client_count;
 
-/* MHD_OPTION_NOTIFY_CONNECTION: tracks each connection from accept to close. */
-void		connections_on_notify(void *cls, struct MHD_Connection *connection,
-								  void **socket_context, enum MHD_ConnectionNotificationCode code);
+struct tracked
+{
+	struct tracked *prev, *next;	/* oldest first */
+	enum connection_phase phase;
+	bool		served;			/* answered a request already */
+	double		deadline;		/* 0 = none */
+	struct client_count *client;
+};
 
-/* The head is in: the body's deadline runs. */
-void		connection_head_received(struct MHD_Connection *connection);
-/* The whole request is in: no deadline while it is served. */
-void		connection_request_received(struct MHD_Connection *connection);
-/* The answer is out: the connection idles until its next head's deadline. */
-void		connection_answered(struct MHD_Connection *connection);
+struct connection_registry;
+
+/* Why a connection must go: past its deadline, or shed for a newer one. */
+typedef void (*connection_cut_fn) (struct tracked *connection, bool expired);
+
+struct connection_registry *registry_new(const struct connection_limits *limits,
+										 connection_cut_fn cut);
+void		registry_free(struct connection_registry *registry);
 
 /*
- * Shuts down (never closes: MHD closes them itself) the connections past
- * their deadline.  Cheap to call every loop turn.
+ * Counts a new connection from peer in (PHASE_HEAD).  At capacity an idle
+ * connection is cut for it.  False when every one is busy or its address
+ * already has its share: the caller closes it.
  */
-void		connections_sweep(void);
+bool		registry_admit(struct connection_registry *registry, struct tracked *connection,
+						   const struct sockaddr *peer);
+void		registry_remove(struct connection_registry *registry, struct tracked *connection);
+
+/* Enters the phase and starts its deadline. */
+void		registry_enter(struct connection_registry *registry, struct tracked *connection,
+						   enum connection_phase phase);
+
+unsigned int registry_count(const struct connection_registry *registry);
+
+/* Cuts the connections past their deadline.  Cheap to call every loop turn. */
+void		registry_sweep(struct connection_registry *registry);
+
+/* Cuts every connection waiting for a head (idle_only: at a stop), or every one. */
+void		registry_cut(struct connection_registry *registry, bool idle_only);
 
 #endif

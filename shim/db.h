@@ -28,7 +28,7 @@ struct db_answer
 };
 
 /*
- * Release an answer once its body is sent (MHD_ContentReaderFreeCallbacks):
+ * Release an answer once its body is sent (the response's release functions):
  * its result, or its file passed as (void *) (intptr_t) file.  Large answers
  * held for their clients are counted against budgets (see db_answer.c).
  */

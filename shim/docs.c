@@ -7,6 +7,7 @@
 #include "docs.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,15 +98,20 @@ asset_type(const char *name)
 	return "application/octet-stream";
 }
 
-static struct MHD_Response *
-asset_response(const char *name, int *status)
+static void
+close_asset(void *fd)
+{
+	close((int) (intptr_t) fd);
+}
+
+static struct response *
+asset_response(const char *name)
 {
 	char		path[4096];
 	struct stat st;
 	int			fd = -1;
-	struct MHD_Response *response;
+	struct response *response;
 
-	*status = 404;
 	if (!asset_name_ok(name) ||
 		snprintf(path, sizeof(path), "%s/%s", docs_dir, name) >= (int) sizeof(path) ||
 		(fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
@@ -115,42 +121,33 @@ asset_response(const char *name, int *status)
 			close(fd);
 		return response_error(404, NULL, "no such documentation asset", NULL);
 	}
-	response = MHD_create_response_from_fd((size_t) st.st_size, fd);
-	if (!response)
-	{
-		close(fd);
-		*status = 500;
-		return response_error(500, NULL, "internal error", NULL);
-	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, asset_type(name));
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
-	*status = 200;
+	response = response_file(200, asset_type(name), fd, (size_t) st.st_size, close_asset);
+	if (response)
+		response_add_field(response, "Cache-Control", "public, max-age=3600");
 	return response;
 }
 
-struct MHD_Response *
-docs_response(const struct route *route, const char *asset, int *status)
+struct response *
+docs_response(const struct route *route, const char *asset)
 {
 	size_t		len;
 	const char *document;
 
-	*status = 200;
 	switch (route->kind)
 	{
 		case RK_OPENAPI:
 			document = openapi_document(&len);
-			return response_static(JSON_TYPE, document, len);
+			return response_static(200, JSON_TYPE, document, len);
 		case RK_SWAGGER_UI:
-			return response_static(HTML_TYPE, swagger_page, sizeof(swagger_page) - 1);
+			return response_static(200, HTML_TYPE, swagger_page, sizeof(swagger_page) - 1);
 		case RK_REDOC:
-			return response_static(HTML_TYPE, redoc_page, sizeof(redoc_page) - 1);
+			return response_static(200, HTML_TYPE, redoc_page, sizeof(redoc_page) - 1);
 		case RK_DOCS_ASSET:
-			return asset_response(asset, status);
+			return asset_response(asset);
 		case RK_DASHBOARD:
-			return asset_response("dashboard.html", status);
+			return asset_response("dashboard.html");
 		case RK_API:
 			break;
 	}
-	*status = 404;
 	return response_error(404, NULL, "no such route", NULL);
 }

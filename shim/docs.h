@@ -5,14 +5,13 @@
 #ifndef NILUS_DOCS_H
 #define NILUS_DOCS_H
 
-#include <microhttpd.h>
-
+#include "response.h"
 #include "routes.h"
 
 /* dir: where swagger-ui-bundle.js & co. are (--docs-dir). */
 void		docs_init(const char *dir);
 
 /* The response of a docs route (asset: the decoded file name for RK_DOCS_ASSET). */
-struct MHD_Response *docs_response(const struct route *route, const char *asset, int *status);
+struct response *docs_response(const struct route *route, const char *asset);
 
 #endif

@@ -23,6 +23,8 @@ error_code(int status)
 			return "not_found";
 		case 405:
 			return "method_not_allowed";
+		case 408:
+			return "request_timeout";
 		case 409:
 			return "conflict";
 		case 413:
@@ -33,12 +35,16 @@ error_code(int status)
 			return "unsupported_media_type";
 		case 417:
 			return "expectation_failed";
+		case 431:
+			return "header_fields_too_large";
 		case 501:
 			return "not_implemented";
 		case 503:
 			return "unavailable";
 		case 504:
 			return "timeout";
+		case 505:
+			return "http_version_not_supported";
 		default:
 			return status >= 500 ? "internal_error" : "bad_request";
 	}

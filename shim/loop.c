@@ -15,7 +15,8 @@
 /* Events taken per wait: under load one wake-up serves this many sockets. */
 #define BATCH 64
 
-static int	epoll_fd = -1;
+static _Thread_local int epoll_fd = -1;
+static _Thread_local bool beats;
 
 /* Milliseconds on the monotonic clock at the last turn: written by the loop, read by probes. */
 static atomic_llong heartbeat_ms;
@@ -27,10 +28,12 @@ monotonic_ms(void)
 }
 
 bool
-loop_init(void)
+loop_init(bool heartbeat)
 {
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	atomic_store(&heartbeat_ms, monotonic_ms());
+	beats = heartbeat;
+	if (beats)
+		atomic_store(&heartbeat_ms, monotonic_ms());
 	return epoll_fd >= 0;
 }
 
@@ -78,7 +81,8 @@ loop_wait(int timeout_ms)
 	struct epoll_event events[BATCH];
 	int			n;
 
-	atomic_store(&heartbeat_ms, monotonic_ms());
+	if (beats)
+		atomic_store(&heartbeat_ms, monotonic_ms());
 	n = epoll_wait(epoll_fd, events, BATCH, timeout_ms);
 
 	for (int i = 0; i < n; i++)

@@ -1,7 +1,8 @@
 /*
- * loop.h: the API side's event loop, one epoll set that the HTTP daemon's
- * sockets, the database connections and the stop signals share, so that one
- * thread serves them all without handing work between threads.
+ * loop.h: an event loop per thread, one epoll set that the HTTP
+ * connections, the database connections and the stop signals share, so
+ * that one thread serves them all without handing work between threads.
+ * The API's loop beats a heartbeat that the liveness probe reads.
  */
 #ifndef NILUS_LOOP_H
 #define NILUS_LOOP_H
@@ -15,10 +16,11 @@ struct watcher
 	void		(*on_event) (struct watcher *self, uint32_t events);
 };
 
-bool		loop_init(void);
+/* The calling thread's loop; heartbeat: this is the API's loop (see loop_seconds_since_turn). */
+bool		loop_init(bool heartbeat);
 void		loop_free(void);
 
-/* events: EPOLLIN and/or EPOLLOUT, level-triggered. */
+/* events: EPOLLIN and/or EPOLLOUT, level-triggered unless EPOLLET is among them. */
 bool		loop_watch(struct watcher *w, int fd, uint32_t events);
 bool		loop_modify(struct watcher *w, int fd, uint32_t events);
 void		loop_unwatch(int fd);
@@ -27,8 +29,8 @@ void		loop_unwatch(int fd);
 double		monotonic_seconds(void);
 
 /*
- * Seconds since the loop last began a wait: it turns at least every second
- * when healthy.  Safe to call from any thread (the liveness probe).
+ * Seconds since the API's loop last began a wait: it turns at least every
+ * second when healthy.  Safe to call from any thread (the liveness probe).
  */
 double		loop_seconds_since_turn(void);
 

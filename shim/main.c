@@ -51,7 +51,6 @@ struct options
 struct listen_addr
 {
 	struct sockaddr_storage addr;
-	bool		ipv6;
 };
 
 static void
@@ -175,17 +174,24 @@ parse_size(const char *text)
 	return (size_t) (n << shift);
 }
 
-/* A PEM file's text, NUL-terminated, read once at start. */
+/* A PEM file's text, NUL-terminated, read once at start; NULL with why when it cannot be. */
 static char *
-read_pem(const char *flag, const char *path)
+read_pem(const char *path, const char **why)
 {
 	FILE	   *f = fopen(path, "r");
-	char	   *text = malloc(MAX_PEM + 1);
-	size_t		len = f && text ? fread(text, 1, MAX_PEM + 1, f) : 0;
+	char	   *text = f ? malloc(MAX_PEM + 1) : NULL;
+	size_t		len = text ? fread(text, 1, MAX_PEM + 1, f) : 0;
 
-	if (!f || !text || ferror(f) || len == 0 || len > MAX_PEM)
-		fail(flag, path, !f ? strerror(errno) : "must be a PEM file of at most 1 MiB");
-	fclose(f);
+	*why = !f ? strerror(errno) : "must be a PEM file of at most 1 MiB";
+	if (f && (ferror(f) || len == 0 || len > MAX_PEM))
+		len = 0;
+	if (f)
+		fclose(f);
+	if (len == 0)
+	{
+		free(text);
+		return NULL;
+	}
 	text[len] = '\0';
 	return text;
 }
@@ -193,14 +199,21 @@ read_pem(const char *flag, const char *path)
 static void
 load_tls(const struct options *o, struct api_server_config *config)
 {
+	const char *why;
+
 	if (!o->tls_cert != !o->tls_key)
 		fail(o->tls_cert ? "--tls-key" : "--tls-cert", "", "--tls-cert and --tls-key go together");
 	if (!o->tls_cert)
 		return;
-	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-		fail("--tls-cert", o->tls_cert, "this libmicrohttpd was built without TLS");
-	config->tls_cert = read_pem("--tls-cert", o->tls_cert);
-	config->tls_key = read_pem("--tls-key", o->tls_key);
+	config->tls_cert = read_pem(o->tls_cert, &why);
+	if (!config->tls_cert)
+		fail("--tls-cert", o->tls_cert, why);
+	config->tls_key = read_pem(o->tls_key, &why);
+	if (!config->tls_key)
+	{
+		free(config->tls_cert);
+		fail("--tls-key", o->tls_key, why);
+	}
 }
 
 static unsigned int
@@ -270,7 +283,6 @@ parse_listen(const char *what, const char *text, struct listen_addr *out)
 	if (rc != 0)
 		fail(what, text, gai_strerror(rc));
 	memcpy(&out->addr, found->ai_addr, found->ai_addrlen);
-	out->ipv6 = found->ai_family == AF_INET6;
 	freeaddrinfo(found);
 }
 
@@ -331,10 +343,12 @@ main(int argc, char **argv)
 	struct options o;
 	struct listen_addr api_addr, metrics_addr;
 	struct api_server_config config;
-	struct MHD_Daemon *api, *metrics = NULL;
+	struct api_server *api;
+	struct metrics_server *metrics = NULL;
 	sigset_t	stop;
 	double		request_timeout;
 	bool		with_metrics;
+	bool		with_tls;
 
 	/*
 	 * A fixed threshold: glibc's moving one would put large answers on the
@@ -362,11 +376,11 @@ main(int argc, char **argv)
 	if (with_metrics)
 		parse_listen("--metrics-listen", o.metrics_listen, &metrics_addr);
 	config = (struct api_server_config) {
-		.addr = (const struct sockaddr *) &api_addr.addr, .ipv6 = api_addr.ipv6,
+		.addr = (const struct sockaddr *) &api_addr.addr,
 		.threads = o.threads ? parse_number("--threads", o.threads, 1, 1024) : online_cores(),
 		.max_body = parse_size(o.max_body), .docs_dir = o.docs_dir, .limits = parse_limits(&o),
 	};
-	config.max_per_client = o.max_per_client
+	config.limits.max_per_client = o.max_per_client
 		? parse_number("--max-connections-per-client", o.max_per_client, 0, 100000)
 		: config.limits.max / 2;
 	load_tls(&o, &config);
@@ -376,13 +390,17 @@ main(int argc, char **argv)
 	block_signals(&stop);
 	if (!routes_init())
 		return 1;
-	if (!loop_init() || !openapi_init() ||
+	if (!loop_init(true) || !openapi_init() ||
 		!db_init(o.dsn, config.threads, online_cores(), request_timeout))
 	{
 		fprintf(stderr, "nilus-manager: cannot initialize (out of memory?)\n");
 		return 1;
 	}
 	api = api_server_start(&config);
+	with_tls = config.tls_cert != NULL;
+	/* GnuTLS holds its own copy of the credentials now. */
+	free(config.tls_cert);
+	free(config.tls_key);
 	if (!api)
 	{
 		fprintf(stderr, "nilus-manager: cannot listen on %s\n", o.listen);
@@ -390,34 +408,28 @@ main(int argc, char **argv)
 	}
 	report_database();
 	if (with_metrics)
-		metrics = metrics_server_start((const struct sockaddr *) &metrics_addr.addr, metrics_addr.ipv6);
+		metrics = metrics_server_start((const struct sockaddr *) &metrics_addr.addr);
 	if (with_metrics && !metrics)
 	{
 		fprintf(stderr, "nilus-manager: cannot listen on %s (metrics)\n", o.metrics_listen);
-		MHD_stop_daemon(api);
 		return 1;
 	}
 	fprintf(stderr, "nilus-manager %s: API on %s%s, metrics on %s, %u threads, max body %zu bytes, "
 			"%u connections (%u per client), request timeout %s s\n", NILUS_VERSION, o.listen,
-			config.tls_cert ? " (TLS)" : "", o.metrics_listen,
-			config.threads, config.max_body, config.limits.max, config.max_per_client,
+			with_tls ? " (TLS)" : "", o.metrics_listen,
+			config.threads, config.max_body, config.limits.max, config.limits.max_per_client,
 			o.request_timeout);
 	if (!api_server_serve(api, &stop, STOP_GRACE))
 	{
 		fprintf(stderr, "nilus-manager: cannot serve: %s\n", strerror(errno));
-		MHD_stop_daemon(api);
-		if (metrics)
-			MHD_stop_daemon(metrics);
+		metrics_server_stop(metrics);
 		return 1;
 	}
-	if (metrics)
-		MHD_stop_daemon(metrics);
+	metrics_server_stop(metrics);
 	db_ready_close();
 	db_shutdown();
 	loop_free();
 	openapi_free();
-	free(config.tls_cert);
-	free(config.tls_key);
 	fprintf(stderr, "nilus-manager: stopped\n");
 	return 0;
 }

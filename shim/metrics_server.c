@@ -4,39 +4,56 @@
  */
 #include "metrics_server.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
-#include <microhttpd.h>
 
 #include "db_ready.h"
+#include "http_conn.h"
 #include "loop.h"
 #include "metrics.h"
 #include "response.h"
+#include "tls.h"
 
-static struct MHD_Response *
-metrics_response(int *status)
+/* Probes and scrapers are few: bounds far below the API's. */
+static const struct connection_limits probe_limits = {
+	.max = 64, .max_per_client = 0, .header_timeout = 10, .body_timeout = 10,
+};
+
+struct metrics_server
+{
+	struct watcher stop_watcher;
+	int			stop_fd;		/* an eventfd: written once to stop the thread */
+	int			listener;
+	pthread_t	thread;
+	atomic_bool stop;
+};
+
+static struct response *
+metrics_response(void)
 {
 	size_t		len;
 	char	   *text = metrics_render(&len);
 
 	if (!text)
-	{
-		*status = 500;
 		return response_error(500, NULL, "internal error", NULL);
-	}
-	*status = 200;
-	return response_owned("text/plain; version=0.0.4; charset=utf-8", text, len, free, text);
+	return response_owned(200, "text/plain; version=0.0.4; charset=utf-8", text, len, free, text);
 }
 
-static struct MHD_Response *
+static struct response *
 json_response(const char *json)
 {
 	char	   *copy = strdup(json);
 
-	return copy ? response_owned(JSON_TYPE, copy, strlen(copy), free, copy) : NULL;
+	return copy ? response_owned(200, JSON_TYPE, copy, strlen(copy), free, copy) : NULL;
 }
 
 /*
@@ -46,31 +63,26 @@ json_response(const char *json)
 #define STALLED_AFTER 10.0
 
 /* Liveness: the API loop still turns (a heartbeat), so a probe restarts a wedged process. */
-static struct MHD_Response *
-health_response(int *status)
+static struct response *
+health_response(void)
 {
 	double		stalled = loop_seconds_since_turn();
 	char		why[100];
 
 	if (stalled <= STALLED_AFTER)
 		return json_response("{\"status\": \"ok\"}");
-	*status = 503;
 	snprintf(why, sizeof(why), "the API loop has not turned for %.0f seconds", stalled);
 	return response_error(503, "stalled", why, NULL);
 }
 
-static struct MHD_Response *
-readiness_response(int *status)
+static struct response *
+readiness_response(void)
 {
 	char		why[200];
 	char		body[300];
 
 	if (!db_ready(why, sizeof(why)))
-	{
-		*status = 503;
 		return response_error(503, NULL, why, NULL);
-	}
-	*status = 200;
 	snprintf(body, sizeof(body), "{\"status\": \"ready\", \"extension_version\": \"%s\"}",
 			 NILUS_VERSION);
 	return json_response(body);
@@ -140,66 +152,141 @@ register_retention_table(void)
 	metrics_register_table(&table);
 }
 
-static enum MHD_Result
-on_probe(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-		 const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+static struct response *
+probe_response(const struct http_head *head)
 {
-	struct MHD_Response *response;
-	int			status = 200;
-
-	(void) cls, (void) version, (void) upload_data;
-	/* Answered once the request is read: MHD closes connections answered earlier. */
-	if (*req_cls == NULL)
-	{
-		*req_cls = connection;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0)
-	{
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-	{
-		status = 405;
-		response = response_not_allowed("only GET and HEAD are allowed here", "GET, HEAD");
-	}
-	else if (strcmp(url, "/metrics") == 0)
-		response = metrics_response(&status);
-	else if (strcmp(url, "/health") == 0)
-		response = health_response(&status);
-	else if (strcmp(url, "/readiness") == 0)
-		response = readiness_response(&status);
-	else
-	{
-		status = 404;
-		response = response_error(404, NULL, "not found: use /metrics, /health or /readiness", NULL);
-	}
-	return reply(connection, status, response) ? MHD_YES : MHD_NO;
+	if (strcmp(head->method, "GET") != 0 && strcmp(head->method, "HEAD") != 0)
+		return response_not_allowed("only GET and HEAD are allowed here", "GET, HEAD");
+	if (strcmp(head->path, "/metrics") == 0)
+		return metrics_response();
+	if (strcmp(head->path, "/health") == 0)
+		return health_response();
+	if (strcmp(head->path, "/readiness") == 0)
+		return readiness_response();
+	return response_error(404, NULL, "not found: use /metrics, /health or /readiness", NULL);
 }
+
+/* Each probe is answered from its head; a body, if any, is dropped. */
+static void *
+on_probe(struct http_conn *conn, const struct http_head *head)
+{
+	http_conn_answer(conn, probe_response(head));
+	return conn;
+}
+
+static void
+on_probe_body(void *request, const char *data, size_t len)
+{
+	(void) request, (void) data, (void) len;
+}
+
+static void
+on_probe_end(void *request)
+{
+	(void) request;
+}
+
+static void
+on_probe_done(void *request, int status, bool delivered)
+{
+	(void) request, (void) status, (void) delivered;
+}
+
+static void
+on_probe_refused(int status)
+{
+	(void) status;
+}
+
+static const struct http_handler probe_handler = {
+	.begin = on_probe,
+	.body = on_probe_body,
+	.end = on_probe_end,
+	.done = on_probe_done,
+	.refused = on_probe_refused,
+};
 
 static void
 set_build_info(void)
 {
 	char		labels[256];
 
-	snprintf(labels, sizeof(labels), "version=\"%s\",libpq=\"%d\",libmicrohttpd=\"%s\"",
-			 NILUS_VERSION, PQlibVersion(), MHD_get_version());
+	snprintf(labels, sizeof(labels), "version=\"%s\",libpq=\"%d\",gnutls=\"%s\"",
+			 NILUS_VERSION, PQlibVersion(), tls_library_version());
 	metrics_set_build_info(labels);
 }
 
-struct MHD_Daemon *
-metrics_server_start(const struct sockaddr *addr, int ipv6)
+static void
+on_stop(struct watcher *w, uint32_t events)
 {
+	struct metrics_server *server = (struct metrics_server *) w;
+
+	(void) events;
+	atomic_store(&server->stop, true);
+}
+
+static void *
+serve(void *arg)
+{
+	struct metrics_server *server = arg;
+	struct http_server_config config = {
+		.listener = server->listener, .handler = &probe_handler, .limits = probe_limits,
+	};
+	struct http_server *http;
+
+	if (!loop_init(false) || !(http = http_server_start(&config)) ||
+		!loop_watch(&server->stop_watcher, server->stop_fd, EPOLLIN))
+	{
+		fprintf(stderr, "nilus-manager: the metrics listener cannot start (out of memory?)\n");
+		return NULL;
+	}
+	while (!atomic_load(&server->stop))
+	{
+		loop_wait(1000);
+		http_server_tick(http);
+	}
+	http_server_free(http);
+	loop_free();
+	return NULL;
+}
+
+struct metrics_server *
+metrics_server_start(const struct sockaddr *addr)
+{
+	struct metrics_server *server = calloc(1, sizeof(*server));
+
+	if (!server)
+		return NULL;
 	set_build_info();
 	register_ready_gauge();
 	register_retention_table();
-	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-							(ipv6 ? MHD_USE_IPv6 : 0),
-							0, NULL, NULL, on_probe, NULL,
-							MHD_OPTION_SOCK_ADDR, addr,
-							MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
-							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
-							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 64,
-							MHD_OPTION_END);
+	server->stop_watcher.on_event = on_stop;
+	server->listener = http_listen(addr, false);
+	server->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (server->listener < 0 || server->stop_fd < 0 ||
+		pthread_create(&server->thread, NULL, serve, server) != 0)
+	{
+		fprintf(stderr, "nilus-manager: metrics listener: %s\n", strerror(errno));
+		if (server->listener >= 0)
+			close(server->listener);
+		if (server->stop_fd >= 0)
+			close(server->stop_fd);
+		free(server);
+		return NULL;
+	}
+	return server;
+}
+
+void
+metrics_server_stop(struct metrics_server *server)
+{
+	uint64_t	one = 1;
+
+	if (!server)
+		return;
+	if (write(server->stop_fd, &one, sizeof(one)) != sizeof(one))
+		atomic_store(&server->stop, true);
+	pthread_join(server->thread, NULL);
+	close(server->stop_fd);
+	free(server);
 }

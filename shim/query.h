@@ -16,8 +16,7 @@
  * Decodes the raw query string (what follows '?', still percent-encoded;
  * NULL = none) into values, in the order of the route's query parameters
  * (NULL = not given; the caller frees them, also on failure).  False with
- * the refusal filled when one does not fit.  The shim scans the query
- * itself, not MHD: see request_on_uri.
+ * the refusal filled when one does not fit.
  */
 bool		query_scan(const char *query, const struct route *route,
 					   char *values[MAX_QUERY_PARAMS], struct refusal *refusal);

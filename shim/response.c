@@ -8,73 +8,80 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <string.h>
+#include <time.h>
 
 #include "errors.h"
+#include "http_parse.h"
 
 /* Set by the API's loop thread, read by the metrics listener's thread too. */
 static atomic_bool closing;
 
-struct MHD_Response *
-response_owned(const char *content_type, const char *body, size_t len,
-			   MHD_ContentReaderFreeCallback free_fn, void *free_cls)
+static struct response *
+response_new(int status, const char *content_type, response_release_fn release, void *cls)
 {
-	struct MHD_Response *response =
-		MHD_create_response_from_buffer_with_free_callback_cls(len, (void *) body, free_fn,
-															   free_cls);
+	struct response *response = malloc(sizeof(*response));
 
 	if (!response)
 	{
-		if (free_fn)
-			free_fn(free_cls);
+		if (release)
+			release(cls);
 		return NULL;
 	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	response->status = status;
+	response->content_type = content_type;
+	response->fields_len = 0;
+	response->fields[0] = '\0';
+	response->close = false;
+	response->body = NULL;
+	response->len = 0;
+	response->file = -1;
+	response->release = release;
+	response->release_cls = cls;
 	return response;
 }
 
-static ssize_t
-read_file(void *cls, uint64_t pos, char *buf, size_t max)
+struct response *
+response_owned(int status, const char *content_type, const char *body, size_t len,
+			   response_release_fn release, void *release_cls)
 {
-	ssize_t		n = pread((int) (intptr_t) cls, buf, max, (off_t) pos);
-
-	return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
-struct MHD_Response *
-response_file(const char *content_type, int fd, size_t len, MHD_ContentReaderFreeCallback free_fn)
-{
-	void	   *cls = (void *) (intptr_t) fd;
-	struct MHD_Response *response = MHD_create_response_from_callback(len, 32 * 1024, read_file,
-																	  cls, free_fn);
-
-	if (!response)
-	{
-		free_fn(cls);
-		return NULL;
-	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	return response;
-}
-
-struct MHD_Response *
-response_static(const char *content_type, const char *body, size_t len)
-{
-	struct MHD_Response *response =
-		MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_PERSISTENT);
+	struct response *response = response_new(status, content_type, release, release_cls);
 
 	if (response)
-		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	{
+		response->body = body;
+		response->len = len;
+	}
 	return response;
 }
 
-struct MHD_Response *
+struct response *
+response_file(int status, const char *content_type, int fd, size_t len,
+			  response_release_fn release)
+{
+	struct response *response = response_new(status, content_type, release,
+											 (void *) (intptr_t) fd);
+
+	if (response)
+	{
+		response->file = fd;
+		response->len = len;
+	}
+	return response;
+}
+
+struct response *
+response_static(int status, const char *content_type, const char *body, size_t len)
+{
+	return response_owned(status, content_type, body, len, NULL, NULL);
+}
+
+struct response *
 response_error(int status, const char *code, const char *message, const char *parameter)
 {
 	size_t		len;
 	char	   *body = error_body(status, code, message, parameter, &len);
-
-	return body ? response_owned(JSON_TYPE, body, len, free, body) : NULL;
+	return body ? response_owned(status, JSON_TYPE, body, len, free, body) : NULL;
 }
 
 bool
@@ -92,21 +99,44 @@ refuse(struct refusal *refusal, int status, const char *code, const char *parame
 	return false;
 }
 
-struct MHD_Response *
+struct response *
 response_refusal(const struct refusal *refusal)
 {
 	return response_error(refusal->status, refusal->code, refusal->message,
 						  refusal->parameter[0] ? refusal->parameter : NULL);
 }
 
-struct MHD_Response *
+struct response *
 response_not_allowed(const char *message, const char *allow)
 {
-	struct MHD_Response *response = response_error(405, NULL, message, NULL);
+	struct response *response = response_error(405, NULL, message, NULL);
 
 	if (response)
-		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+		response_add_field(response, "Allow", allow);
 	return response;
+}
+
+void
+response_add_field(struct response *response, const char *name, const char *value)
+{
+	size_t		room = sizeof(response->fields) - response->fields_len;
+	int			n = snprintf(response->fields + response->fields_len, room, "%s: %s\r\n",
+							 name, value);
+
+	if (n > 0 && (size_t) n < room)
+		response->fields_len += (size_t) n;
+	else
+		response->fields[response->fields_len] = '\0';
+}
+
+void
+response_free(struct response *response)
+{
+	if (!response)
+		return;
+	if (response->release)
+		response->release(response->release_cls);
+	free(response);
 }
 
 void
@@ -116,18 +146,43 @@ responses_close_connections(void)
 }
 
 bool
-reply(struct MHD_Connection *connection, int status, struct MHD_Response *response)
+responses_closing(void)
 {
-	enum MHD_Result queued;
+	return atomic_load(&closing);
+}
 
-	if (!response)
-		return false;
-	if (status == 401)
-		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-	/* While stopping, keep-alive clients are told to go, so that the stop can finish. */
-	if (atomic_load(&closing))
-		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
-	queued = MHD_queue_response(connection, (unsigned int) status, response);
-	MHD_destroy_response(response);
-	return queued == MHD_YES;
+/* The Date field's value, formatted once a second (RFC 9110 6.6.1: an origin server sends it). */
+static const char *
+http_date(void)
+{
+	static _Thread_local time_t last;
+	static _Thread_local char text[40];
+	time_t		now = time(NULL);
+	struct tm	tm;
+
+	if (now != last)
+	{
+		last = now;
+		gmtime_r(&now, &tm);
+		strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	}
+	return text;
+}
+
+size_t
+response_head(const struct response *response, bool keep_alive, bool http10, char *buf,
+			  size_t size)
+{
+	const char *connection = !keep_alive ? "Connection: close\r\n"
+		: http10 ? "Connection: keep-alive\r\n" : "";
+	const char *challenge = response->status == 401 ? "WWW-Authenticate: Bearer\r\n" : "";
+	int			n = snprintf(buf, size,
+							 "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%sContent-Length: %zu\r\n%s%s%s\r\n",
+							 response->status, http_reason(response->status), http_date(),
+							 response->content_type ? "Content-Type: " : "",
+							 response->content_type ? response->content_type : "",
+							 response->content_type ? "\r\n" : "", response->len,
+							 challenge, response->fields, connection);
+
+	return n > 0 && (size_t) n < size ? (size_t) n : 0;
 }
