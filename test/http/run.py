@@ -931,10 +931,18 @@ def stats_without_runs_are_null():
 
 @test
 def stats_bad_period():
+    """A bad period gets one wording, whether the shim's syntax check ("abc") or
+    the extension's range check ("367d") refuses it, on every route that takes one."""
+    messages = set()
     with Unchanged():
-        for period in ["0h", "367d", "53w", "5y", "abc", "-1d", "1.5h", "", "d", "24"]:
-            expect_error(get(f"/tenants/acme/pipelines/{seg(R_ORDERS)}/stats", {"period": period}),
-                         400, "invalid_parameter", "period")
+        for path in (f"/tenants/acme/pipelines/{seg(R_ORDERS)}/stats", "/tenants/acme/stats",
+                     f"/tenants/acme/pipelines/{seg(R_ORDERS)}/series"):
+            for period in ["0h", "367d", "53w", "5y", "abc", "-1d", "1.5h", "", "d", "24"]:
+                r = get(path, {"period": period})
+                expect_error(r, 400, "invalid_parameter", "period")
+                messages.add(r.json["error"]["message"])
+    eq(messages, {"period must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most 366d"},
+       "the messages for a bad period")
 
 
 # ---- insight: the tenant's resources, a resource's runs over time
@@ -2714,6 +2722,17 @@ def openapi_rights_are_the_enforced_ones():
             body = dict(body, run_id=str(uuid.uuid4()))
         r = send(method, path, body, token=T[only[right]])
         check(r.status != 403, f"{method} {path} with the documented right {right}: {r!r}")
+
+
+@test
+def openapi_names_a_tenant_only_where_the_path_has_one():
+    for (route, method), (op, _) in openapi_operations(openapi_doc()).items():
+        says = "the path's tenant" in op.get("description", "")
+        eq(says, route.startswith("/tenants/{}"), f"{method} {route}: the description names the path's tenant")
+        if not route.startswith("/tenants/"):
+            for label in ("acme_read", "globex_all", "admin"):
+                r = send(method, route, None, token=T[label])
+                eq(r.status, 200, f"{method} {route} with the token {label}")
 
 
 @test
