@@ -22,7 +22,7 @@ static char *document;
 static size_t document_len;
 
 /*
- * The body shapes of the SPEC but the run's (run_schemas), as JSON with '
+ * The body shapes of doc/http-api.md but the run's (run_schemas), as JSON with '
  * for " so that they stay readable here (no text below contains an
  * apostrophe).
  */

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Black-box HTTP tests of nilus-manager, written from the SPEC.
+"""Black-box HTTP tests of nilus-manager, written from the reference in doc/.
 
 The real shim binary talks to a real PostgreSQL with the real nilus
 extension; this script talks to the shim over sockets only.  psql is used to
@@ -60,10 +60,10 @@ R_EVENTS = "workflow:v1:events-load:public"
 PIPELINE_OF = {R_ORDERS: "orders-sync", R_USERS: "users-sync", R_EVENTS: "events-load"}
 USERS = ["alice", "bob", "carol", None]
 
-# Query parameters of each listing route, as the SPEC lists them.
+# Query parameters of each listing route, as doc/http-api.md lists them.
 RUN_FILTERS = ["run_as_user", "is_success", "resource_id", "started_at",
                "started_at_gte", "started_at_lte", "limit", "offset"]
-SPEC_QUERY = {
+API_QUERY = {
     "/tenants/{}/pipelines": set(RUN_FILTERS),
     "/tenants/{}/pipelines/{}/runs": set(RUN_FILTERS) - {"resource_id"},
     "/tenants/{}/pipelines/{}/stats": {"period"},
@@ -76,8 +76,8 @@ SPEC_QUERY = {
                                        "record_insert_ts_gte", "record_insert_ts_lte",
                                        "limit", "offset"},
 }
-# Every route of the SPEC: normalized path template -> methods.
-SPEC_ROUTES = {
+# Every route of doc/http-api.md: normalized path template -> methods.
+API_ROUTES = {
     "/health": {"GET"},
     "/info": {"GET"},
     "/tenants/{}/pipelines": {"GET"},
@@ -174,7 +174,7 @@ RFC3339_UTC = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?Z$")
 
 
 def micros(text):
-    """Epoch microseconds of an RFC 3339 UTC timestamp as the SPEC renders them."""
+    """Epoch microseconds of an RFC 3339 UTC timestamp as the API renders them."""
     check(isinstance(text, str), f"timestamp expected, got {short(text)}")
     m = RFC3339_UTC.match(text)
     check(m is not None, f"not an RFC 3339 UTC timestamp: {text!r}")
@@ -417,7 +417,7 @@ def expect_own_answers(expected, results, read_body):
 
 
 def expect_error(r, status, code, parameter=None, mentions=()):
-    """The SPEC's error format: {"error": {status, code, message[, parameter]}}."""
+    """The error format of doc/errors.md: {"error": {status, code, message[, parameter]}}."""
     check(r.status == status, f"expected {status} {code}, got {r!r}")
     ctype = (r.header("content-type") or "").lower()
     check(ctype.startswith("application/json"), f"error Content-Type {ctype!r}, want JSON")
@@ -2096,7 +2096,7 @@ def keep_alive_serves_many_requests_on_one_connection():
 # ---- auth
 
 def every_api_request(tenant):
-    """One request of each SPEC route and method for a tenant, with valid bodies."""
+    """One request of each API route and method for a tenant, with valid bodies."""
     t = tenant
     run = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
            "started_at": iso(now_minus(minutes=1))}
@@ -2238,7 +2238,7 @@ def unknown_routes_are_404():
 @test
 def wrong_method_is_405_with_allow():
     with Unchanged():
-        for route, methods in SPEC_ROUTES.items():
+        for route, methods in API_ROUTES.items():
             path = url(route.replace("{}", "acme", 1).replace("{}", "p1"))
             for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
                 if method in methods:
@@ -2253,9 +2253,9 @@ def wrong_method_is_405_with_allow():
 @test
 def unknown_query_parameter_is_named():
     with Unchanged():
-        for route in SPEC_ROUTES:
+        for route in API_ROUTES:
             path = route.replace("{}", "acme", 1).replace("{}", "p1")
-            if "GET" not in SPEC_ROUTES[route]:
+            if "GET" not in API_ROUTES[route]:
                 continue
             expect_error(get(path, {"colour": "blue"}, token="admin"), 400, "invalid_parameter", "colour",
                          mentions=["colour"])
@@ -2610,7 +2610,7 @@ def openapi_lists_every_route_parameter_and_error():
     check(str(doc.get("openapi", "")).startswith("3.1"), f"openapi version {doc.get('openapi')!r}")
     check(isinstance(doc.get("info"), dict) and doc["info"].get("title"), "info.title")
     ops = openapi_operations(doc)
-    for route, methods in SPEC_ROUTES.items():
+    for route, methods in API_ROUTES.items():
         for method in methods:
             check((route, method) in ops, f"openapi.json lacks {method} {route}")
             op, shared = ops[(route, method)]
@@ -2618,7 +2618,7 @@ def openapi_lists_every_route_parameter_and_error():
             path_params = {n for n, p in params.items() if p.get("in") == "path"}
             eq(len(path_params), route.count("{}"), f"{method} {route}: path parameters")
             query = {n for n, p in params.items() if p.get("in") == "query"}
-            eq(query, SPEC_QUERY.get(route, set()), f"{method} {route}: query parameters")
+            eq(query, API_QUERY.get(route, set()), f"{method} {route}: query parameters")
             codes = set(str(c) for c in op.get("responses", {}))
             success = "201" if method == "POST" and route != "/tenants/{}/pipeline/runs" else "200"
             want = {success, "400", "401", "403", "503", "504"}
@@ -2794,6 +2794,30 @@ def docs_pages_are_served_offline():
             check(ar.status == 200 and len(ar.body) > 1000, f"{page}: asset {asset_path}: {ar!r}")
         check(not re.search(r"(?i)unpkg\.com|jsdelivr|cdnjs|googleapis", text), f"{page} references a CDN")
         check("openapi.json" in text, f"{page} does not load openapi.json")
+
+
+@test
+def entry_paths_redirect_to_the_docs():
+    """/, /nilus-manager, /nilus-manager/ and /nilus-manager/docs/ answer 302 with a
+    Location that resolves to /nilus-manager/docs (relative, so that it survives a
+    proxy that moves the prefix), an empty body, for GET and HEAD; other methods 405."""
+    base = f"http://127.0.0.1:{SHIM.port}"
+    for path in ("/", "/nilus-manager", "/nilus-manager/", "/nilus-manager/docs/"):
+        for method in ("GET", "HEAD"):
+            r = request(method, path)
+            eq(r.status, 302, f"{method} {path}: status")
+            location = r.header("location") or ""
+            check(not re.match(r"(?i)^[a-z]+:|^//", location), f"{method} {path}: Location {location!r} is not relative")
+            eq(urllib.parse.urljoin(base + path, location), base + "/nilus-manager/docs",
+               f"{method} {path}: Location {location!r} resolved")
+            eq((r.body, r.header("content-length")), (b"", "0"), f"{method} {path}: body")
+        target = urllib.parse.urlparse(urllib.parse.urljoin(base + path, request("GET", path).header("location"))).path
+        r = request("GET", target)
+        check(r.status == 200 and (r.header("content-type") or "").startswith("text/html"),
+              f"{path} redirects to {target}, which answers {r!r}")
+        r = request("POST", path, body={})
+        eq((r.status, r.header("allow")), (405, "GET, HEAD"), f"POST {path}")
+    eq(request("GET", "/nilus-manager/docs").status, 200, "the docs themselves are no redirect")
 
 
 @test
