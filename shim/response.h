@@ -32,7 +32,7 @@ struct response
 {
 	int			status;
 	const char *content_type;	/* static text */
-	char		fields[256];	/* further "Name: value\r\n" lines */
+	char		fields[512];	/* further "Name: value\r\n" lines (X-Request-Id: up to 144) */
 	size_t		fields_len;
 	bool		close;			/* the connection closes after it */
 	const char *body;			/* NULL when the body is in file */
