@@ -1390,6 +1390,35 @@ def state_none_is_404():
     expect_error(get("/tenants/acme/pipeline/never-stored/state", token="acme_runtime"), 404, "not_found")
 
 
+def without_strings(text):
+    return re.sub(r'"(\\.|[^"\\])*"', '""', text)
+
+
+@test
+def embedded_json_is_as_compact_as_the_answer():
+    """A state, a run's records and its metadata come back without jsonb's spacing,
+    strings with every character and numbers with every digit."""
+    state = '{"b": [1, 2.50, 1e3, 12345678901234567890.123456789], "a": {"k, ey": "x, y: z"}}'
+    body = f'{{"state": {state}}}'
+    ok_json(request("POST", url("/tenants/acme/pipeline/compact-json/state"), token=T["acme_all"], body=body), 201)
+    r = get("/tenants/acme/pipeline/compact-json/state")
+    text = r.body.decode()
+    check('"state":{"a":{"k, ey":"x, y: z"},"b":[1,2.50,1000,12345678901234567890.123456789]}' in text,
+          f"the state as written: {text}")
+    run = {"run_id": str(uuid.uuid4()), "resource_id": "compact-json-res", "pipeline_name": "compact-json",
+           "started_at": "2026-11-28T10:00:00Z", "finished_at": "2026-11-28T10:01:00Z", "is_success": True,
+           "records": {"extracted": 10, "loaded": 9.5}, "metadata": {"source": "pg, main: 1", "tags": ["a", "b"]}}
+    answers = [post("/tenants/acme/pipeline/runs", run),
+               get("/tenants/acme/pipelines/compact-json-res/runs"),
+               get("/tenants/acme/pipelines", {"resource_id": "compact-json-res"}), r]
+    for answer in answers:
+        text = answer.body.decode()
+        check(answer.status in (200, 201), f"{answer!r}")
+        check(not re.search(r"[,:] ", without_strings(text)), f"spacing in {short(text)}")
+    check('"metadata":{"tags":["a","b"],"source":"pg, main: 1"}' in answers[1].body.decode(),
+          f"the metadata as written: {short(answers[1].body.decode())}")
+
+
 @test
 def state_versions_and_latest_successful():
     path = "/tenants/acme/pipeline/orders-sync-state/state"
