@@ -34,6 +34,7 @@
 #define STOP_GRACE 30.0			/* seconds requests in flight get to finish */
 #define MAX_PEM (1024 * 1024)		/* a certificate chain or key file */
 #define MAX_DSN (64 * 1024)			/* a --dsn-file */
+#define DSN_FILE_RULE "must hold a connection string on its first line, at most 64 KiB"
 
 struct options
 {
@@ -270,11 +271,12 @@ resolve_dsn(const struct options *o)
 		fail("--dsn-file", file, "give either a DSN (--dsn, NILUS_DSN) or a DSN file (--dsn-file, NILUS_DSN_FILE)");
 	if (!file || !*file)
 		return dsn ? dsn : "";
-	text = owned_dsn = read_small_file(file, MAX_DSN,
-									   "must hold a connection string of at most 64 KiB", &why);
+	text = owned_dsn = read_small_file(file, MAX_DSN, DSN_FILE_RULE, &why);
 	if (!text)
 		fail("--dsn-file", file, why);
 	text[strcspn(text, "\r\n")] = '\0';	/* one line: what `echo ... > file` leaves */
+	if (!*text)
+		fail("--dsn-file", file, DSN_FILE_RULE);
 	return text;
 }
 

@@ -3487,6 +3487,7 @@ def secrets_stay_off_the_command_line():
         finally:
             shim.stop()
     for flags, says in ((["--dsn-file", str(TMP / "no-such-dsn")], "No such file"),
+                        (["--dsn-file", str(secret_file("empty-dsn", "\n"))], "connection string"),
                         (["--dsn-file", str(secret_file("dsn", dsn())), "--dsn", dsn(password=False)],
                          "either a DSN")):
         done = subprocess.run([BIN, "--listen", f"127.0.0.1:{free_port()}", "--metrics-listen", "none",
