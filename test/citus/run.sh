@@ -30,12 +30,14 @@
 #   16, 17 (retention): retention does not run on a cluster yet (README, Scaling
 #     out, Limits): nilus.retention_work() is a SQL function whose statements
 #     Citus cannot plan, and 17's setup updates rows with stable functions.
+#   21 (compact JSON): how the library writes a stored value, the same code on a
+#     cluster; the HTTP suite checks it there (embedded_json_is_as_compact_as_the_answer).
 set -eu
 cd "$(dirname "$0")/../.."
 . test/lib/run_suite.sh
 skipped="02_tokens.sql 15_declarations.sql 18_least_privilege.sql 03_access_rls.sql 04_store_run.sql 05_list_pipelines.sql 06_list_runs.sql 07_stats.sql
 08_rollups.sql 09_state.sql 10_offsets.sql 11_schema_history.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 16_retention.sql 17_retention_apply.sql 20_upgrade_scale_out.sql
-19_http_status.sql 20_insight.sql"
+19_http_status.sql 20_insight.sql 21_compact_json.sql"
 if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then
 	test/citus/ensure.sh
 	summary=$(mktemp)
