@@ -105,8 +105,9 @@ free_port() {
 api_port=$(free_port)
 metrics_port=$(free_port)
 [ "$metrics_port" != "$api_port" ] || metrics_port=$((api_port + 1))
-"$shim" --dsn "host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$api_role password=$api_password" \
-	--listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" \
+# The password in the environment, not on the command line (the shim warns about that).
+NILUS_DSN="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$api_role password=$api_password" \
+	"$shim" --listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" \
 	--threads "$concurrency" 2>"$work/shim.log" &
 shim_pid=$!
 tries=0

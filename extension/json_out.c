@@ -3,7 +3,7 @@
  *
  * Timestamps are rendered as RFC 3339 in UTC whatever the session's TimeZone,
  * with fractional seconds only when they are not zero; jsonb values are
- * written as their canonical text.
+ * written compact, like the rest.
  */
 #include "postgres.h"
 
@@ -170,19 +170,94 @@ nj_timestamptz(NilusJson *js, TimestampTz value)
 	appendStringInfoString(&js->buf, "Z\"");
 }
 
+/* A jsonb string (not NUL-terminated; jsonb has no \u0000) as a JSON string or key. */
+static void
+jsonb_string(NilusJson *js, const JsonbValue *v, bool key)
+{
+	char	   *text = pnstrdup(v->val.string.val, v->val.string.len);
+
+	if (key)
+		nj_key(js, text);
+	else
+		nj_string(js, text);
+	pfree(text);
+}
+
+static void
+jsonb_scalar(NilusJson *js, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			nj_null(js);
+			break;
+		case jbvString:
+			jsonb_string(js, v, false);
+			break;
+		case jbvNumeric:
+			nj_numeric_datum(js, NumericGetDatum(v->val.numeric), false);
+			break;
+		case jbvBool:
+			nj_bool(js, v->val.boolean);
+			break;
+		default:
+			elog(ERROR, "nilus: unexpected jsonb value type %d", (int) v->type);
+	}
+}
+
+/*
+ * Compact, as the rest of the answer: JsonbToCString would write jsonb's
+ * own spacing ({"a": 1, "b": 2}).  Strings and numbers are written as
+ * JsonbToCString writes them (escape_json, numeric_out), so values keep
+ * every character and digit.
+ */
 void
 nj_jsonb_datum(NilusJson *js, Datum value, bool isnull)
 {
 	Jsonb	   *jb;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken token;
+	bool		raw_scalar = false;	/* a scalar document is stored as a one-element array */
 
 	if (isnull)
 	{
 		nj_null(js);
 		return;
 	}
-	before_value(js);
 	jb = DatumGetJsonbP(value);
-	JsonbToCString(&js->buf, &jb->root, VARSIZE(jb));
+	it = JsonbIteratorInit(&jb->root);
+	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (token)
+		{
+			case WJB_BEGIN_OBJECT:
+				nj_begin_object(js);
+				break;
+			case WJB_END_OBJECT:
+				nj_end_object(js);
+				break;
+			case WJB_BEGIN_ARRAY:
+				raw_scalar = v.val.array.rawScalar;
+				if (!raw_scalar)
+					nj_begin_array(js);
+				break;
+			case WJB_END_ARRAY:
+				if (!raw_scalar)
+					nj_end_array(js);
+				raw_scalar = false;
+				break;
+			case WJB_KEY:
+				jsonb_string(js, &v, true);
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				jsonb_scalar(js, &v);
+				break;
+			case WJB_DONE:
+				break;
+		}
+	}
 }
 
 void

@@ -34,8 +34,8 @@ nilus_parse_period(const char *period)
 	if (n < 1 || unit == 0 || n > NILUS_PERIOD_MAX_DAYS * USECS_PER_DAY / unit)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("period must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most %dd, not \"%s\"",
-						NILUS_PERIOD_MAX_DAYS, period),
+				 errmsg("period " NILUS_PERIOD_RULE),
+				 errdetail("period was \"%s\".", period),
 				 errhint("m is minutes, h hours, d days and w weeks: 90m, 24h, 30d, 2w."),
 				 nilus_errparameter("period")));
 	return n * unit;

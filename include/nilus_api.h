@@ -30,6 +30,11 @@
 /* The stats window ("period"): <n>m, <n>h, <n>d or <n>w, at most this long. */
 #define NILUS_PERIOD_MAX_DAYS 366
 #define NILUS_PERIOD_DEFAULT "24h"
+/* What both halves answer to a bad period: "period " NILUS_PERIOD_RULE. */
+#define NILUS_NUMBER_TEXT_(x) #x
+#define NILUS_NUMBER_TEXT(x) NILUS_NUMBER_TEXT_(x)
+#define NILUS_PERIOD_RULE \
+	"must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most " NILUS_NUMBER_TEXT(NILUS_PERIOD_MAX_DAYS) "d"
 
 /* The rights a token may carry: X(enum suffix, name in tokens and errors). */
 #define NILUS_RIGHTS(X) \

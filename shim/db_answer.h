@@ -1,6 +1,6 @@
 /*
  * db_answer.h: how a call's outcome becomes the answer its job is given:
- * the function's JSON, or an error body in the SPEC's format.
+ * the function's JSON, or an error body in the format of doc/errors.md.
  */
 #ifndef NILUS_DB_ANSWER_H
 #define NILUS_DB_ANSWER_H

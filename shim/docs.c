@@ -146,6 +146,8 @@ docs_response(const struct route *route, const char *asset)
 			return asset_response(asset);
 		case RK_DASHBOARD:
 			return asset_response("dashboard.html");
+		case RK_REDIRECT:
+			return response_redirect(route->status, route->location);
 		case RK_API:
 			break;
 	}

@@ -1,5 +1,5 @@
 /*
- * errors.c: the SPEC's error format and its SQLSTATE -> HTTP status table.
+ * errors.c: the error format (doc/errors.md) and its SQLSTATE -> HTTP status table.
  */
 #include "errors.h"
 
@@ -85,7 +85,7 @@ error_body(int status, const char *code, const char *message, const char *parame
 
 /*
  * How each database error reaches the client.  First matching prefix wins.
- * Besides the SPEC's table: the rest of class 22 (data exceptions) and class
+ * Besides the table of doc/errors.md: the rest of class 22 (data exceptions) and class
  * 23 (integrity) and 54 (limits) come from values the client sent, so they
  * are 400s, never 500s; a standby refusing writes is 503 like a restart.  A
  * statement cancelled by the request timeout (57014, statement_timeout or

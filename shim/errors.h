@@ -9,7 +9,7 @@
 
 #include <libpq-fe.h>
 
-/* The SPEC's code of an HTTP status ("invalid_parameter" for 400, ...). */
+/* The error code of an HTTP status ("invalid_parameter" for 400, ...). */
 const char *error_code(int status);
 
 /*

@@ -23,6 +23,7 @@
 
 #include "http_conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,6 +36,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "access_log.h"
 #include "loop.h"
 
 #define FIRST_BUFFER (24 * 1024)
@@ -74,6 +76,7 @@ struct http_conn
 	bool		doomed;			/* to be closed once conn_drive returns */
 	bool		dead;			/* closed while its request waits for an answer */
 	bool		lingering;		/* the last answer is out: dropping input until close */
+	char		client[INET6_ADDRSTRLEN];	/* "" = unknown */
 
 	/* input: the current head, then what followed it */
 	char	   *in;
@@ -91,6 +94,7 @@ struct http_conn
 	bool		answered;
 	bool		keep_alive;
 	bool		head_only;		/* a HEAD request: the answer has no body */
+	char		request_id[REQUEST_ID_MAX + 1];	/* "" until asked for or the head is parsed */
 	uint64_t	body_left;		/* with Content-Length */
 	struct http_chunks chunks;	/* with chunked */
 	size_t		discarded;
@@ -262,9 +266,24 @@ stage_body(struct http_conn *c, const struct response *response)
 	c->body_in_head = true;
 }
 
+const char *
+http_conn_request_id(struct http_conn *c)
+{
+	if (!c->request_id[0])
+		access_log_request_id(NULL, c->request_id);
+	return c->request_id;
+}
+
+const char *
+http_conn_client(const struct http_conn *c)
+{
+	return c->client;
+}
+
 static void
 start_answer(struct http_conn *c, struct response *response)
 {
+	response_add_field(response, "X-Request-Id", http_conn_request_id(c));
 	c->out = response;
 	c->answered = true;
 	c->to_handler = false;
@@ -312,7 +331,7 @@ answer_error(struct http_conn *c, int status, const char *code, const char *mess
 		http_conn_answer(c, response);
 	else if (!c->answered)
 	{
-		c->server->handler->refused(status);
+		c->server->handler->refused(c, status);
 		c->keep_alive = false;
 		c->answered = true;
 		if (response)
@@ -449,6 +468,7 @@ next_request(struct http_conn *c)
 	c->scanned = 0;
 	c->answered = false;
 	c->discarded = 0;
+	c->request_id[0] = '\0';
 	registry_enter(c->server->registry, &c->tracked, PHASE_HEAD);
 }
 
@@ -505,6 +525,7 @@ static void
 take_head(struct http_conn *c, size_t end)
 {
 	struct http_error error;
+	bool		ok;
 
 	if (c->in_cap < end + BODY_ROOM)
 	{
@@ -519,7 +540,9 @@ take_head(struct http_conn *c, size_t end)
 		c->in_cap = end + BODY_ROOM;
 	}
 	c->head_len = end;
-	if (!http_parse_head(c->in, end, &c->head, &error))
+	ok = http_parse_head(c->in, end, &c->head, &error);
+	access_log_request_id(http_head_field(&c->head, "X-Request-Id"), c->request_id);
+	if (!ok)
 		answer_error(c, error.status, error.code, error.message);
 	else
 		begin_request(c);
@@ -780,6 +803,18 @@ on_cut(struct tracked *t, bool expired)
 /* ---- the listener ---- */
 
 static void
+client_text(const struct sockaddr *peer, char *text, socklen_t size)
+{
+	const void *addr = peer->sa_family == AF_INET6
+		? (const void *) &((const struct sockaddr_in6 *) peer)->sin6_addr
+		: (const void *) &((const struct sockaddr_in *) peer)->sin_addr;
+
+	if ((peer->sa_family != AF_INET && peer->sa_family != AF_INET6) ||
+		!inet_ntop(peer->sa_family, addr, text, size))
+		text[0] = '\0';
+}
+
+static void
 open_connection(struct http_server *server, int fd, const struct sockaddr *peer)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
@@ -795,6 +830,7 @@ open_connection(struct http_server *server, int fd, const struct sockaddr *peer)
 	c->server = server;
 	c->fd = fd;
 	c->readable = c->writable = true;
+	client_text(peer, c->client, sizeof(c->client));
 	/* Answers go out whole, in one write: nothing to gain from Nagle's delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (server->tls)

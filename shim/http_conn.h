@@ -37,7 +37,7 @@ struct http_handler
 	/* The answer (of that status; 0 = none) went out (delivered) or the connection was lost. */
 	void		(*done) (void *request, int status, bool delivered);
 	/* The connection layer answered a malformed or too slow request itself (for the log). */
-	void		(*refused) (int status);
+	void		(*refused) (struct http_conn *conn, int status);
 };
 
 struct http_server_config
@@ -72,5 +72,16 @@ void		http_server_free(struct http_server *server);
 
 /* Answers the connection's current request (takes the response; NULL = no memory: close). */
 void		http_conn_answer(struct http_conn *conn, struct response *response);
+
+/*
+ * The current request's id, sent back as X-Request-Id with its answer
+ * (every answer, the connection layer's own refusals too): the client's
+ * X-Request-Id when the head was parsed far enough to hold a sane one
+ * (access_log_request_id), else one of ours.  Valid until done.
+ */
+const char *http_conn_request_id(struct http_conn *conn);
+
+/* The client's address as text; "" when unknown. */
+const char *http_conn_client(const struct http_conn *conn);
 
 #endif

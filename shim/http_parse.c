@@ -340,8 +340,9 @@ http_parse_head(char *buf, size_t len, struct http_head *head, struct http_error
 		if (head->nfields == HTTP_MAX_FIELDS)
 			return fail(error, 431, NULL,
 						"the request has more than 100 header fields");
-		if (!parse_field(line, line_len, &head->fields[head->nfields++], error))
+		if (!parse_field(line, line_len, &head->fields[head->nfields], error))
 			return false;
+		head->nfields++;
 	}
 	return line != NULL && judge_fields(head, error);
 }

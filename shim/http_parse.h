@@ -70,6 +70,8 @@ void		http_head_too_large(const char *buf, size_t len, struct http_error *error)
  * Parses the complete head buf[0..len) (as http_head_end measured it) in
  * place: NULs are written into buf.  False with the refusal; the
  * connection must close after it, since where the request ends is unknown.
+ * Even then head->fields[0..nfields) are the well-formed fields read
+ * before the fault (so that its answer can still echo one).
  */
 bool		http_parse_head(char *buf, size_t len, struct http_head *head, struct http_error *error);
 

@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
+#include "access_log.h"
 #include "db.h"
 #include "db_ready.h"
 #include "api_server.h"
@@ -30,10 +33,13 @@
 
 #define STOP_GRACE 30.0			/* seconds requests in flight get to finish */
 #define MAX_PEM (1024 * 1024)		/* a certificate chain or key file */
+#define MAX_DSN (64 * 1024)			/* a --dsn-file */
+#define DSN_FILE_RULE "must hold a connection string on its first line, at most 64 KiB"
 
 struct options
 {
 	const char *dsn;
+	const char *dsn_file;
 	const char *listen;
 	const char *metrics_listen;
 	const char *threads;
@@ -46,6 +52,7 @@ struct options
 	const char *tls_cert;
 	const char *tls_key;
 	const char *request_timeout;
+	const char *log_format;
 };
 
 struct listen_addr
@@ -57,25 +64,31 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-			"usage: nilus-manager [--dsn DSN] [--listen HOST:PORT] [--metrics-listen HOST:PORT]\n"
+			"usage: nilus-manager [--dsn DSN | --dsn-file FILE] [--listen HOST:PORT]\n"
+			"                     [--metrics-listen HOST:PORT]\n"
 			"                     [--threads N] [--max-body BYTES] [--docs-dir DIR]\n"
 			"                     [--max-connections N] [--max-connections-per-client N]\n"
 			"                     [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
 			"                     [--tls-cert FILE --tls-key FILE] [--request-timeout SECONDS]\n"
-			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_LISTEN,\n"
+			"                     [--log-format text|json]\n"
+			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_DSN_FILE, NILUS_LISTEN,\n"
 			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR,\n"
 			"NILUS_MAX_CONNECTIONS, NILUS_MAX_CONNECTIONS_PER_CLIENT, NILUS_HEADER_TIMEOUT,\n"
-			"NILUS_BODY_TIMEOUT, NILUS_TLS_CERT, NILUS_TLS_KEY, NILUS_REQUEST_TIMEOUT.\n"
+			"NILUS_BODY_TIMEOUT, NILUS_TLS_CERT, NILUS_TLS_KEY, NILUS_REQUEST_TIMEOUT,\n"
+			"NILUS_LOG_FORMAT.\n"
 			"--tls-cert and --tls-key (PEM files) serve the API over TLS 1.2 or 1.3 only.\n"
 			"--threads N is how many requests run at once, each on its own database connection;\n"
 			"one event loop serves every HTTP connection and every database connection.\n"
+			"--dsn-file FILE reads the connection string from FILE: keep passwords off the command\n"
+			"line (or in a password file, PGPASSFILE).\n"
 			"Defaults: DSN from the libpq environment (PGHOST, PGPORT, ...), --listen 0.0.0.0:8080,\n"
 			"--metrics-listen 0.0.0.0:9090 (none: no metrics listener), --threads = number of cores,\n"
 			"--max-body 8MiB, --docs-dir %s, --max-connections 1000,\n"
 			"--max-connections-per-client = half of --max-connections (0 = no limit),\n"
 			"--header-timeout 10 (the request head, or the wait for the next one on keep-alive),\n"
 			"--body-timeout 60 (the whole body, from the end of the head),\n"
-			"--request-timeout 30 (a database call past it is cancelled: 504).\n", NILUS_DOCS_DIR);
+			"--request-timeout 30 (a database call past it is cancelled: 504),\n"
+			"--log-format text (json: one JSON object per access log line).\n", NILUS_DOCS_DIR);
 }
 
 static const char *
@@ -93,6 +106,7 @@ parse_flags(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{"dsn", required_argument, NULL, 'd'},
+		{"dsn-file", required_argument, NULL, 'f'},
 		{"listen", required_argument, NULL, 'l'},
 		{"metrics-listen", required_argument, NULL, 'm'},
 		{"threads", required_argument, NULL, 't'},
@@ -105,6 +119,7 @@ parse_flags(int argc, char **argv, struct options *o)
 		{"tls-cert", required_argument, NULL, 'P'},
 		{"tls-key", required_argument, NULL, 'K'},
 		{"request-timeout", required_argument, NULL, 'T'},
+		{"log-format", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -117,6 +132,7 @@ parse_flags(int argc, char **argv, struct options *o)
 		switch (c)
 		{
 			case 'd': o->dsn = optarg; break;
+			case 'f': o->dsn_file = optarg; break;
 			case 'l': o->listen = optarg; break;
 			case 'm': o->metrics_listen = optarg; break;
 			case 't': o->threads = optarg; break;
@@ -129,6 +145,7 @@ parse_flags(int argc, char **argv, struct options *o)
 			case 'P': o->tls_cert = optarg; break;
 			case 'K': o->tls_key = optarg; break;
 			case 'T': o->request_timeout = optarg; break;
+			case 'L': o->log_format = optarg; break;
 			case 'h': usage(stdout); exit(0);
 			case 'V': printf("nilus-manager %s\n", NILUS_VERSION); exit(0);
 			default: usage(stderr); exit(2);
@@ -174,16 +191,19 @@ parse_size(const char *text)
 	return (size_t) (n << shift);
 }
 
-/* A PEM file's text, NUL-terminated, read once at start; NULL with why when it cannot be. */
+/*
+ * A small file's text, NUL-terminated, read once at start; NULL with why
+ * when it cannot be (rule: what it must be).
+ */
 static char *
-read_pem(const char *path, const char **why)
+read_small_file(const char *path, size_t max, const char *rule, const char **why)
 {
 	FILE	   *f = fopen(path, "r");
-	char	   *text = f ? malloc(MAX_PEM + 1) : NULL;
-	size_t		len = text ? fread(text, 1, MAX_PEM + 1, f) : 0;
+	char	   *text = f ? malloc(max + 1) : NULL;
+	size_t		len = text ? fread(text, 1, max + 1, f) : 0;
 
-	*why = !f ? strerror(errno) : "must be a PEM file of at most 1 MiB";
-	if (f && (ferror(f) || len == 0 || len > MAX_PEM))
+	*why = !f ? strerror(errno) : rule;
+	if (f && (ferror(f) || len == 0 || len > max))
 		len = 0;
 	if (f)
 		fclose(f);
@@ -193,6 +213,70 @@ read_pem(const char *path, const char **why)
 		return NULL;
 	}
 	text[len] = '\0';
+	return text;
+}
+
+static char *
+read_pem(const char *path, const char **why)
+{
+	return read_small_file(path, MAX_PEM, "must be a PEM file of at most 1 MiB", why);
+}
+
+/* The DSN's text when main.c holds its own copy (a blanked --dsn, a --dsn-file); db_init copies it. */
+static char *owned_dsn;
+
+static bool
+dsn_has_password(const char *dsn)
+{
+	PQconninfoOption *options = PQconninfoParse(dsn, NULL);
+	bool		found = false;
+
+	for (PQconninfoOption *option = options; option && option->keyword; option++)
+		found |= strcmp(option->keyword, "password") == 0 && option->val && *option->val;
+	PQconninfoFree(options);
+	return found;
+}
+
+/*
+ * A password in --dsn is readable by every user of the machine (ps,
+ * /proc/<pid>/cmdline).  Like psql, it is taken, with a warning; like the
+ * mysql client, the argument is blanked at once, which shortens the window.
+ */
+static void
+protect_dsn_argument(struct options *o)
+{
+	char	   *argument = (char *) o->dsn;
+
+	if (!argument || !dsn_has_password(argument))
+		return;
+	fprintf(stderr, "nilus-manager: warning: --dsn holds a password, which other users of this "
+			"machine can read in the process list; put it in a password file (PGPASSFILE), "
+			"NILUS_DSN or --dsn-file instead\n");
+	o->dsn = owned_dsn = strdup(argument);
+	if (!owned_dsn)
+		fail("--dsn", "", "out of memory");
+	memset(argument, 'x', strlen(argument));
+}
+
+/* The connection string: --dsn or --dsn-file, else NILUS_DSN or NILUS_DSN_FILE, else libpq's environment. */
+static const char *
+resolve_dsn(const struct options *o)
+{
+	const char *dsn = o->dsn ? o->dsn : (o->dsn_file ? NULL : getenv("NILUS_DSN"));
+	const char *file = o->dsn_file ? o->dsn_file : (o->dsn ? NULL : getenv("NILUS_DSN_FILE"));
+	const char *why;
+	char	   *text;
+
+	if (dsn && *dsn && file && *file)
+		fail("--dsn-file", file, "give either a DSN (--dsn, NILUS_DSN) or a DSN file (--dsn-file, NILUS_DSN_FILE)");
+	if (!file || !*file)
+		return dsn ? dsn : "";
+	text = owned_dsn = read_small_file(file, MAX_DSN, DSN_FILE_RULE, &why);
+	if (!text)
+		fail("--dsn-file", file, why);
+	text[strcspn(text, "\r\n")] = '\0';	/* one line: what `echo ... > file` leaves */
+	if (!*text)
+		fail("--dsn-file", file, DSN_FILE_RULE);
 	return text;
 }
 
@@ -357,7 +441,8 @@ main(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	parse_flags(argc, argv, &o);
-	o.dsn = from_env(o.dsn, "NILUS_DSN", "");
+	protect_dsn_argument(&o);
+	o.dsn = resolve_dsn(&o);
 	o.listen = from_env(o.listen, "NILUS_LISTEN", "0.0.0.0:8080");
 	o.metrics_listen = from_env(o.metrics_listen, "NILUS_METRICS_LISTEN", "0.0.0.0:9090");
 	o.threads = from_env(o.threads, "NILUS_THREADS", NULL);
@@ -370,6 +455,7 @@ main(int argc, char **argv)
 	o.tls_cert = from_env(o.tls_cert, "NILUS_TLS_CERT", NULL);
 	o.tls_key = from_env(o.tls_key, "NILUS_TLS_KEY", NULL);
 	o.request_timeout = from_env(o.request_timeout, "NILUS_REQUEST_TIMEOUT", "30");
+	o.log_format = from_env(o.log_format, "NILUS_LOG_FORMAT", "text");
 
 	parse_listen("--listen", o.listen, &api_addr);
 	with_metrics = strcmp(o.metrics_listen, "none") != 0;
@@ -385,6 +471,8 @@ main(int argc, char **argv)
 		: config.limits.max / 2;
 	load_tls(&o, &config);
 	request_timeout = parse_number("--request-timeout", o.request_timeout, 1, 86400);
+	if (!access_log_init(o.log_format))
+		fail("--log-format", o.log_format, "must be text or json");
 	warn_missing_assets(o.docs_dir);
 	raise_file_limit();
 	block_signals(&stop);
@@ -396,6 +484,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "nilus-manager: cannot initialize (out of memory?)\n");
 		return 1;
 	}
+	free(owned_dsn);
 	api = api_server_start(&config);
 	with_tls = config.tls_cert != NULL;
 	/* GnuTLS holds its own copy of the credentials now. */

@@ -193,8 +193,9 @@ on_probe_done(void *request, int status, bool delivered)
 }
 
 static void
-on_probe_refused(int status)
+on_probe_refused(struct http_conn *conn, int status)
 {
+	(void) conn;
 	(void) status;
 }
 

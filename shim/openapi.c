@@ -22,7 +22,7 @@ static char *document;
 static size_t document_len;
 
 /*
- * The body shapes of the SPEC but the run's (run_schemas), as JSON with '
+ * The body shapes of doc/http-api.md but the run's (run_schemas), as JSON with '
  * for " so that they stay readable here (no text below contains an
  * apostrophe).
  */
@@ -338,8 +338,11 @@ operation(const struct route *route)
 	json_t	   *op;
 
 	snprintf(description, sizeof(description),
-			 "One call of the SQL function nilus.%s. The token needs the `%s` right and, "
-			 "unless it is an admin token, the path's tenant.", route->function, route_right(route));
+			 "One call of the SQL function nilus.%s. The token needs the `%s` right%s",
+			 route->function, route_right(route),
+			 strstr(route->pattern, "{tenant}")
+			 ? " and, unless it is an admin token, the path's tenant."
+			 : "; it names no tenant, so any tenant's token with that right will do.");
 	op = json_pack("{s:s, s:s, s:s, s:[s], s:s, s:o, s:o}",
 				   "operationId", route->function, "summary", route->summary,
 				   "description", description, "tags", route->tag,

@@ -89,6 +89,42 @@ take_arg(struct query_scan *scan, const char *key, size_t key_size, const char *
 	return fits;
 }
 
+/* Whether the raw name is one the route declares, or the retired name of one. */
+static bool
+declared(const struct route *route, const char *key, size_t key_size)
+{
+	char	   *name = route ? percent_decode(key, key_size, true) : NULL;
+	const char *successor = name ? param_successor(name) : NULL;
+	size_t		index;
+	bool		found = name && (route_query_param(route, name, &index) ||
+								 (successor && route_query_param(route, successor, &index)));
+
+	free(name);
+	return found;
+}
+
+void
+query_for_log(const char *query, const struct route *route, char *out, size_t size)
+{
+	size_t		used = 0;
+
+	out[0] = '\0';
+	while (query && *query && used < size)
+	{
+		size_t		len = strcspn(query, "&");
+		const char *equals = memchr(query, '=', len);
+		size_t		key_size = equals ? (size_t) (equals - query) : len;
+		const char *separator = query[len] == '&' ? "&" : "";
+		int			n = len == 0 || declared(route, query, key_size)
+			? snprintf(out + used, size - used, "%.*s%s", (int) len, query, separator)
+			: snprintf(out + used, size - used, "%.*s%sREDACTED%s", (int) (equals ? key_size : 0),
+					   query, equals ? "=" : "", separator);
+
+		used += n > 0 ? (size_t) n : size;
+		query += len + (query[len] == '&');
+	}
+}
+
 bool
 query_scan(const char *query, const struct route *route, char *values[MAX_QUERY_PARAMS],
 		   struct refusal *refusal)

@@ -21,4 +21,12 @@
 bool		query_scan(const char *query, const struct route *route,
 					   char *values[MAX_QUERY_PARAMS], struct refusal *refusal);
 
+/*
+ * The raw query string as the access log shows it, into out: parameters
+ * the route declares as sent; of any other, the value (a client's ?token=
+ * or ?api_key= included), or a bare word whole, as REDACTED, since a secret
+ * may hide there.  route NULL: no route matched.
+ */
+void		query_for_log(const char *query, const struct route *route, char *out, size_t size);
+
 #endif

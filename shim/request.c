@@ -37,6 +37,8 @@
 #include "route_match.h"
 #include "value_syntax.h"
 
+#define QUERY_LOGGED 1024		/* the access log shows this much of a query */
+
 enum request_state
 {
 	REQUEST_READING,
@@ -63,7 +65,7 @@ struct request
 	char	   *query[MAX_QUERY_PARAMS];	/* decoded; NULL = not given */
 	struct body body;
 	struct db_job job;			/* the database call, from CALLING on */
-	char		raw_path[128];	/* for the log line of unmatched requests */
+	size_t		bytes;			/* of the answer's body, from ANSWERED on */
 };
 
 static size_t max_body;
@@ -99,6 +101,7 @@ enter(struct request *rq, enum request_state next)
 static void
 settle(struct request *rq, struct response *response)
 {
+	rq->bytes = response ? response->len : 0;
 	metrics_request(rq->found == ROUTE_MATCH_NONE ? METRICS_UNMATCHED : rq->match.slot,
 					rq->method, response ? response->status : 500,
 					monotonic_seconds() - rq->start);
@@ -206,7 +209,6 @@ begin(struct request *rq)
 	switch (rq->found)
 	{
 		case ROUTE_MATCH_NONE:
-			snprintf(rq->raw_path, sizeof(rq->raw_path), "%s", rq->head->path);
 			settle(rq, response_error(404, NULL, "no such route", NULL));
 			return;
 		case ROUTE_MATCH_METHOD:
@@ -278,23 +280,56 @@ request_free(struct request *rq)
 	free(rq);
 }
 
+/* The path's tenant, decoded, when the matched route has one. */
+static const char *
+tenant_of(const struct request *rq)
+{
+	size_t		len = 0;
+	const char *first = rq->match.route ? route_path_param(rq->match.route, 0, &len) : NULL;
+
+	return first && len == 6 && strncmp(first, "tenant", 6) == 0 ? rq->match.path_values[0] : NULL;
+}
+
+static const char *
+client_or_null(struct http_conn *conn)
+{
+	const char *client = http_conn_client(conn);
+
+	return *client ? client : NULL;
+}
+
 static void
 on_done(void *request, int status, bool delivered)
 {
 	struct request *rq = request;
+	char		query[QUERY_LOGGED];
+	struct access_entry entry = {
+		.request_id = http_conn_request_id(rq->conn), .client = client_or_null(rq->conn),
+		.method = rq->method, .path = rq->head->path, .tenant = tenant_of(rq),
+		.status = status, .bytes = strcmp(rq->method, "HEAD") == 0 ? 0 : rq->bytes,
+		.seconds = monotonic_seconds() - rq->start, .aborted = !delivered,
+	};
 
-	access_log(rq->method,
-			   rq->found == ROUTE_MATCH_NONE ? rq->raw_path : route_pattern(rq->match.slot),
-			   status, monotonic_seconds() - rq->start, !delivered);
+	if (rq->head->query)
+	{
+		query_for_log(rq->head->query, rq->match.route, query, sizeof(query));
+		entry.query = query;
+	}
+	access_log(&entry);
 	request_free(rq);
 	in_flight--;
 }
 
 /* What the connection layer refused before any request began (malformed, too slow). */
 static void
-on_refused(int status)
+on_refused(struct http_conn *conn, int status)
 {
-	access_log("-", "-", status, 0, false);
+	struct access_entry entry = {
+		.request_id = http_conn_request_id(conn), .client = client_or_null(conn),
+		.method = "-", .path = "-", .status = status,
+	};
+
+	access_log(&entry);
 }
 
 const struct http_handler request_handler = {

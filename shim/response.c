@@ -107,6 +107,16 @@ response_refusal(const struct refusal *refusal)
 }
 
 struct response *
+response_redirect(int status, const char *location)
+{
+	struct response *response = response_static(status, NULL, "", 0);
+
+	if (response)
+		response_add_field(response, "Location", location);
+	return response;
+}
+
+struct response *
 response_not_allowed(const char *message, const char *allow)
 {
 	struct response *response = response_error(405, NULL, message, NULL);

@@ -1,6 +1,6 @@
 /*
  * response.h: the responses every listener sends: owned bodies, files, the
- * SPEC's JSON errors, and their head as it goes on the wire.  The bottom
+ * JSON errors, and their head as it goes on the wire.  The bottom
  * of the HTTP side: it knows the error format, nothing of routes, the
  * pool, connections or requests.
  */
@@ -32,7 +32,7 @@ struct response
 {
 	int			status;
 	const char *content_type;	/* static text */
-	char		fields[256];	/* further "Name: value\r\n" lines */
+	char		fields[512];	/* further "Name: value\r\n" lines (X-Request-Id: up to 144) */
 	size_t		fields_len;
 	bool		close;			/* the connection closes after it */
 	const char *body;			/* NULL when the body is in file */
@@ -57,10 +57,12 @@ struct response *response_file(int status, const char *content_type, int fd, siz
 /* A response whose body lives as long as the process (a page, the OpenAPI document). */
 struct response *response_static(int status, const char *content_type, const char *body,
 								 size_t len);
-/* A JSON error response in the SPEC's format. */
+/* A JSON error response in the format of doc/errors.md. */
 struct response *response_error(int status, const char *code, const char *message,
 								const char *parameter);
 struct response *response_refusal(const struct refusal *refusal);
+/* An empty answer with a Location header. */
+struct response *response_redirect(int status, const char *location);
 /* A 405 with its Allow header. */
 struct response *response_not_allowed(const char *message, const char *allow);
 

@@ -231,6 +231,15 @@ const struct route routes[] = {
 		.summary = "Scripts and stylesheets of the docs pages"},
 	{.method = "GET", .pattern = DOCS "/ui", .kind = RK_DASHBOARD, .status = 200,
 		.summary = "Dashboard: resources, runs over time, latest runs, CDC offsets"},
+	/* Where people look first: each resolves to /nilus-manager/docs. */
+	{.method = "GET", .pattern = "/", .kind = RK_REDIRECT, .status = 302,
+		.location = "nilus-manager/docs", .summary = "To the docs"},
+	{.method = "GET", .pattern = DOCS, .kind = RK_REDIRECT, .status = 302,
+		.location = "nilus-manager/docs", .summary = "To the docs"},
+	{.method = "GET", .pattern = DOCS "/", .kind = RK_REDIRECT, .status = 302,
+		.location = "docs", .summary = "To the docs"},
+	{.method = "GET", .pattern = DOCS "/docs/", .kind = RK_REDIRECT, .status = 302,
+		.location = "../docs", .summary = "To the docs"},
 };
 const size_t n_routes = sizeof(routes) / sizeof(routes[0]);
 

@@ -45,7 +45,8 @@ enum route_kind
 	RK_SWAGGER_UI,
 	RK_REDOC,
 	RK_DOCS_ASSET,				/* one file of --docs-dir, named by the last segment */
-	RK_DASHBOARD				/* the dashboard page (dashboard.html of --docs-dir) */
+	RK_DASHBOARD,				/* the dashboard page (dashboard.html of --docs-dir) */
+	RK_REDIRECT					/* .status with .location, no body */
 };
 
 struct route
@@ -62,6 +63,7 @@ struct route
 	const char *summary;
 	const char *body_schema;	/* OpenAPI component names */
 	const char *response_schema;
+	const char *location;		/* RK_REDIRECT: relative to the request's path (proxies may move it) */
 };
 
 extern const struct route routes[];

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "nilus_api.h"
+
 #define MAX_TOKEN 512			/* characters of a bearer token */
 
 /*
@@ -200,8 +202,7 @@ value_syntax_check(enum param_type type, char *value)
 		case PT_DAY_OR_TIMESTAMP:
 			return day_or_timestamp_check(value);
 		case PT_PERIOD:
-			return period_syntax(value) ? NULL
-				: "must be a number followed by m, h, d or w, such as 24h or 7d";
+			return period_syntax(value) ? NULL : NILUS_PERIOD_RULE;
 		case PT_BUCKET:
 			return strcmp(value, "1h") == 0 || strcmp(value, "1d") == 0 ? NULL : "must be 1h or 1d";
 	}

@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -340,6 +341,12 @@ def http_reference_lists_every_operation_parameter_and_status():
         check(f"**{success}**" in body, f"doc/http-api.md: {method} {path} does not say **{success}**")
     for path in ("/nilus-manager/openapi.json", "/nilus-manager/docs", "/nilus-manager/redoc"):
         check(section(text, f"GET {path}") is not None, f"doc/http-api.md has no section 'GET {path}'")
+    redirects = set(re.findall(r"/[\w/-]*", " ".join(re.findall(r"^### GET (/,.*)$", text, re.M))))
+    for path in ("/", "/nilus-manager", "/nilus-manager/", "/nilus-manager/docs/"):
+        check(path in redirects, f"doc/http-api.md: no section names the redirect of {path}")
+        with urllib.request.urlopen(f"http://{DEMO.listen}{path}") as r:
+            check(r.status == 200 and urllib.parse.urlparse(r.url).path == "/nilus-manager/docs",
+                  f"GET {path} of the demo ends at {r.url} ({r.status}), not /nilus-manager/docs")
 
 
 def shim_sources():
@@ -434,7 +441,8 @@ def every_link_resolves_inside_the_repository():
             if anchor and resolved.suffix == ".md":
                 anchors = {github_anchor(h) for h in re.findall(r"^#+ (.+?)\s*$", resolved.read_text(), re.M)}
                 check(anchor in anchors, f"{where}: no heading with anchor #{anchor}")
-        check("shared/SPEC" not in page.read_text(), f"{page.relative_to(REPO)} refers to the SPEC")
+        outside = re.search(r"\bSPEC\b|\.\./shared|shared/", page.read_text())
+        check(not outside, f"{page.relative_to(REPO)} refers to a contract outside the repository: {outside and outside.group()}")
 
 
 def github_anchor(heading):

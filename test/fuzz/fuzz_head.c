@@ -5,6 +5,7 @@
  * the bearer token's syntax.  Input: three lines, the method, the request
  * target (path?query) and the token.  `make -C shim fuzz` runs it.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +44,36 @@ next_line(char **rest)
 	return line;
 }
 
+/* Without a route every value is REDACTED (or cut short by the buffer's end). */
+static bool
+all_redacted(const char *logged)
+{
+	for (const char *eq = strchr(logged, '='); eq; eq = strchr(eq + 1, '='))
+	{
+		size_t		len = strlen(eq);
+
+		if (strncmp(eq, "=REDACTED", len < 9 ? len : 9) != 0)
+			return false;
+	}
+	return true;
+}
+
 static void
 scan_query(const struct route *route, const char *query)
 {
 	char	   *values[MAX_QUERY_PARAMS] = {0};
 	struct refusal refusal;
+	char		logged[64];		/* small: truncation is exercised too */
 
 	query_scan(query, route, values, &refusal);
 	for (size_t i = 0; i < MAX_QUERY_PARAMS; i++)
 		free(values[i]);
+	for (int matched = 0; matched < 2; matched++)
+	{
+		query_for_log(query, matched ? route : NULL, logged, sizeof(logged));
+		if (strlen(logged) >= sizeof(logged) || (!matched && !all_redacted(logged)))
+			abort();
+	}
 }
 
 int

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Black-box HTTP tests of nilus-manager, written from the SPEC.
+"""Black-box HTTP tests of nilus-manager, written from the reference in doc/.
 
 The real shim binary talks to a real PostgreSQL with the real nilus
 extension; this script talks to the shim over sockets only.  psql is used to
@@ -60,10 +60,10 @@ R_EVENTS = "workflow:v1:events-load:public"
 PIPELINE_OF = {R_ORDERS: "orders-sync", R_USERS: "users-sync", R_EVENTS: "events-load"}
 USERS = ["alice", "bob", "carol", None]
 
-# Query parameters of each listing route, as the SPEC lists them.
+# Query parameters of each listing route, as doc/http-api.md lists them.
 RUN_FILTERS = ["run_as_user", "is_success", "resource_id", "started_at",
                "started_at_gte", "started_at_lte", "limit", "offset"]
-SPEC_QUERY = {
+API_QUERY = {
     "/tenants/{}/pipelines": set(RUN_FILTERS),
     "/tenants/{}/pipelines/{}/runs": set(RUN_FILTERS) - {"resource_id"},
     "/tenants/{}/pipelines/{}/stats": {"period"},
@@ -76,8 +76,8 @@ SPEC_QUERY = {
                                        "record_insert_ts_gte", "record_insert_ts_lte",
                                        "limit", "offset"},
 }
-# Every route of the SPEC: normalized path template -> methods.
-SPEC_ROUTES = {
+# Every route of doc/http-api.md: normalized path template -> methods.
+API_ROUTES = {
     "/health": {"GET"},
     "/info": {"GET"},
     "/tenants/{}/pipelines": {"GET"},
@@ -176,7 +176,7 @@ RFC3339_UTC = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?Z$")
 
 
 def micros(text):
-    """Epoch microseconds of an RFC 3339 UTC timestamp as the SPEC renders them."""
+    """Epoch microseconds of an RFC 3339 UTC timestamp as the API renders them."""
     check(isinstance(text, str), f"timestamp expected, got {short(text)}")
     m = RFC3339_UTC.match(text)
     check(m is not None, f"not an RFC 3339 UTC timestamp: {text!r}")
@@ -200,15 +200,26 @@ def iso(dt):
 
 # ---------------------------------------------------------------- shim
 
-def dsn():
+def dsn(password=True):
     host = os.environ.get("PGHOST", "localhost")
     port = os.environ.get("PGPORT", "5432")
-    return f"host={host} port={port} dbname={DB} user={ROLE} password={ROLE_PASSWORD}"
+    return f"host={host} port={port} dbname={DB} user={ROLE}" + (f" password={ROLE_PASSWORD}" if password else "")
+
+
+def secret_file(name, text):
+    path = TMP / name
+    path.touch(mode=0o600)
+    path.write_text(text)
+    return path
 
 
 class Shim:
-    def __init__(self, name, extra=(), via_env=False, env=None):
+    """dsn: how the shim gets its password: "file" (--dsn-file, NILUS_DSN_FILE), "passfile"
+    (a DSN without it, PGPASSFILE), "plain" (in the DSN itself: --dsn, NILUS_DSN)."""
+
+    def __init__(self, name, extra=(), via_env=False, env=None, dsn="file"):
         self.name = name
+        self.dsn = dsn
         self.env = dict(env or {})
         self.port = free_port()
         self.metrics_port = free_port()
@@ -218,11 +229,18 @@ class Shim:
         self.log_path = TMP / f"{name}.log"
 
     def command(self):
-        settings = [("--dsn", "NILUS_DSN", dsn()),
-                    ("--listen", "NILUS_LISTEN", f"127.0.0.1:{self.port}"),
-                    ("--metrics-listen", "NILUS_METRICS_LISTEN", f"127.0.0.1:{self.metrics_port}"),
-                    ("--docs-dir", "NILUS_DOCS_DIR", str(DOCS_DIR))]
+        if self.dsn == "file":
+            settings = [("--dsn-file", "NILUS_DSN_FILE", str(secret_file("dsn", dsn())))]
+        else:
+            settings = [("--dsn", "NILUS_DSN", dsn(password=self.dsn == "plain"))]
+        settings += [("--listen", "NILUS_LISTEN", f"127.0.0.1:{self.port}"),
+                     ("--metrics-listen", "NILUS_METRICS_LISTEN", f"127.0.0.1:{self.metrics_port}"),
+                     ("--docs-dir", "NILUS_DOCS_DIR", str(DOCS_DIR))]
         env = dict(os.environ, **self.env)
+        if self.dsn == "passfile":
+            port = os.environ.get("PGPORT", "5432")
+            env["PGPASSFILE"] = str(secret_file("pgpass", f"*:{port}:{DB}:{ROLE}:{ROLE_PASSWORD}\n"))
+            env.pop("PGPASSWORD", None)  # libpq would take it before the file
         argv = [BIN]
         for flag, variable, value in settings:
             if self.via_env:
@@ -419,7 +437,7 @@ def expect_own_answers(expected, results, read_body):
 
 
 def expect_error(r, status, code, parameter=None, mentions=()):
-    """The SPEC's error format: {"error": {status, code, message[, parameter]}}."""
+    """The error format of doc/errors.md: {"error": {status, code, message[, parameter]}}."""
     check(r.status == status, f"expected {status} {code}, got {r!r}")
     ctype = (r.header("content-type") or "").lower()
     check(ctype.startswith("application/json"), f"error Content-Type {ctype!r}, want JSON")
@@ -933,10 +951,18 @@ def stats_without_runs_are_null():
 
 @test
 def stats_bad_period():
+    """A bad period gets one wording, whether the shim's syntax check ("abc") or
+    the extension's range check ("367d") refuses it, on every route that takes one."""
+    messages = set()
     with Unchanged():
-        for period in ["0h", "367d", "53w", "5y", "abc", "-1d", "1.5h", "", "d", "24"]:
-            expect_error(get(f"/tenants/acme/pipelines/{seg(R_ORDERS)}/stats", {"period": period}),
-                         400, "invalid_parameter", "period")
+        for path in (f"/tenants/acme/pipelines/{seg(R_ORDERS)}/stats", "/tenants/acme/stats",
+                     f"/tenants/acme/pipelines/{seg(R_ORDERS)}/series"):
+            for period in ["0h", "367d", "53w", "5y", "abc", "-1d", "1.5h", "", "d", "24"]:
+                r = get(path, {"period": period})
+                expect_error(r, 400, "invalid_parameter", "period")
+                messages.add(r.json["error"]["message"])
+    eq(messages, {"period must be <n>m, <n>h, <n>d or <n>w with n >= 1, at most 366d"},
+       "the messages for a bad period")
 
 
 # ---- insight: the tenant's resources, a resource's runs over time
@@ -1364,6 +1390,35 @@ def shim_login_with_a_token_cannot_touch_tables():
 @test
 def state_none_is_404():
     expect_error(get("/tenants/acme/pipeline/never-stored/state", token="acme_runtime"), 404, "not_found")
+
+
+def without_strings(text):
+    return re.sub(r'"(\\.|[^"\\])*"', '""', text)
+
+
+@test
+def embedded_json_is_as_compact_as_the_answer():
+    """A state, a run's records and its metadata come back without jsonb's spacing,
+    strings with every character and numbers with every digit."""
+    state = '{"b": [1, 2.50, 1e3, 12345678901234567890.123456789], "a": {"k, ey": "x, y: z"}}'
+    body = f'{{"state": {state}}}'
+    ok_json(request("POST", url("/tenants/acme/pipeline/compact-json/state"), token=T["acme_all"], body=body), 201)
+    r = get("/tenants/acme/pipeline/compact-json/state")
+    text = r.body.decode()
+    check('"state":{"a":{"k, ey":"x, y: z"},"b":[1,2.50,1000,12345678901234567890.123456789]}' in text,
+          f"the state as written: {text}")
+    run = {"run_id": str(uuid.uuid4()), "resource_id": "compact-json-res", "pipeline_name": "compact-json",
+           "started_at": "2026-11-28T10:00:00Z", "finished_at": "2026-11-28T10:01:00Z", "is_success": True,
+           "records": {"extracted": 10, "loaded": 9.5}, "metadata": {"source": "pg, main: 1", "tags": ["a", "b"]}}
+    answers = [post("/tenants/acme/pipeline/runs", run),
+               get("/tenants/acme/pipelines/compact-json-res/runs"),
+               get("/tenants/acme/pipelines", {"resource_id": "compact-json-res"}), r]
+    for answer in answers:
+        text = answer.body.decode()
+        check(answer.status in (200, 201), f"{answer!r}")
+        check(not re.search(r"[,:] ", without_strings(text)), f"spacing in {short(text)}")
+    check('"metadata":{"tags":["a","b"],"source":"pg, main: 1"}' in answers[1].body.decode(),
+          f"the metadata as written: {short(answers[1].body.decode())}")
 
 
 @test
@@ -2090,7 +2145,7 @@ def keep_alive_serves_many_requests_on_one_connection():
 # ---- auth
 
 def every_api_request(tenant):
-    """One request of each SPEC route and method for a tenant, with valid bodies."""
+    """One request of each API route and method for a tenant, with valid bodies."""
     t = tenant
     run = {"run_id": str(uuid.uuid4()), "resource_id": R_ORDERS, "pipeline_name": "orders-sync",
            "started_at": iso(now_minus(minutes=1))}
@@ -2223,7 +2278,8 @@ def revoked_token_refused_within_5_seconds():
 @test
 def unknown_routes_are_404():
     for path in ["/nilus-manager/api/v1/nope", "/nilus-manager/api/v1/tenants/acme",
-                 "/nilus-manager/api/v1/tenants/acme/unknown", "/", "/nilus-manager/api/v2/health",
+                 "/nilus-manager/api/v1/tenants/acme/unknown", "/nilus-manager/nope",
+                 "/nilus-manager/api/v2/health",
                  "/nilus-manager/api/v1/tenants/acme/pipeline/p/state/extra",
                  "/nilus-manager/api/v1/tenants/acme/pipelines/r/runs/x"]:
         expect_error(request("GET", path, token=T["admin"]), 404, "not_found")
@@ -2232,7 +2288,7 @@ def unknown_routes_are_404():
 @test
 def wrong_method_is_405_with_allow():
     with Unchanged():
-        for route, methods in SPEC_ROUTES.items():
+        for route, methods in API_ROUTES.items():
             path = url(route.replace("{}", "acme", 1).replace("{}", "p1"))
             for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
                 if method in methods:
@@ -2247,9 +2303,9 @@ def wrong_method_is_405_with_allow():
 @test
 def unknown_query_parameter_is_named():
     with Unchanged():
-        for route in SPEC_ROUTES:
+        for route in API_ROUTES:
             path = route.replace("{}", "acme", 1).replace("{}", "p1")
-            if "GET" not in SPEC_ROUTES[route]:
+            if "GET" not in API_ROUTES[route]:
                 continue
             expect_error(get(path, {"colour": "blue"}, token="admin"), 400, "invalid_parameter", "colour",
                          mentions=["colour"])
@@ -2604,7 +2660,7 @@ def openapi_lists_every_route_parameter_and_error():
     check(str(doc.get("openapi", "")).startswith("3.1"), f"openapi version {doc.get('openapi')!r}")
     check(isinstance(doc.get("info"), dict) and doc["info"].get("title"), "info.title")
     ops = openapi_operations(doc)
-    for route, methods in SPEC_ROUTES.items():
+    for route, methods in API_ROUTES.items():
         for method in methods:
             check((route, method) in ops, f"openapi.json lacks {method} {route}")
             op, shared = ops[(route, method)]
@@ -2612,7 +2668,7 @@ def openapi_lists_every_route_parameter_and_error():
             path_params = {n for n, p in params.items() if p.get("in") == "path"}
             eq(len(path_params), route.count("{}"), f"{method} {route}: path parameters")
             query = {n for n, p in params.items() if p.get("in") == "query"}
-            eq(query, SPEC_QUERY.get(route, set()), f"{method} {route}: query parameters")
+            eq(query, API_QUERY.get(route, set()), f"{method} {route}: query parameters")
             codes = set(str(c) for c in op.get("responses", {}))
             success = "201" if method == "POST" and route != "/tenants/{}/pipeline/runs" else "200"
             want = {success, "400", "401", "403", "503", "504"}
@@ -2719,6 +2775,17 @@ def openapi_rights_are_the_enforced_ones():
 
 
 @test
+def openapi_names_a_tenant_only_where_the_path_has_one():
+    for (route, method), (op, _) in openapi_operations(openapi_doc()).items():
+        says = "the path's tenant" in op.get("description", "")
+        eq(says, route.startswith("/tenants/{}"), f"{method} {route}: the description names the path's tenant")
+        if not route.startswith("/tenants/"):
+            for label in ("acme_read", "globex_all", "admin"):
+                r = send(method, route, None, token=T[label])
+                eq(r.status, 200, f"{method} {route} with the token {label}")
+
+
+@test
 def openapi_defaults_and_bounds_are_the_enforced_ones():
     doc = openapi_doc()
     for (route, method), (op, shared) in openapi_operations(doc).items():
@@ -2777,6 +2844,30 @@ def docs_pages_are_served_offline():
             check(ar.status == 200 and len(ar.body) > 1000, f"{page}: asset {asset_path}: {ar!r}")
         check(not re.search(r"(?i)unpkg\.com|jsdelivr|cdnjs|googleapis", text), f"{page} references a CDN")
         check("openapi.json" in text, f"{page} does not load openapi.json")
+
+
+@test
+def entry_paths_redirect_to_the_docs():
+    """/, /nilus-manager, /nilus-manager/ and /nilus-manager/docs/ answer 302 with a
+    Location that resolves to /nilus-manager/docs (relative, so that it survives a
+    proxy that moves the prefix), an empty body, for GET and HEAD; other methods 405."""
+    base = f"http://127.0.0.1:{SHIM.port}"
+    for path in ("/", "/nilus-manager", "/nilus-manager/", "/nilus-manager/docs/"):
+        for method in ("GET", "HEAD"):
+            r = request(method, path)
+            eq(r.status, 302, f"{method} {path}: status")
+            location = r.header("location") or ""
+            check(not re.match(r"(?i)^[a-z]+:|^//", location), f"{method} {path}: Location {location!r} is not relative")
+            eq(urllib.parse.urljoin(base + path, location), base + "/nilus-manager/docs",
+               f"{method} {path}: Location {location!r} resolved")
+            eq((r.body, r.header("content-length")), (b"", "0"), f"{method} {path}: body")
+        target = urllib.parse.urlparse(urllib.parse.urljoin(base + path, request("GET", path).header("location"))).path
+        r = request("GET", target)
+        check(r.status == 200 and (r.header("content-type") or "").startswith("text/html"),
+              f"{path} redirects to {target}, which answers {r!r}")
+        r = request("POST", path, body={})
+        eq((r.status, r.header("allow")), (405, "GET, HEAD"), f"POST {path}")
+    eq(request("GET", "/nilus-manager/docs").status, 200, "the docs themselves are no redirect")
 
 
 @test
@@ -2914,6 +3005,191 @@ def access_log_has_one_line_per_request():
     for line, route, status in zip(lines, ("/offsets", "/state", "/offsets"), ("200", "404", "403")):
         check(route in line and re.search(rf"\b{status}\b", line), f"log line {line!r} lacks {route} {status}")
         check(re.search(r"\d(\.\d+)?\s*(ms|s)\b", line), f"log line {line!r} lacks a duration")
+
+
+GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def log_line_of(lines, request_id):
+    found = [l for l in lines if f"id={request_id} " in l + " "]
+    check(len(found) == 1, f"{len(found)} log lines carry the id {request_id}: {short(lines)}")
+    return found[0]
+
+
+@test
+def access_log_shows_the_real_path_query_and_request_id():
+    """Text lines: the path and query as sent (not the route's template), the status,
+    the body's bytes, the request id (the client's, or one of ours echoed in
+    X-Request-Id on every answer, errors included), the client and the tenant."""
+    own = f"probe-{uuid.uuid4()}"
+    path = f"/tenants/acme/pipelines/{seg(R_ORDERS)}/runs"
+    query = "limit=2&is_success=false"
+    answers = {}
+
+    def requests():
+        answers["own"] = request("GET", f"{API}{path}?{query}", token=T["acme_all"],
+                                 headers={"X-Request-Id": own})
+        answers["ours"] = get("/tenants/acme/pipelines", {"limit": 1})
+        answers["other"] = get("/tenants/acme/pipelines", {"limit": 1})
+        answers["404"] = request("GET", "/no/such/route?x=1")
+        answers["401"] = request("GET", url("/tenants/acme/pipelines"))
+        answers["405"] = request("DELETE", url("/tenants/acme/pipelines"), token=T["acme_all"])
+        answers["400"] = get("/tenants/acme/pipelines", {"limit": "many"})
+        answers["414"] = request("GET", url("/health") + "?" + "x" * 9000)
+    lines = new_log_lines(SHIM, requests)
+    eq(answers["own"].header("x-request-id"), own, "the client's X-Request-Id is echoed")
+    line = log_line_of(lines, own)
+    check(f" GET {API}{path}?{query} 200 " in line, f"the line shows the path and query as sent: {line!r}")
+    check(f" {len(answers['own'].body)}B " in line, f"the line shows the body's bytes: {line!r}")
+    check("client=127.0.0.1" in line and "tenant=acme" in line, f"client and tenant: {line!r}")
+    ids = {k: r.header("x-request-id") for k, r in answers.items()}
+    for name in ("ours", "other", "404", "401", "405", "400", "414"):
+        check(GENERATED_ID.fullmatch(ids[name] or ""), f"the {name} answer's X-Request-Id {ids[name]!r}")
+        status = answers[name].status if name not in ("ours", "other") else 200
+        check(f" {status} " in log_line_of(lines, ids[name]), f"the {name} line lacks its status")
+    check(ids["ours"] != ids["other"], "two requests got the same id")
+    check(" /no/such/route?x=REDACTED 404 " in log_line_of(lines, ids["404"]), "the unmatched path's line")
+
+
+@test
+def access_log_redacts_what_could_be_a_secret():
+    """The token is in the Authorization header and never logged; a query parameter
+    the route does not declare (where a client may put a secret) is logged as
+    REDACTED, a declared one as sent."""
+    secret = f"s3cr3t{uuid.uuid4().hex}"
+    answers = []
+
+    def requests():
+        for query in (f"limit=1&access_token={secret}", f"api_key={secret}&limit=1", secret,
+                      f"password=x{secret}&token={secret}"):
+            answers.append(request("GET", f"{url('/tenants/acme/pipelines')}?{query}", token=T["acme_all"]))
+        answers.append(request("GET", f"/nowhere?token={secret}"))
+    lines = new_log_lines(SHIM, requests)
+    for r in answers:
+        check(r.status in (400, 404), f"a query with an unknown parameter: {r!r}")
+    text = SHIM.log_path.read_text(errors="replace")
+    check(secret not in text, "a secret of the query string reached the log")
+    check(T["acme_all"] not in text, "a bearer token reached the log")
+    got = [log_line_of(lines, r.header("x-request-id")) for r in answers]
+    for line, shown in zip(got, ("?limit=1&access_token=REDACTED ", "?api_key=REDACTED&limit=1 ", "?REDACTED ",
+                                 "?password=REDACTED&token=REDACTED ", "/nowhere?token=REDACTED ")):
+        check(shown in line, f"{line!r} does not show {shown!r}")
+
+
+@test
+def hostile_request_ids_are_replaced():
+    """An X-Request-Id that is too long or holds anything but letters, digits and
+    -_.:+/=@ is replaced by one of ours, in the answer and in the log; it never
+    reaches the log as sent."""
+    hostile = [b"x" * 129, b'abc"def', b"abc def", b"abc\tdef", b"abc\\def", b"ab'c", b"id\x7f",
+               b"caf\xc3\xa9", b"a;b", b"{\"json\":1}", b"%0d%0aX-Injected: 1", b"<script>"]
+    malformed = {b"id\x7f"}  # a control byte in a field value: the parser refuses the request
+    accepted = [b"a", b"A" * 128, b"req-1_2.3:4+5/6=7@8"]
+    answers = {}
+
+    def requests():
+        for value in hostile + accepted:
+            status, reply = raw(b"GET " + url("/health").encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                                b"Authorization: Bearer " + T["acme_read"].encode() + b"\r\n"
+                                b"X-Request-Id: " + value + b"\r\nConnection: close\r\n\r\n")
+            check(status == (400 if value in malformed else 200),
+                  f"X-Request-Id {value!r}: {short(reply[:200])}")
+            answers[value] = parse_reply(reply).header("x-request-id")
+    lines = new_log_lines(SHIM, requests)
+    text = "\n".join(lines)
+    for value in hostile:
+        echoed = answers[value] or ""
+        check(GENERATED_ID.fullmatch(echoed), f"X-Request-Id {value!r} came back as {echoed!r}")
+        log_line_of(lines, echoed)
+        check(value.decode("latin-1") not in text, f"X-Request-Id {value!r} reached the log")
+    for value in accepted:
+        eq(answers[value], value.decode(), "a sane X-Request-Id is kept")
+        log_line_of(lines, value.decode())
+
+
+@test
+def protocol_errors_echo_the_request_id():
+    """The connection layer's own refusals carry X-Request-Id too: the client's when
+    the head was parsed as far as that field, else one of ours; each is one log line
+    `- - <status>` with that id."""
+    tag = uuid.uuid4().hex[:8]
+    get_line = f"GET {url('/health')} HTTP/1.1\r\nHost: x\r\n"
+    cases = {  # name: (request, status, whether the client's id comes back)
+        "two lengths": (f"POST {url('/health')} HTTP/1.1\r\nHost: x\r\nX-Request-Id: {tag}-a\r\n"
+                        "Content-Length: 1\r\nContent-Length: 1\r\n\r\n", 400, True),
+        "gzip": (f"POST {url('/health')} HTTP/1.1\r\nHost: x\r\nX-Request-Id: {tag}-b\r\n"
+                 "Transfer-Encoding: gzip, chunked\r\n\r\n", 501, True),
+        "fold after": (get_line + f"X-Request-Id: {tag}-c\r\nX-A: 1\r\n folded\r\n\r\n", 400, True),
+        "expect": (get_line + f"X-Request-Id: {tag}-d\r\nExpect: later\r\n\r\n", 417, True),
+        "fold before": (get_line + f"X-A: 1\r\n folded\r\nX-Request-Id: {tag}-e\r\n\r\n", 400, False),
+        "version": (f"GET {url('/health')} HTTP/9.9\r\nHost: x\r\nX-Request-Id: {tag}-f\r\n\r\n", 505, False),
+        "bad field": (get_line + f"X-Request-Id: {tag}-g\r\nX-B: a\x01b\r\n\r\n", 400, True),
+    }
+    replies = {}
+
+    def requests():
+        for name, (head, _, _) in cases.items():
+            replies[name] = raw(head.encode())[1]
+    lines = new_log_lines(SHIM, requests)
+    for name, (head, status, echoed) in cases.items():
+        reply = parse_reply(replies[name])
+        eq(reply.status, status, f"{name}: {short(replies[name][:200])}")
+        sent = re.search(r"X-Request-Id: (\S+)", head).group(1)
+        got = reply.header("x-request-id") or ""
+        if echoed:
+            eq(got, sent, f"{name}: the client's X-Request-Id is echoed")
+        else:
+            check(GENERATED_ID.fullmatch(got), f"{name}: X-Request-Id {got!r} is not one of ours")
+        line = log_line_of(lines, got)
+        check(f" - - {status} " in line and "client=127.0.0.1" in line, f"{name}: {line!r}")
+
+
+@test
+def json_access_log_lines_parse():
+    """--log-format json (here NILUS_LOG_FORMAT=json): every access log line is one
+    JSON object with the documented fields, hostile paths and ids included."""
+    shim = Shim("json-log", env={"NILUS_LOG_FORMAT": "json"})
+    shim.start()
+    try:
+        def requests():
+            request("GET", f"{url('/tenants/acme/pipelines')}?limit=1&token=x", token=T["acme_all"],
+                    headers={"X-Request-Id": "json-probe-1"}, port=shim.port)
+            request("GET", url("/tenants/acme/pipelines") + "?limit=1", token=T["acme_all"],
+                    headers={"X-Request-Id": "json-probe-2"}, port=shim.port)
+            # Bytes outside ASCII are the parser's 400 (protocol_errors_echo_the_request_id).
+            raw(b'GET /a"b\\c%22/%ff{} HTTP/1.1\r\nHost: x\r\nX-Request-Id: "q"\r\nConnection: close\r\n\r\n',
+                port=shim.port)
+            request("HEAD", "/nilus-manager/docs", port=shim.port)
+        lines = [l for l in new_log_lines(shim, requests) if not l.startswith("nilus-manager")]
+    finally:
+        shim.stop()
+    check(len(lines) == 4, f"4 access log lines expected: {short(lines)}")
+    entries = []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            raise Failure(f"not a JSON line: {line!r}")
+    fields = {"time": str, "request_id": str, "method": str, "path": str, "query": (str, type(None)),
+              "status": int, "bytes": int, "duration_ms": (int, float), "client": (str, type(None)),
+              "tenant": (str, type(None)), "aborted": bool}
+    for entry in entries:
+        eq(set(entry), set(fields), "the fields of a JSON line")
+        for name, kind in fields.items():
+            check(isinstance(entry[name], kind), f"{name} of {entry}")
+        check(datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).tzinfo is not None,
+              f"time {entry['time']!r} is not RFC 3339")
+    first, second, hostile, head = entries
+    eq((first["request_id"], first["method"], first["path"], first["query"], first["status"],
+        first["tenant"], first["client"]),
+       ("json-probe-1", "GET", API + "/tenants/acme/pipelines", "limit=1&token=REDACTED", 400, "acme",
+        "127.0.0.1"), "the first line")
+    eq((second["status"], second["query"]), (200, "limit=1"), "the second line")
+    check(second["bytes"] > 50, f"the second line's bytes: {second}")
+    check(GENERATED_ID.fullmatch(hostile["request_id"]), f"the hostile id was kept: {hostile}")
+    eq((hostile["status"], hostile["tenant"]), (404, None), "the hostile path's line")
+    check(hostile["path"].startswith('/a"b\\c%22/'), f"the hostile path as logged: {hostile['path']!r}")
+    eq((head["method"], head["status"], head["bytes"], head["query"]), ("HEAD", 200, 0, None), "the HEAD line")
 
 
 @test
@@ -3081,13 +3357,18 @@ def slow_heads_and_bodies_are_cut_at_their_deadline():
         reply = trickle_until_answered(drip, lambda i: f"X-Drip-{i}: 1\r\n".encode())
         check(reply is not None, "a head sent one line every 0.5 s was still being read after 6 s")
         expect_error(parse_reply(reply), 408, "request_timeout")
+        check(GENERATED_ID.fullmatch(parse_reply(reply).header("x-request-id") or ""),
+              "the 408 of a slow head has no request id of ours")
         path = url("/tenants/acme/pipeline/slow-body/state")
         with Unchanged():
             body = connect(slow)
-            body.sendall(post_head(path, T["acme_runtime"], "Content-Length: 100\r\n") + b'{"state": ')
+            body.sendall(post_head(path, T["acme_runtime"], "X-Request-Id: slow-body-1\r\n"
+                                   "Content-Length: 100\r\n") + b'{"state": ')
             reply = trickle_until_answered(body, lambda i: b" ")
             check(reply is not None, "a body sent a byte every 0.5 s was still being read after 6 s")
             expect_error(parse_reply(reply), 408, "request_timeout")
+            eq(parse_reply(reply).header("x-request-id"), "slow-body-1",
+               "the 408 of a slow body echoes the request id")
         idle = http.client.HTTPConnection("127.0.0.1", slow.port, timeout=10)
         ok_json(get("/info", conn=idle, port=slow.port))
         check(closed_within(idle.sock, 5) is not None, "an idle keep-alive connection outlived "
@@ -3241,13 +3522,47 @@ def occupied_listen_port_is_an_error():
     shim_still_serves()
 
 
+def command_line(pid):
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
+
+
+@test
+def secrets_stay_off_the_command_line():
+    """The password reaches the shim from --dsn-file, NILUS_DSN_FILE, NILUS_DSN or libpq's
+    password file, never through argv; one given in --dsn anyway works, is warned about
+    on stderr, and is blanked from the process's command line."""
+    check(ROLE_PASSWORD not in command_line(SHIM.proc.pid), "the suite's shim has the password on argv")
+    for name, kwargs in (("dsn-file-env", {"via_env": True}), ("passfile", {"dsn": "passfile"}),
+                         ("dsn-env", {"dsn": "plain", "via_env": True}), ("dsn-argv", {"dsn": "plain"})):
+        shim = Shim(name, **kwargs)
+        shim.start()
+        try:
+            ok_json(get("/tenants/acme/pipelines", {"limit": 1}, port=shim.port))
+            check(ROLE_PASSWORD not in command_line(shim.proc.pid),
+                  f"{name}: the password is on the command line: {command_line(shim.proc.pid)}")
+            warned = re.search(r"warning: --dsn holds a password.*(PGPASSFILE|--dsn-file)",
+                               shim.log_path.read_text(errors="replace"))
+            eq(bool(warned), name == "dsn-argv", f"{name}: a warning about a password on the command line")
+        finally:
+            shim.stop()
+    for flags, says in ((["--dsn-file", str(TMP / "no-such-dsn")], "No such file"),
+                        (["--dsn-file", str(secret_file("empty-dsn", "\n"))], "connection string"),
+                        (["--dsn-file", str(secret_file("dsn", dsn())), "--dsn", dsn(password=False)],
+                         "either a DSN")):
+        done = subprocess.run([BIN, "--listen", f"127.0.0.1:{free_port()}", "--metrics-listen", "none",
+                               *flags], capture_output=True, text=True, timeout=5)
+        check(done.returncode == 2 and "--dsn-file" in done.stderr and says in done.stderr,
+              f"{flags}: exit {done.returncode}: {short(done.stderr)}")
+
+
 @test
 def bad_flags_are_refused():
     for flag, value in (("--threads", "0"), ("--max-body", "lots"), ("--listen", "nowhere"),
                         ("--metrics-listen", "127.0.0.1:99999"), ("--threads", "-2"),
                         ("--max-connections", "0"), ("--max-connections-per-client", "x"),
                         ("--header-timeout", "0"), ("--body-timeout", "1e3"),
-                        ("--request-timeout", "0"), ("--request-timeout", "2.5s")):
+                        ("--request-timeout", "0"), ("--request-timeout", "2.5s"),
+                        ("--log-format", "xml"), ("--log-format", "JSON")):
         try:
             done = subprocess.run([BIN, "--dsn", dsn(), "--listen", f"127.0.0.1:{free_port()}",
                                    "--metrics-listen", f"127.0.0.1:{free_port()}", flag, value],

@@ -1,5 +1,5 @@
 -- The installed objects: tables keyed by tenant, row-level security on every
--- data table, the functions of the SPEC with their signatures, roles, grants.
+-- data table, the API's functions with their signatures, roles, grants.
 BEGIN;
 SELECT plan(95);
 
@@ -51,7 +51,7 @@ SELECT col_type_is('nilus', 'pipeline_run', c, ty, 'pipeline_run.' || c || ' is 
 SELECT col_type_is('nilus', 'api_token', 'token_hash', 'bytea', 'tokens are kept as a hash (bytea)');
 SELECT hasnt_column('nilus', 'api_token', 'token', 'no plaintext token column');
 
--- Every function of the SPEC's route table, with the SPEC's signature.
+-- Every function of the route table (doc/http-api.md), with its signature in doc/sql.md.
 SELECT has_function('nilus', f, args, format('nilus.%s(%s)', f, array_to_string(args, ', ')))
   FROM (VALUES
     ('health', ARRAY[]::text[]),

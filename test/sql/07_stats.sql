@@ -6,7 +6,7 @@ BEGIN;
 \ir lib/helpers.psql
 SELECT plan(177);
 
--- Periods as the SPEC spells them and the interval each means (hours, not
+-- Periods as doc/http-api.md spells them and the interval each means (hours, not
 -- days, so that no time zone's DST changes them).
 CREATE TEMP TABLE periods (period text, span interval) ON COMMIT DROP;
 INSERT INTO periods VALUES ('30m', '30 minutes'), ('1m', '1 minute'), ('90m', '90 minutes'),

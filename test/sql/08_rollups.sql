@@ -13,43 +13,43 @@ SELECT plan(491);
 -- Buckets are UTC hours whatever the session's zone (this one is UTC+05:30).
 SET LOCAL TimeZone = 'Asia/Kolkata';
 
-CREATE VIEW pg_temp.expected_resource AS
+CREATE TEMP VIEW expected_resource AS
     SELECT tenant, resource_id, date_trunc('hour', started_at, 'UTC') AS bucket, count(*) AS runs,
            count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed,
            count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL) AS durations,
            coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0) AS duration_sum,
            max(duration_sec) FILTER (WHERE is_success IS NOT NULL) AS duration_max
       FROM nilus.pipeline_run GROUP BY 1, 2, 3;
-CREATE VIEW pg_temp.stored_resource AS
+CREATE TEMP VIEW stored_resource AS
     SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max
       FROM nilus.run_rollup_resource WHERE runs <> 0;
-CREATE VIEW pg_temp.expected_resource_day AS
+CREATE TEMP VIEW expected_resource_day AS
     SELECT tenant, resource_id, date_trunc('day', bucket, 'UTC') AS day, sum(runs)::bigint AS runs,
            sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed, sum(durations)::bigint AS durations,
            sum(duration_sum) AS duration_sum, max(duration_max) AS duration_max
       FROM pg_temp.expected_resource GROUP BY 1, 2, 3;
-CREATE VIEW pg_temp.stored_resource_day AS
+CREATE TEMP VIEW stored_resource_day AS
     SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max
       FROM nilus.run_rollup_resource_day WHERE runs <> 0;
-CREATE VIEW pg_temp.expected_tenant_day AS
+CREATE TEMP VIEW expected_tenant_day AS
     SELECT tenant, date_trunc('day', started_at, 'UTC') AS day, count(*) AS runs,
            count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed
       FROM nilus.pipeline_run GROUP BY 1, 2;
-CREATE VIEW pg_temp.stored_tenant_day AS
+CREATE TEMP VIEW stored_tenant_day AS
     SELECT tenant, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
       FROM nilus.run_rollup_tenant_day GROUP BY 1, 2 HAVING sum(runs) <> 0;
-CREATE VIEW pg_temp.expected_tenant AS
+CREATE TEMP VIEW expected_tenant AS
     SELECT tenant, date_trunc('hour', started_at, 'UTC') AS bucket, count(*) AS runs,
            count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed
       FROM nilus.pipeline_run GROUP BY 1, 2;
-CREATE VIEW pg_temp.stored_tenant AS
+CREATE TEMP VIEW stored_tenant AS
     SELECT tenant, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
       FROM nilus.run_rollup_tenant GROUP BY 1, 2 HAVING sum(runs) <> 0;
-CREATE VIEW pg_temp.expected_user AS
+CREATE TEMP VIEW expected_user AS
     SELECT tenant, run_as_user, date_trunc('hour', started_at, 'UTC') AS bucket, count(*) AS runs,
            count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed
       FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3;
-CREATE VIEW pg_temp.stored_user AS
+CREATE TEMP VIEW stored_user AS
     SELECT tenant, run_as_user, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
       FROM nilus.run_rollup_user GROUP BY 1, 2, 3 HAVING sum(runs) <> 0;
 

@@ -1,4 +1,4 @@
--- Bad arguments of every reading function: the SPEC's SQLSTATE, the
+-- Bad arguments of every reading function: the SQLSTATE of doc/errors.md, the
 -- parameter in the error's COLUMN field (the shim's "parameter"), and a
 -- message that starts lower-case and names the parameter.  (Bad bodies of
 -- the writing functions are in their own files, with "nothing changed".)

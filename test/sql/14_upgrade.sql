@@ -48,7 +48,7 @@ ALTER TABLE nilus.pipeline_run ENABLE TRIGGER pipeline_run_rollup;
 ALTER EXTENSION nilus UPDATE TO '0.2.0';
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.2.0', 'updates to 0.2.0');
 
-CREATE VIEW pg_temp.daily_match AS
+CREATE TEMP VIEW daily_match AS
     SELECT (SELECT array_agg(x ORDER BY x) FROM (
                 SELECT (tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum,
                         duration_max)::text AS x

@@ -29,7 +29,7 @@ SELECT nilus.store_run('acme', pg_temp.run_body(md5('ins' || i)::uuid, r, now() 
                (7, 'res-h', 4, '{"is_success": false, "duration_sec": 1}'),
                (8, 'res-h', 6, '{"is_success": false, "duration_sec": 2}')) AS t(i, r, h, b) \g /dev/null
 
--- The plain aggregates, written from the SPEC and the issue.
+-- The plain aggregates, written from doc/sql.md.
 CREATE FUNCTION pg_temp.expected_resources(tenant text, span interval)
 RETURNS TABLE (resource_id text, pipeline_name text, total_runs bigint, successful_runs bigint,
                failed_runs bigint, success_rate double precision, avg_duration_sec double precision,

@@ -1,4 +1,4 @@
--- Bad input: the SPEC's SQLSTATE, a message naming the parameter, and a
+-- Bad input: the SQLSTATE of doc/errors.md, a message naming the parameter, and a
 -- detail or hint where one helps.
 \set VERBOSITY default
 SELECT nilus.list_pipelines('acme', "limit" => 0);
