@@ -20,10 +20,20 @@ def short(value, limit=400):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on and this run has not handed out before: the
+    kernel may offer a just-closed port again, and an API and a metrics port
+    picked one after the other must differ."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_until(what, probe, timeout):

@@ -29,6 +29,9 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "test" / "lib"))
+from suite import free_port  # noqa: E402
+
 DB = "nilus_http"                   # test/http/run.py's database
 API_ROOT = "/nilus-manager/api/v1"
 SUPERVISOR = "nilus http supervisor"
@@ -57,12 +60,6 @@ class Failure(Exception):
 def check(cond, message):
     if not cond:
         raise Failure(message)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- outside the cluster
