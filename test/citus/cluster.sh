@@ -31,6 +31,22 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The servers outlive nothing of this script, but they would keep open the
+# descriptors they inherit: a run under `flock /tmp/nilus-install.lock`
+# (CONTRIBUTING.md) whose servers were left behind by a kill would hold the
+# lock.  So the lock file's descriptors are closed before any server starts
+# (flock itself holds the lock; NILUS_INSTALL_LOCK: another lock file).
+close_install_lock() {
+	lock=$(readlink -f "${NILUS_INSTALL_LOCK:-/tmp/nilus-install.lock}")
+	for fd in /proc/$$/fd/*; do
+		fd=${fd##*/}
+		if [ "$fd" -gt 2 ] && [ "$(readlink "/proc/$$/fd/$fd")" = "$lock" ]; then
+			eval "exec $fd>&-"
+		fi
+	done
+}
+close_install_lock
+
 if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then
 	# A free port of the kernel's choice: parallel pg_virtualenvs race for 5432 and up.
 	# shellcheck disable=SC2046
