@@ -19,6 +19,12 @@
  * postmaster starts it again, after RESTART_WORKER_AFTER seconds, as after
  * a failure.  A database without the extension, or with a version without
  * retention, is logged once and checked again at every interval.
+ *
+ * On a Citus cluster the coordinator applies retention to every tenant, its
+ * batches delegated to the tenants' workers (README, Scaling out); a worker
+ * applying it too would prune the same tenants again.  So on a worker (its
+ * pg_dist_local_group.groupid is not 0) the worker logs once that it leaves
+ * retention to the coordinator, and checks again at every interval.
  */
 #include "postgres.h"
 
@@ -54,10 +60,11 @@ typedef struct RetentionPair
 	char	   *kind;
 } RetentionPair;
 
-/* What an apply has to do: the pairs, or why this database cannot apply retention. */
+/* What an apply has to do: the pairs, or why it does nothing here and what to do about it. */
 typedef struct ApplyWork
 {
 	char	   *unusable;
+	const char *hint;
 	List	   *pairs;
 } ApplyWork;
 
@@ -71,9 +78,18 @@ typedef struct Batch
 /* Read without touching nilus's objects, which may not exist. */
 static NilusPlan extension_state = {
 	"SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'nilus'), "
-	"       pg_catalog.to_regprocedure('nilus.prune_batch(text,text,integer,timestamptz)') IS NOT NULL",
+	"       pg_catalog.to_regprocedure('nilus.prune_batch(text,text,integer,timestamptz)') IS NOT NULL, "
+	"       pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL",
 	0, {InvalidOid}
 };
+
+/* Where Citus is installed: 0 on the coordinator, the worker's group elsewhere. */
+static NilusPlan citus_group = {
+	"SELECT groupid FROM pg_catalog.pg_dist_local_group", 0, {InvalidOid}
+};
+
+#define UNUSABLE_HINT "Run CREATE EXTENSION nilus or ALTER EXTENSION nilus UPDATE there, or set nilus.http_database; " \
+	"the worker checks again every nilus.retention_interval."
 
 static NilusPlan retention_work = {
 	"SELECT tenant, kind FROM nilus.retention_work()", 0, {InvalidOid}
@@ -168,24 +184,51 @@ apply_string(const char *value)
 	return value ? MemoryContextStrdup(apply_context, value) : NULL;
 }
 
+static bool
+state_flag(int column)
+{
+	bool		isnull;
+
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull));
+}
+
+/* The Citus group of this node, when Citus is installed here (else 0, as on a coordinator). */
+static int32
+citus_group_id(void)
+{
+	bool		isnull;
+
+	nilus_execute(&citus_group, NULL, NULL, true, 1);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 static void
 read_work(void *arg)
 {
 	ApplyWork  *work = arg;
-	bool		isnull;
 	char	   *version;
+	int32		group;
 
 	nilus_execute(&extension_state, NULL, NULL, true, 1);
 	version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	work->hint = UNUSABLE_HINT;
 	if (version == NULL)
 	{
 		work->unusable = apply_string("extension nilus is not installed");
 		return;
 	}
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+	if (!state_flag(2))
 	{
 		work->unusable = apply_string(psprintf("extension nilus is at version %s, which has no retention",
 											   version));
+		return;
+	}
+	if (state_flag(3) && (group = citus_group_id()) != 0)
+	{
+		work->unusable = apply_string(psprintf("this server is a Citus worker (group %d)", group));
+		work->hint = "The Citus coordinator applies retention to every worker's shards.";
 		return;
 	}
 	nilus_execute(&retention_work, NULL, NULL, true, 0);
@@ -219,9 +262,9 @@ prune_one_batch(void *arg)
 
 /* ---- an apply ---- */
 
-/* Logs why this database cannot apply retention, once until the reason changes. */
+/* Logs why this database does not apply retention, once until the reason changes. */
 static void
-note_unusable(const char *why)
+note_unusable(const char *why, const char *hint)
 {
 	if (why && unusable_logged && strcmp(why, unusable_logged) == 0)
 		return;
@@ -231,8 +274,7 @@ note_unusable(const char *why)
 	if (why)
 		ereport(LOG, (errmsg("nilus retention: %s in database \"%s\" (nilus.http_database), retention is not applied",
 							 why, connected_database),
-					  errhint("Run CREATE EXTENSION nilus or ALTER EXTENSION nilus UPDATE there, or set nilus.http_database; "
-							  "the worker checks again every nilus.retention_interval.")));
+					  errhint("%s", hint)));
 }
 
 /* Whether to go on after a batch: it rests as long as the batch took, and the interval may have become 0. */
@@ -285,7 +327,7 @@ prune_pair(const RetentionPair *pair, TimestampTz apply_started)
 static void
 apply_retention(TimestampTz started)
 {
-	ApplyWork	work = {NULL, NIL};
+	ApplyWork	work = {NULL, NULL, NIL};
 	ErrorData  *error;
 	ListCell   *cell;
 
@@ -303,7 +345,7 @@ apply_retention(TimestampTz started)
 							 error->message)));
 		return;
 	}
-	note_unusable(work.unusable);
+	note_unusable(work.unusable, work.hint);
 	foreach(cell, work.pairs)
 	{
 		if (!prune_pair(lfirst(cell), started))

@@ -10,6 +10,8 @@
 #
 # The command finds, besides the libpq environment of the coordinator:
 #   NILUS_CITUS_WORKER_PORTS  the workers' ports, space-separated
+#   NILUS_CITUS_LOGS          the server logs of the coordinator and the
+#                             workers, in that order, space-separated
 #   NILUS_CITUS_CREATEDB      a command that makes a database NAME on every
 #                             node, with Citus in it and the workers registered
 #                             (Citus's metadata is per database)
@@ -19,9 +21,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # Settings of every node; C functions' calls are counted (test/citus/placement.py);
 # the nodes reach each other on 127.0.0.1, the tests and the API connect on ::1.
+# nilus is preloaded after citus (which must come first), its retention worker
+# idle until a test sets an interval (placement.py).
 # NILUS_CITUS_DESTDIR=DIR: the nodes load nilus from a staged install (make
 # install DESTDIR=DIR) instead of the shared one (Debian's extension_destdir).
-options="shared_preload_libraries=citus max_prepared_transactions=100 citus.node_conninfo=sslmode=prefer
+options="shared_preload_libraries=citus,nilus nilus.retention_interval=0 max_prepared_transactions=100 citus.node_conninfo=sslmode=prefer
 track_functions=all listen_addresses=127.0.0.1,::1"
 if [ -n "${NILUS_CITUS_DESTDIR:-}" ]; then
 	libdir=$(pg_config --pkglibdir)
@@ -57,6 +61,7 @@ version=$(ls "$PG_CLUSTER_CONF_ROOT")	# pg_virtualenv made one cluster: $version
 workdir=$(dirname "$PG_CLUSTER_CONF_ROOT")
 workers="worker1 worker2"
 ports=
+logs="$workdir/log/postgresql-$version-regress.log"
 
 # On failure the workers' logs are shown, as pg_virtualenv shows the coordinator's.
 stop_workers() {
@@ -97,11 +102,13 @@ for name in $workers; do
 	trust_loopback "$name"
 	pg_ctlcluster "$version" "$name" start -- -c	# -c: core files, for a backtrace
 	ports="$ports $port"
+	logs="$logs $workdir/log/postgresql-$version-$name.log"
 done
 trust_loopback regress
 pg_ctlcluster "$version" regress reload
 
 export PGHOST=::1
 export NILUS_CITUS_WORKER_PORTS="${ports# }"
+export NILUS_CITUS_LOGS="$logs"
 export NILUS_CITUS_CREATEDB="$here/createdb.sh"
 "$@"

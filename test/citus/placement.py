@@ -15,7 +15,10 @@ nilus.distribute() once it had history:
   - after the tenant's shards move to the other worker (Citus's shard move,
     what the rebalancer does), its calls run there, and CDC records written
     there, or on the coordinator inside a transaction block, keep
-    record_insert_seq in insertion order.
+    record_insert_seq in insertion order;
+  - retention: CALL nilus.apply_retention() on the coordinator prunes on the
+    tenants' workers; with nilus preloaded everywhere, only the coordinator's
+    background worker applies the policies.
 Prints one line per check and "N passed, M failed".
 """
 import json
@@ -361,6 +364,73 @@ def retention_prunes_on_the_tenants_workers_and_keeps_rollups_exact():
     metrics = psql("SELECT rows_removed_total FROM nilus.retention_metrics() WHERE kind = 'runs'")
     check(int(metrics) > 0, f"retention_metrics: {metrics} runs removed")
     rollups_match("after apply_retention")
+
+
+NODES = [COORDINATOR] + WORKERS
+LOGS = dict(zip(NODES, os.environ["NILUS_CITUS_LOGS"].split()))
+WORKER_SKIPS = "nilus retention: this server is a Citus worker"
+
+
+def log_lines(port, text):
+    return [line for line in Path(LOGS[port]).read_text(errors="replace").splitlines() if text in line]
+
+
+def start_retention_worker(port):
+    """The node's retention worker applies the policies in this database every second."""
+    psql(f"ALTER SYSTEM SET nilus.http_database = '{DB}'", port=port)
+    psql("ALTER SYSTEM SET nilus.retention_interval = 1", port=port)
+    psql("SELECT pg_reload_conf()", port=port)
+
+
+def stop_retention_worker(port):
+    psql("ALTER SYSTEM RESET nilus.http_database", port=port)
+    psql("ALTER SYSTEM RESET nilus.retention_interval", port=port)
+    psql("SELECT pg_reload_conf()", port=port)
+
+
+def wait_for(condition, seconds, message):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        check(time.monotonic() < deadline, message)
+        time.sleep(0.2)
+
+
+@test
+def the_retention_worker_prunes_from_the_coordinator_only():
+    """With nilus preloaded on every node (after citus), the background worker of a Citus worker
+    applies nothing and says so once; the coordinator's applies the policies to the tenants'
+    shards on the workers, keeping the rollups exact."""
+    script = "".join(f"SELECT nilus.store_run('{TENANTS[i % 2]}', {old_run_body(300 + i, 25 + i % 30)});\n"
+                     for i in range(40))
+    script += "".join(f"SELECT nilus.set_retention('{t}', runs => '20 days');\n" for t in TENANTS)
+    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", DB],
+                          input=script, capture_output=True, text=True)
+    check(done.returncode == 0, f"storing old runs: {done.stderr.strip()}")
+    try:
+        for port in WORKERS:
+            start_retention_worker(port)
+        for port in WORKERS:
+            wait_for(lambda: log_lines(port, WORKER_SKIPS), 20,
+                     f"the worker on {port} did not log that it leaves retention to the coordinator")
+        time.sleep(3)  # three more intervals
+        for tenant in TENANTS:
+            port, old = old_runs_in_shard(tenant, 20)
+            check(old > 0, f"{tenant}: the workers' retention workers pruned its shard on {port}")
+        for port in WORKERS:
+            check(not log_lines(port, "rows removed"), f"the worker on {port} pruned: {log_lines(port, 'rows removed')}")
+            skips = log_lines(port, WORKER_SKIPS)
+            check(len(skips) == 1, f"the worker on {port} logged {len(skips)} lines that it skips: {skips}")
+        start_retention_worker(COORDINATOR)
+        wait_for(lambda: all(old_runs_in_shard(t, 20)[1] == 0 for t in TENANTS), 30,
+                 "the coordinator's retention worker did not prune the tenants' shards")
+        removed = log_lines(COORDINATOR, "nilus retention: tenant")
+        check(all(any(f'"{t}", runs:' in line and "rows removed" in line for line in removed) for t in TENANTS),
+              f"the coordinator's log of the prunes: {removed}")
+        check(not log_lines(COORDINATOR, WORKER_SKIPS), "the coordinator took itself for a Citus worker")
+    finally:
+        for port in NODES:
+            stop_retention_worker(port)
+    rollups_match("after the retention worker's prune")
 
 
 @test

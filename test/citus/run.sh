@@ -51,14 +51,11 @@
 #   14, 19, 20 (upgrades), 19_http_status (the function's upgrade): they drop
 #     and re-create the extension, which would take the distributed tables
 #     with it; make test runs them.
-#   21_compact_json: how the library writes a stored value, the same code on
-#     a cluster; the HTTP suite checks it there
-#     (embedded_json_is_as_compact_as_the_answer).
 set -eu
 cd "$(dirname "$0")/../.."
 skipped="02_tokens.sql 03_access_rls.sql 18_least_privilege.sql 20_insight.sql 06_list_runs.sql 10_offsets.sql
 11_schema_history.sql 16_retention.sql 07_stats.sql 08_rollups.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 20_upgrade_scale_out.sql
-19_http_status.sql 21_compact_json.sql"
+19_http_status.sql"
 . test/lib/run_suite.sh
 if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then
 	test/citus/ensure.sh
