@@ -20,6 +20,11 @@
 # tables' copies.  What crosses nodes (delegation, shards on the workers,
 # retention's batches there) is checked by the HTTP suite and placement.py.
 #
+# 06 (list_runs), 10 (offsets), 11 (schema history) call nilus' functions
+# inside queries over the data tables; they run with Citus's nested
+# execution allowed for their transaction (test/sql/lib/nested_calls.psql:
+# every shard of this database is on the coordinator).
+#
 # Skipped, and why:
 #   02 (tokens), 03 (access), 18 (least privilege), 20_insight: in one
 #     transaction they write the token table (a reference table, with copies
@@ -30,22 +35,20 @@
 #     and insight through the shim; placement.py checks nilus_owner's rule on
 #     a cluster (LOGIN without a password, refused but from the nodes), which
 #     18's first assertion (it cannot log in) states for one server.
-#   06 (list_runs), 10 (offsets), 11 (schema history), 16 (retention):
-#     some of their assertions call nilus' functions inside a query on the
-#     data tables (e.g. is(nilus.get_schema_history('acme', ...), (SELECT ...
-#     FROM nilus.cdc_schema_history WHERE tenant = 'acme'))), or per row of
-#     one (16: SELECT nilus.get_offsets(tenant, pipeline_name) FROM (SELECT
-#     ... FROM nilus.cdc_offset ...)), which Citus runs whole as a query on
-#     the shards, where it refuses the function's own distributed queries
-#     ("cannot execute a distributed query from a query on a shard").
-#     Without the router planner (citus.enable_router_execution = off) Citus
-#     cannot plan them at all (subqueries it calls complex, correlated
-#     subqueries).  The HTTP suite checks every listing, filter, order and
-#     page on the cluster; placement.py a prune on the workers (rows gone,
-#     rollups exact); 17 runs (apply_retention beside concurrent writes).
+#   16 (retention): nilus.retention_work() finds a cluster's tenants with
+#     run_command_on_shards, over connections of its own that see committed
+#     rows only, and the file stores its data and prunes it in one
+#     transaction, so on a cluster retention_work() does not see the tenants
+#     whose data the file wrote (its assertion 29 fails, and the prunes
+#     after it remove nothing).  placement.py checks a prune on the workers
+#     (rows gone, rollups exact) by CALL nilus.apply_retention() and by the
+#     background worker; 17 runs (apply_retention beside concurrent writes).
 #   07 (stats), 08 (rollups): their fixtures correct runs straight on the
 #     table with UPDATE and DELETE statements that draw random() per row
-#     (in SET and WHERE), which Citus refuses on a distributed table.
+#     (in SET and WHERE), which Citus refuses on a distributed table
+#     ("functions used in UPDATE queries on distributed tables must not be
+#     VOLATILE"), and 08 moves runs between tenants (an UPDATE of the
+#     distribution column, which Citus refuses).
 #     placement.py checks the rollups against the runs' aggregates after
 #     delegated posts, corrections, deletions, TRUNCATE and retention.
 #   14, 19, 20 (upgrades), 19_http_status (the function's upgrade): they drop
@@ -53,8 +56,7 @@
 #     with it; make test runs them.
 set -eu
 cd "$(dirname "$0")/../.."
-skipped="02_tokens.sql 03_access_rls.sql 18_least_privilege.sql 20_insight.sql 06_list_runs.sql 10_offsets.sql
-11_schema_history.sql 16_retention.sql 07_stats.sql 08_rollups.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 20_upgrade_scale_out.sql
+skipped="02_tokens.sql 03_access_rls.sql 18_least_privilege.sql 20_insight.sql 16_retention.sql 07_stats.sql 08_rollups.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 20_upgrade_scale_out.sql
 19_http_status.sql"
 . test/lib/run_suite.sh
 if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then

@@ -3,6 +3,7 @@
 -- run_id order without skip or repeat.
 BEGIN;
 \ir lib/helpers.psql
+\ir lib/nested_calls.psql
 SELECT plan(203);
 
 -- 120 runs of one resource, all started at the same instant, and one other.

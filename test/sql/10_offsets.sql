@@ -4,6 +4,7 @@
 -- lists every record newest first with exact totals.
 BEGIN;
 \ir lib/helpers.psql
+\ir lib/nested_calls.psql
 SELECT plan(151);
 
 -- get_offsets of a pipeline without offsets.

@@ -4,6 +4,7 @@
 -- list_cdc_schema_history newest first with exact totals.
 BEGIN;
 \ir lib/helpers.psql
+\ir lib/nested_calls.psql
 SELECT plan(118);
 
 SELECT is(nilus.get_schema_history('acme', 'orders')::jsonb, '{"pipeline_name": "orders", "records": []}',
