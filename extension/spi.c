@@ -5,6 +5,7 @@
 
 #include "spi.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -73,6 +74,24 @@ nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only,
 
 	if (rc < 0)
 		elog(ERROR, "nilus: \"%s\" failed: %s", plan->sql, SPI_result_code_string(rc));
+	return rc;
+}
+
+int
+nilus_execute_as_superuser_caller(NilusPlan *plan, Datum *values, const char *nulls)
+{
+	Oid			caller = GetOuterUserId();
+	Oid			definer;
+	int			context;
+	int			rc;
+
+	if (!nilus_citus_loaded() || !superuser_arg(caller))
+		return nilus_execute(plan, values, nulls, false, 0);
+	/* An error restores the definer with the (sub)transaction's abort. */
+	GetUserIdAndSecContext(&definer, &context);
+	SetUserIdAndSecContext(caller, context | SECURITY_LOCAL_USERID_CHANGE);
+	rc = nilus_execute(plan, values, nulls, false, 0);
+	SetUserIdAndSecContext(definer, context);
 	return rc;
 }
 

@@ -42,6 +42,16 @@ extern void nilus_citus_allow_nested(void);
 extern SPIPlanPtr nilus_plan(NilusPlan *plan);
 extern int	nilus_execute(NilusPlan *plan, Datum *values, const char *nulls, bool read_only, long count);
 /*
+ * A writing statement (read_only false, no row limit) of a reference table,
+ * run as the caller when the caller is a superuser on a Citus cluster (as
+ * the function's owner elsewhere).  Citus writes a reference table's copies
+ * over connections of the role that runs the statement, and refuses, in one
+ * transaction, one role's access to placements another role modified: a
+ * superuser who writes nilus.tenant_role and calls create_token in one
+ * transaction would be refused (README, Scaling out).
+ */
+extern int	nilus_execute_as_superuser_caller(NilusPlan *plan, Datum *values, const char *nulls);
+/*
  * A writing statement (read_only false, no row limit) with *during true
  * while it runs, false again however it ends: how a trigger is told that
  * this statement's caller answers for it (rollup_pause.c, append_only.c).

@@ -125,7 +125,7 @@ nilus_create_token(PG_FUNCTION_ARGS)
 	nulls[4] = PG_ARGISNULL(expires_arg) ? 'n' : ' ';
 
 	nilus_spi_connect();
-	nilus_execute(&insert, values, nulls, false, 0);
+	nilus_execute_as_superuser_caller(&insert, values, nulls);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
@@ -155,7 +155,7 @@ nilus_revoke_token(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	nilus_spi_connect();
-	nilus_execute(&revoke, values, NULL, false, 0);
+	nilus_execute_as_superuser_caller(&revoke, values, NULL);
 	if (SPI_processed == 0)
 		nilus_not_found("label", "no token has the label \"%s\"", label);
 	revoked_now = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

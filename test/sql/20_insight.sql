@@ -29,12 +29,13 @@ SELECT nilus.store_run('acme', pg_temp.run_body(md5('ins' || i)::uuid, r, now() 
                (7, 'res-h', 4, '{"is_success": false, "duration_sec": 1}'),
                (8, 'res-h', 6, '{"is_success": false, "duration_sec": 2}')) AS t(i, r, h, b) \g /dev/null
 
--- The plain aggregates, written from doc/sql.md.
+-- The plain aggregates, written from doc/sql.md.  PL/pgSQL: Citus plans no
+-- SQL function's parameterized query over distributed tables.
 CREATE FUNCTION pg_temp.expected_resources(tenant text, span interval)
 RETURNS TABLE (resource_id text, pipeline_name text, total_runs bigint, successful_runs bigint,
                failed_runs bigint, success_rate double precision, avg_duration_sec double precision,
                max_duration_sec double precision, last_started_at timestamptz, last_is_success boolean)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN QUERY
     SELECT w.resource_id, last.pipeline_name, w.total, w.ok, w.failed,
            round(100.0 * w.ok / nullif(w.total, 0), 2)::float8, w.avg, w.max, last.started_at, last.is_success
       FROM (SELECT r.resource_id, count(*) FILTER (WHERE r.is_success IS NOT NULL) AS total,
@@ -48,12 +49,12 @@ LANGUAGE sql STABLE AS $$
                      WHERE n.tenant = expected_resources.tenant AND n.resource_id = w.resource_id
                        AND n.started_at <= now()
                      ORDER BY n.started_at DESC, n.run_id DESC LIMIT 1) last
-     ORDER BY w.failed DESC, last.pipeline_name, w.resource_id
-$$;
+     ORDER BY w.failed DESC, last.pipeline_name, w.resource_id;
+END $$;
 CREATE FUNCTION pg_temp.expected_series(tenant text, resource_id text, span interval, width interval)
 RETURNS TABLE (bucket_start timestamptz, total_runs bigint, successful_runs bigint, failed_runs bigint,
                avg_duration_sec double precision, max_duration_sec double precision)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN QUERY
     SELECT b, count(r.run_id), count(r.run_id) FILTER (WHERE r.is_success),
            count(r.run_id) FILTER (WHERE NOT r.is_success),
            round(avg(r.duration_sec::numeric), 2)::float8, max(r.duration_sec)
@@ -64,8 +65,8 @@ LANGUAGE sql STABLE AS $$
        AND (expected_series.resource_id IS NULL OR r.resource_id = expected_series.resource_id)
        AND r.is_success IS NOT NULL AND r.started_at BETWEEN now() - span AND now()
        AND date_bin(width, r.started_at, timestamptz '1970-01-01 00:00:00+00') = b
-     GROUP BY b ORDER BY b
-$$;
+     GROUP BY b ORDER BY b;
+END $$;
 CREATE TEMP TABLE periods (period text, span interval) ON COMMIT DROP;
 INSERT INTO periods VALUES ('90m', '90 minutes'), ('1h', '1 hour'), ('24h', '24 hours'), ('7d', '168 hours'),
     ('30d', '720 hours'), ('2w', '336 hours'), ('366d', '8784 hours');
