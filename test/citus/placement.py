@@ -18,7 +18,9 @@ nilus.distribute() once it had history:
     record_insert_seq in insertion order;
   - retention: CALL nilus.apply_retention() on the coordinator prunes on the
     tenants' workers; with nilus preloaded everywhere, only the coordinator's
-    background worker applies the policies.
+    background worker applies the policies;
+  - a 0.2.0 installation with history upgrades to 0.3.0, is distributed and
+    serves its history through the API.
 Prints one line per check and "N passed, M failed".
 """
 import json
@@ -82,9 +84,9 @@ def free_port():
 class Shim:
     """nilus-manager connected to the coordinator."""
 
-    def __init__(self):
+    def __init__(self, db=DB):
         self.port, self.metrics_port = free_port(), free_port()
-        dsn = (f"host={os.environ.get('PGHOST', '127.0.0.1')} port={COORDINATOR} dbname={DB} "
+        dsn = (f"host={os.environ.get('PGHOST', '127.0.0.1')} port={COORDINATOR} dbname={db} "
                f"user={os.environ.get('PGUSER', 'postgres')}")
         self.log = open(f"/tmp/nilus-placement-shim-{os.getpid()}.log", "wb")
         self.proc = subprocess.Popen([BIN, "--dsn", dsn, "--listen", f"127.0.0.1:{self.port}",
@@ -274,10 +276,10 @@ def rollup_checks():
 ROLLUP_CHECKS = rollup_checks()
 
 
-def rollups_match(stage):
+def rollups_match(stage, db=DB):
     for table, (stored, expected) in ROLLUP_CHECKS.items():
         differ = psql(f"SELECT count(*) FROM (({stored} EXCEPT {expected}) UNION ALL "
-                      f"({expected} EXCEPT {stored})) d")
+                      f"({expected} EXCEPT {stored})) d", db=db)
         check(differ == "0", f"{stage}: {table} differs from the runs' aggregate in {differ} rows")
 
 
@@ -431,6 +433,54 @@ def the_retention_worker_prunes_from_the_coordinator_only():
         for port in NODES:
             stop_retention_worker(port)
     rollups_match("after the retention worker's prune")
+
+
+UPGRADED = "nilus_upgrade"
+
+
+@test
+def an_installation_of_0_2_0_upgrades_distributes_and_serves():
+    """README, Scaling out: a 0.2.0 installation with CDC history and states on a Citus coordinator
+    (0.2.0 has no distribute()), ALTER EXTENSION nilus UPDATE to 0.3.0 (Citus takes it to the
+    workers), then nilus.distribute(): the history is kept and served by the API from the tenants'
+    workers, and runs posted then keep exact rollups.  (0.3.0's library stores no run under
+    0.2.0's tables: its rollup trigger writes the minute rollups 0.3.0 adds, as on one server.)"""
+    global SHIM
+    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {UPGRADED}"], check=True)
+    subprocess.run([os.environ["NILUS_CITUS_CREATEDB"], UPGRADED], check=True)
+    psql("CREATE EXTENSION nilus VERSION '0.2.0'", db=UPGRADED)
+    offsets = json.dumps({"resource_id": "r", "connector_name": "c",
+                          "offsets": [{"offset_key": f"k{i}", "offset_val": str(i)} for i in range(5)]})
+    script = "".join(f"SELECT nilus.store_offsets('{t}', 'cdc', '{offsets}');\n"
+                     f"SELECT nilus.store_state('{t}', 'p', '{{\"state\": \"{t}-state\"}}');\n" for t in TENANTS)
+    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", UPGRADED],
+                          input=script, capture_output=True, text=True)
+    check(done.returncode == 0, f"writing history under 0.2.0: {done.stderr.strip()}")
+    psql("ALTER EXTENSION nilus UPDATE", db=UPGRADED)
+    for port in NODES:
+        version = psql("SELECT extversion FROM pg_extension WHERE extname = 'nilus'", port=port, db=UPGRADED)
+        check(version == "0.3.0", f"nilus on {port} after ALTER EXTENSION nilus UPDATE: {version!r}")
+    psql("SELECT nilus.distribute()", db=UPGRADED)
+    records = psql("SELECT count(*) FROM nilus.cdc_offset", db=UPGRADED)
+    check(records == "10", f"{records} offset records after the upgrade and distribute(), 10 written under 0.2.0")
+    tenant = TENANTS[1]
+    home = int(psql(f"SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = get_shard_id_for_distribution_column("
+                    f"'nilus.pipeline_run', '{tenant}')", db=UPGRADED))
+    check(home in WORKERS, f"{tenant}'s shards are on {home}, not on a worker")
+    token = psql(f"SELECT nilus.create_token('{tenant}', ARRAY['read', 'runtime'], 'upgrade-{tenant}')", db=UPGRADED)
+    SHIM = Shim(UPGRADED)
+    status, latest = SHIM.call("GET", f"/tenants/{tenant}/pipeline/cdc/offsets", token)
+    check(status == 200 and [o["offset_val"] for o in latest["offsets"]] == [str(i) for i in range(5)],
+          f"the offsets written under 0.2.0, through the API: {status} {latest}")
+    status, state = SHIM.call("GET", f"/tenants/{tenant}/pipeline/p/state", token)
+    check(status == 200 and state["state"] == f"{tenant}-state", f"the state written under 0.2.0: {status} {state}")
+    for i in range(6):
+        status, _ = SHIM.call("POST", f"/tenants/{tenant}/pipeline/runs", token, json.loads(run_body(2100 + i, i % 2)))
+        check(status == 200, f"a run posted after the upgrade: {status}")
+    status, listing = SHIM.call("GET", f"/tenants/{tenant}/pipelines?limit=1", token)
+    check(status == 200 and listing["total"] == 6, f"the tenant's runs through the API: {status} {listing.get('total')}")
+    SHIM.stop()
+    rollups_match("after posts to the upgraded and distributed installation", db=UPGRADED)
 
 
 @test

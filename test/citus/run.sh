@@ -25,6 +25,9 @@
 # execution allowed for their transaction (test/sql/lib/nested_calls.psql:
 # every shard of this database is on the coordinator).
 #
+# 07 (stats) draws the runs its corrections take first, and applies them by
+# run_id (Citus takes no random() in an UPDATE of a distributed table).
+#
 # 02 (tokens), 03 (access), 20_insight write the reference tables (tokens,
 # tenant roles) as the superuser and through nilus' token functions in one
 # transaction: on a cluster a superuser's token call writes as that superuser
@@ -50,20 +53,22 @@
 #     after it remove nothing).  placement.py checks a prune on the workers
 #     (rows gone, rollups exact) by CALL nilus.apply_retention() and by the
 #     background worker; 17 runs (apply_retention beside concurrent writes).
-#   07 (stats), 08 (rollups): their fixtures correct runs straight on the
-#     table with UPDATE and DELETE statements that draw random() per row
-#     (in SET and WHERE), which Citus refuses on a distributed table
-#     ("functions used in UPDATE queries on distributed tables must not be
-#     VOLATILE"), and 08 moves runs between tenants (an UPDATE of the
-#     distribution column, which Citus refuses).
+#   08 (rollups): its fixtures correct runs straight on the table with
+#     UPDATE and DELETE statements that draw random() per row (in SET and
+#     WHERE), which Citus refuses on a distributed table ("functions used in
+#     UPDATE queries on distributed tables must not be VOLATILE"), and move
+#     runs between tenants (an UPDATE of the distribution column, which
+#     Citus refuses).
 #     placement.py checks the rollups against the runs' aggregates after
 #     delegated posts, corrections, deletions, TRUNCATE and retention.
 #   14, 19, 20 (upgrades), 19_http_status (the function's upgrade): they drop
 #     and re-create the extension, which would take the distributed tables
-#     with it; make test runs them.
+#     with it; make test runs them.  placement.py upgrades a 0.2.0
+#     installation on the cluster (ALTER EXTENSION nilus UPDATE, then
+#     distribute()) and checks that the API serves its history.
 set -eu
 cd "$(dirname "$0")/../.."
-skipped="18_least_privilege.sql 16_retention.sql 07_stats.sql 08_rollups.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 20_upgrade_scale_out.sql
+skipped="18_least_privilege.sql 16_retention.sql 08_rollups.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 20_upgrade_scale_out.sql
 19_http_status.sql"
 . test/lib/run_suite.sh
 if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then

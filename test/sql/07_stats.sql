@@ -97,21 +97,36 @@ SELECT is(nilus.pipeline_stats('acme', r.resource_id, p.period)::jsonb,
 
 -- More corrections, straight on the table: runs moved across hour buckets
 -- and across the windows' edges, outcomes flipped, durations changed, runs deleted.
+-- Each correction draws its runs (and new start times) first and applies them
+-- by run_id: an UPDATE of a distributed table (make check-citus) takes no
+-- random(), nor now() beside a column.
 SELECT setseed(0.77) \g /dev/null
-UPDATE nilus.pipeline_run SET started_at = now() - p.span
-  FROM periods p WHERE tenant = 'acme' AND is_success IS NOT NULL AND finished_at IS NULL AND random() < 0.05;
-UPDATE nilus.pipeline_run SET started_at = now() - p.span - interval '1 microsecond'
-  FROM periods p WHERE tenant = 'acme' AND is_success IS NOT NULL AND finished_at IS NULL AND random() < 0.05;
-UPDATE nilus.pipeline_run SET is_success = NOT is_success, duration_sec = duration_sec * 3 + 1
- WHERE tenant = 'acme' AND random() < 0.2;
-UPDATE nilus.pipeline_run SET started_at = started_at - random() * interval '6 hours'
- WHERE tenant = 'acme' AND finished_at IS NULL AND random() < 0.3;
-UPDATE nilus.pipeline_run SET resource_id = CASE resource_id WHEN 'res-a' THEN 'res-b' ELSE 'res-a' END
- WHERE tenant = 'acme' AND random() < 0.1;
+CREATE TEMP TABLE pick (run_id uuid, started_at timestamptz) ON COMMIT DROP;
+INSERT INTO pick SELECT run_id, now() - p.span
+  FROM nilus.pipeline_run, periods p WHERE tenant = 'acme' AND is_success IS NOT NULL AND finished_at IS NULL AND random() < 0.05;
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE r.tenant = 'acme' AND r.run_id = k.run_id;
+TRUNCATE pick;
+INSERT INTO pick SELECT run_id, now() - p.span - interval '1 microsecond'
+  FROM nilus.pipeline_run, periods p WHERE tenant = 'acme' AND is_success IS NOT NULL AND finished_at IS NULL AND random() < 0.05;
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE r.tenant = 'acme' AND r.run_id = k.run_id;
+TRUNCATE pick;
+INSERT INTO pick SELECT run_id FROM nilus.pipeline_run WHERE tenant = 'acme' AND random() < 0.2;
+UPDATE nilus.pipeline_run r SET is_success = NOT is_success, duration_sec = duration_sec * 3 + 1
+  FROM pick k WHERE r.tenant = 'acme' AND r.run_id = k.run_id;
+TRUNCATE pick;
+INSERT INTO pick SELECT run_id, started_at - random() * interval '6 hours'
+  FROM nilus.pipeline_run WHERE tenant = 'acme' AND finished_at IS NULL AND random() < 0.3;
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE r.tenant = 'acme' AND r.run_id = k.run_id;
+TRUNCATE pick;
+INSERT INTO pick SELECT run_id FROM nilus.pipeline_run WHERE tenant = 'acme' AND random() < 0.1;
+UPDATE nilus.pipeline_run r SET resource_id = CASE resource_id WHEN 'res-a' THEN 'res-b' ELSE 'res-a' END
+  FROM pick k WHERE r.tenant = 'acme' AND r.run_id = k.run_id;
 DELETE FROM nilus.pipeline_run
  WHERE tenant = 'acme' AND run_id IN (SELECT run_id FROM nilus.pipeline_run WHERE tenant = 'acme' AND is_success
                                        ORDER BY duration_sec DESC NULLS LAST LIMIT 5);
-DELETE FROM nilus.pipeline_run WHERE tenant = 'acme' AND random() < 0.05;
+TRUNCATE pick;
+INSERT INTO pick SELECT run_id FROM nilus.pipeline_run WHERE tenant = 'acme' AND random() < 0.05;
+DELETE FROM nilus.pipeline_run r USING pick k WHERE r.tenant = 'acme' AND r.run_id = k.run_id;
 
 SELECT is(nilus.pipeline_stats('acme', r.resource_id, p.period)::jsonb -> 'stats',
           pg_temp.expected_stats('acme', r.resource_id, p.span),
