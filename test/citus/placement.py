@@ -55,6 +55,13 @@ def psql(sql, port=COORDINATOR, db=DB):
     return done.stdout.strip()
 
 
+def psql_script(script, what, db=DB):
+    """Runs a script of statements on the coordinator, stopping at the first error."""
+    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", db],
+                          input=script, capture_output=True, text=True)
+    check(done.returncode == 0, f"{what}: {done.stderr.strip()}")
+
+
 def check(condition, message):
     if not condition:
         raise Failure(message)
@@ -302,9 +309,7 @@ def rollups_stay_exact_through_delegated_writes_corrections_and_deletes():
                      for i in range(120))
     script += "".join(f"SELECT nilus.store_run('{TENANTS[i % 2]}', '{run_body(i, True)}');\n"
                       for i in range(0, 120, 2))
-    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", DB],
-                          input=script, capture_output=True, text=True)
-    check(done.returncode == 0, f"store_run: {done.stderr.strip()}")
+    psql_script(script, "store_run")
     rollups_match("after posts")
     for tenant in TENANTS:
         psql(f"UPDATE nilus.pipeline_run SET resource_id = 'res-moved', run_as_user = 'dave', "
@@ -336,16 +341,19 @@ def old_runs_in_shard(tenant, cutoff_days):
     return int(port), int(count)
 
 
+def store_old_runs_under_policy(numbers, days_ago):
+    """Runs of both tenants, started days_ago(i) days ago, and a policy that keeps 20 days of runs."""
+    script = "".join(f"SELECT nilus.store_run('{TENANTS[i % 2]}', {old_run_body(i, days_ago(i))});\n"
+                     for i in numbers)
+    script += "".join(f"SELECT nilus.set_retention('{t}', runs => '20 days');\n" for t in TENANTS)
+    psql_script(script, "storing old runs")
+
+
 @test
 def retention_prunes_on_the_tenants_workers_and_keeps_rollups_exact():
     """CALL nilus.apply_retention() on the coordinator: each tenant's batches run on its worker
     (prune_batch counted there only), its old runs are gone from its shard, the rollups equal the runs."""
-    script = "".join(f"SELECT nilus.store_run('{TENANTS[i % 2]}', {old_run_body(i, 2 + i % 50)});\n"
-                     for i in range(200))
-    script += "".join(f"SELECT nilus.set_retention('{t}', runs => '20 days');\n" for t in TENANTS)
-    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", DB],
-                          input=script, capture_output=True, text=True)
-    check(done.returncode == 0, f"storing old runs: {done.stderr.strip()}")
+    store_old_runs_under_policy(range(200), lambda i: 2 + i % 50)
     for tenant in TENANTS:
         port, old = old_runs_in_shard(tenant, 20)
         check(port == node_of(tenant) and old > 0, f"{tenant}: {old} old runs in its shard on {port}")
@@ -402,12 +410,7 @@ def the_retention_worker_prunes_from_the_coordinator_only():
     """With nilus preloaded on every node (after citus), the background worker of a Citus worker
     applies nothing and says so once; the coordinator's applies the policies to the tenants'
     shards on the workers, keeping the rollups exact."""
-    script = "".join(f"SELECT nilus.store_run('{TENANTS[i % 2]}', {old_run_body(300 + i, 25 + i % 30)});\n"
-                     for i in range(40))
-    script += "".join(f"SELECT nilus.set_retention('{t}', runs => '20 days');\n" for t in TENANTS)
-    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", DB],
-                          input=script, capture_output=True, text=True)
-    check(done.returncode == 0, f"storing old runs: {done.stderr.strip()}")
+    store_old_runs_under_policy(range(300, 340), lambda i: 25 + i % 30)
     try:
         for port in WORKERS:
             start_retention_worker(port)
@@ -453,9 +456,7 @@ def an_installation_of_0_2_0_upgrades_distributes_and_serves():
                           "offsets": [{"offset_key": f"k{i}", "offset_val": str(i)} for i in range(5)]})
     script = "".join(f"SELECT nilus.store_offsets('{t}', 'cdc', '{offsets}');\n"
                      f"SELECT nilus.store_state('{t}', 'p', '{{\"state\": \"{t}-state\"}}');\n" for t in TENANTS)
-    done = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-p", str(COORDINATOR), "-d", UPGRADED],
-                          input=script, capture_output=True, text=True)
-    check(done.returncode == 0, f"writing history under 0.2.0: {done.stderr.strip()}")
+    psql_script(script, "writing history under 0.2.0", db=UPGRADED)
     psql("ALTER EXTENSION nilus UPDATE", db=UPGRADED)
     for port in NODES:
         version = psql("SELECT extversion FROM pg_extension WHERE extname = 'nilus'", port=port, db=UPGRADED)
