@@ -20,13 +20,16 @@
 # tables' copies.  What crosses nodes (delegation, shards on the workers,
 # retention's batches there) is checked by the HTTP suite and placement.py.
 #
-# 06 (list_runs), 10 (offsets), 11 (schema history) call nilus' functions
+# 06 (list_runs), 08, 10 (offsets), 11 (schema history) call nilus' functions
 # inside queries over the data tables; they run with Citus's nested
 # execution allowed for their transaction (test/sql/lib/nested_calls.psql:
 # every shard of this database is on the coordinator).
 #
-# 07 (stats) draws the runs its corrections take first, and applies them by
-# run_id (Citus takes no random() in an UPDATE of a distributed table).
+# 07 (stats) and 08 (rollups) draw the runs their corrections take first,
+# and apply them by (tenant, run_id): Citus takes no random() in an UPDATE
+# of a distributed table.  08 moves runs between tenants on one server only:
+# on a cluster the tenant is the distribution column, which Citus lets no
+# UPDATE change.
 #
 # 02 (tokens), 03 (access), 20_insight write the reference tables (tokens,
 # tenant roles) as the superuser and through nilus' token functions in one
@@ -53,14 +56,6 @@
 #     after it remove nothing).  placement.py checks a prune on the workers
 #     (rows gone, rollups exact) by CALL nilus.apply_retention() and by the
 #     background worker; 17 runs (apply_retention beside concurrent writes).
-#   08 (rollups): its fixtures correct runs straight on the table with
-#     UPDATE and DELETE statements that draw random() per row (in SET and
-#     WHERE), which Citus refuses on a distributed table ("functions used in
-#     UPDATE queries on distributed tables must not be VOLATILE"), and move
-#     runs between tenants (an UPDATE of the distribution column, which
-#     Citus refuses).
-#     placement.py checks the rollups against the runs' aggregates after
-#     delegated posts, corrections, deletions, TRUNCATE and retention.
 #   14, 19, 20 (upgrades), 19_http_status (the function's upgrade): they drop
 #     and re-create the extension, which would take the distributed tables
 #     with it; make test runs them.  placement.py upgrades a 0.2.0
@@ -68,7 +63,7 @@
 #     distribute()) and checks that the API serves its history.
 set -eu
 cd "$(dirname "$0")/../.."
-skipped="18_least_privilege.sql 16_retention.sql 08_rollups.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 20_upgrade_scale_out.sql
+skipped="18_least_privilege.sql 16_retention.sql 14_upgrade.sql 19_upgrade_least_privilege.sql 20_upgrade_scale_out.sql
 19_http_status.sql"
 . test/lib/run_suite.sh
 if [ "${NILUS_IN_CITUS_CLUSTER:-}" != 1 ]; then

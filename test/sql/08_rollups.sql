@@ -3,12 +3,13 @@
 -- three) and the daily ones (per resource, per tenant) equal GROUP BY
 -- aggregates over nilus.pipeline_run per UTC minute, hour and day after
 -- random inserts, posts, corrections through store_run and straight UPDATEs
--- (across buckets, resources, users, tenants), and deletions; listing
+-- (across buckets, resources, users, and on one server tenants), and deletions; listing
 -- totals and stats built on them stay exact, also with ranges that end at
 -- random instants inside a dense hour.
 BEGIN;
 \ir lib/helpers.psql
 \ir lib/rollups.psql
+\ir lib/nested_calls.psql
 SELECT plan(491);
 -- Buckets are UTC hours whatever the session's zone (this one is UTC+05:30).
 SET LOCAL TimeZone = 'Asia/Kolkata';
@@ -114,31 +115,57 @@ SELECT cmp_ok((SELECT count(*) FROM pg_temp.expected_resource), '>', 300::bigint
 SELECT pg_temp.rollups_match('after random posts, corrections and deletions');
 SELECT pg_temp.totals_match('after random posts');
 
--- Round two, straight on the table.
+-- Round two, straight on the table.  Each correction draws its runs (and
+-- their new values) into pick first and applies them by (tenant, run_id):
+-- an UPDATE of a distributed table (make check-citus) takes no random(), nor
+-- a stable function of a column.
+CREATE TEMP TABLE pick (tenant text, run_id uuid, resource_id text, started_at timestamptz,
+                        is_success boolean, duration_sec float8) ON COMMIT DROP;
+CREATE FUNCTION pg_temp.pick(runs text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE pg_temp.pick;
+    EXECUTE 'INSERT INTO pg_temp.pick ' || runs;
+END $$;
 SELECT setseed(0.5) \g /dev/null
-UPDATE nilus.pipeline_run SET started_at = started_at + (random() - 0.5) * interval '10 hours'
- WHERE finished_at IS NULL AND random() < 0.3;                                   -- across buckets
-UPDATE nilus.pipeline_run SET started_at = date_trunc('hour', started_at, 'UTC')
- WHERE finished_at IS NULL AND random() < 0.1;                                   -- onto a bucket's first instant
-UPDATE nilus.pipeline_run SET started_at = date_trunc('hour', started_at, 'UTC') - interval '1 microsecond'
- WHERE finished_at IS NULL AND random() < 0.1;                                   -- onto a bucket's last instant
-UPDATE nilus.pipeline_run SET run_as_user = CASE WHEN run_as_user IS NULL THEN 'dave' ELSE NULL END
- WHERE random() < 0.15;                                                           -- to and from no user
-UPDATE nilus.pipeline_run SET is_success = NULL, duration_sec = NULL
- WHERE random() < 0.05;                                                           -- back to running
-UPDATE nilus.pipeline_run SET is_success = random() < 0.5, duration_sec = CASE WHEN random() < 0.5 THEN NULL ELSE 42.125 END
- WHERE is_success IS NULL AND random() < 0.5;                                     -- finished later
-UPDATE nilus.pipeline_run SET duration_sec = 0 WHERE is_success AND random() < 0.05;
-UPDATE nilus.pipeline_run SET tenant = CASE tenant WHEN 'acme' THEN 'globex' ELSE 'acme' END
- WHERE random() < 0.05;                                                           -- moved between tenants
+SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, started_at + (random() - 0.5) * interval '10 hours'
+                        FROM nilus.pipeline_run WHERE finished_at IS NULL AND random() < 0.3$$);    -- across buckets
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, date_trunc('hour', started_at, 'UTC')
+                        FROM nilus.pipeline_run WHERE finished_at IS NULL AND random() < 0.1$$);    -- onto a bucket's first instant
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, date_trunc('hour', started_at, 'UTC') - interval '1 microsecond'
+                        FROM nilus.pipeline_run WHERE finished_at IS NULL AND random() < 0.1$$);    -- onto a bucket's last instant
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id FROM nilus.pipeline_run WHERE random() < 0.15$$);     -- to and from no user
+UPDATE nilus.pipeline_run r SET run_as_user = CASE WHEN r.run_as_user IS NULL THEN 'dave' ELSE NULL END
+  FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id FROM nilus.pipeline_run WHERE random() < 0.05$$);     -- back to running
+UPDATE nilus.pipeline_run r SET is_success = NULL, duration_sec = NULL FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, NULL, random() < 0.5, CASE WHEN random() < 0.5 THEN NULL ELSE 42.125 END
+                        FROM nilus.pipeline_run WHERE is_success IS NULL AND random() < 0.5$$);    -- finished later
+UPDATE nilus.pipeline_run r SET is_success = k.is_success, duration_sec = k.duration_sec
+  FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id FROM nilus.pipeline_run WHERE is_success AND random() < 0.05$$);
+UPDATE nilus.pipeline_run r SET duration_sec = 0 FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+-- Moved between tenants: on a Citus cluster the tenant is the distribution
+-- column, which no UPDATE may change (test/citus/run.sh).
+SELECT pg_temp.pick($$SELECT tenant, run_id FROM nilus.pipeline_run WHERE random() < 0.05$$);
+DO $$ BEGIN
+    IF current_setting('citus.version', true) IS NULL THEN
+        UPDATE nilus.pipeline_run r SET tenant = CASE r.tenant WHEN 'acme' THEN 'globex' ELSE 'acme' END
+          FROM pg_temp.pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+    END IF;
+END $$;
 UPDATE nilus.pipeline_run SET error = error;                                      -- touches every row, changes nothing
 DELETE FROM nilus.pipeline_run WHERE resource_id = 'res-c' AND tenant = 'globex';
-DELETE FROM nilus.pipeline_run WHERE random() < 0.05;
+SELECT pg_temp.pick($$SELECT tenant, run_id FROM nilus.pipeline_run WHERE random() < 0.05$$);
+DELETE FROM nilus.pipeline_run r USING pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
 -- ... and through store_run: corrections of started_at, outcome and duration.
-SELECT nilus.store_run(r.tenant, pg_temp.run_body(r.run_id, r.resource_id, r.started_at - interval '90 minutes',
-                                                  jsonb_build_object('is_success', NOT coalesce(r.is_success, false),
+SELECT pg_temp.pick($$SELECT tenant, run_id, resource_id, started_at, is_success FROM nilus.pipeline_run WHERE random() < 0.1$$);
+SELECT nilus.store_run(k.tenant, pg_temp.run_body(k.run_id, k.resource_id, k.started_at - interval '90 minutes',
+                                                  jsonb_build_object('is_success', NOT coalesce(k.is_success, false),
                                                                      'duration_sec', 7.5)))
-  FROM nilus.pipeline_run r WHERE random() < 0.1 \g /dev/null
+  FROM pick k \g /dev/null
 SELECT pg_temp.rollups_match('after straight UPDATEs, DELETEs and more posts');
 SELECT pg_temp.totals_match('after straight UPDATEs');
 
@@ -149,27 +176,34 @@ SELECT pg_temp.totals_match('after straight UPDATEs');
 -- minute is now's); again after corrections within and across minutes and
 -- deletions.  A total's edges are read as partial minutes, a stats call's
 -- as partial seconds, the rest from the second, minute, hourly and daily rows.
-CREATE FUNCTION pg_temp.dense_totals(stage text, cases integer) RETURNS SETOF text LANGUAGE sql AS $$
-    WITH c AS (
-        SELECT i, (ARRAY[NULL, 'dense-a', 'dense-b', NULL, NULL])[1 + i % 5] AS resource_id,
-               (ARRAY[NULL, NULL, NULL, 'ursula', 'vic'])[1 + i % 5] AS run_as_user,
-               (ARRAY[NULL, true, false, NULL])[1 + i % 4] AS is_success,
-               now() - random() * interval '75 minutes' AS lte,
-               random() AS gte_share
-          FROM generate_series(1, cases) i),
-    c2 AS (SELECT *, CASE WHEN i % 3 = 0 THEN lte - gte_share * interval '80 minutes' END AS gte FROM c)
-    SELECT is((nilus.list_pipelines('dense', run_as_user => c2.run_as_user, is_success => c2.is_success,
-                                    resource_id => c2.resource_id, started_at_gte => c2.gte,
-                                    started_at_lte => c2.lte)::jsonb ->> 'total')::bigint,
-              (SELECT count(*) FROM nilus.pipeline_run r WHERE r.tenant = 'dense'
-                  AND (c2.resource_id IS NULL OR r.resource_id = c2.resource_id)
-                  AND (c2.run_as_user IS NULL OR r.run_as_user = c2.run_as_user)
-                  AND (c2.is_success IS NULL OR r.is_success = c2.is_success)
-                  AND (c2.gte IS NULL OR r.started_at >= c2.gte) AND r.started_at <= c2.lte),
-              format('%s: dense total = count(*) (resource %s, user %s, is_success %s, %s .. %s)', stage,
-                     c2.resource_id, c2.run_as_user, c2.is_success, c2.gte, c2.lte))
-      FROM c2 ORDER BY i
-$$;
+-- PL/pgSQL, a case at a time: Citus plans no correlated subquery over a
+-- distributed table (make check-citus).
+CREATE FUNCTION pg_temp.dense_totals(stage text, cases integer) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        WITH c AS (
+            SELECT i, (ARRAY[NULL, 'dense-a', 'dense-b', NULL, NULL])[1 + i % 5] AS resource_id,
+                   (ARRAY[NULL, NULL, NULL, 'ursula', 'vic'])[1 + i % 5] AS run_as_user,
+                   (ARRAY[NULL, true, false, NULL])[1 + i % 4] AS is_success,
+                   now() - random() * interval '75 minutes' AS lte,
+                   random() AS gte_share
+              FROM generate_series(1, cases) i)
+        SELECT *, CASE WHEN i % 3 = 0 THEN lte - gte_share * interval '80 minutes' END AS gte FROM c ORDER BY i
+    LOOP
+        RETURN NEXT is((nilus.list_pipelines('dense', run_as_user => c.run_as_user, is_success => c.is_success,
+                                             resource_id => c.resource_id, started_at_gte => c.gte,
+                                             started_at_lte => c.lte)::jsonb ->> 'total')::bigint,
+                       (SELECT count(*) FROM nilus.pipeline_run r WHERE r.tenant = 'dense'
+                           AND (c.resource_id IS NULL OR r.resource_id = c.resource_id)
+                           AND (c.run_as_user IS NULL OR r.run_as_user = c.run_as_user)
+                           AND (c.is_success IS NULL OR r.is_success = c.is_success)
+                           AND (c.gte IS NULL OR r.started_at >= c.gte) AND r.started_at <= c.lte),
+                       format('%s: dense total = count(*) (resource %s, user %s, is_success %s, %s .. %s)', stage,
+                              c.resource_id, c.run_as_user, c.is_success, c.gte, c.lte));
+    END LOOP;
+END $$;
 CREATE FUNCTION pg_temp.dense_stats(stage text) RETURNS SETOF text LANGUAGE sql AS $$
     SELECT is(nilus.pipeline_stats('dense', r, m || 'm')::jsonb -> 'stats', pg_temp.expected_stats('dense', r, m * interval '1 minute'),
               format('%s: pipeline_stats(dense, %s, %sm) = the plain aggregate', stage, r, m))
@@ -183,23 +217,31 @@ SELECT 'dense', gen_random_uuid(), CASE WHEN random() < 0.8 THEN 'dense-a' ELSE 
        CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 600)::numeric, 3)::float8 END
   FROM generate_series(1, 4000);
 -- A few on minute and second boundaries, exactly.
-UPDATE nilus.pipeline_run SET started_at = date_trunc('minute', started_at, 'UTC')
- WHERE tenant = 'dense' AND random() < 0.02;
-UPDATE nilus.pipeline_run SET started_at = date_trunc('second', started_at, 'UTC')
- WHERE tenant = 'dense' AND random() < 0.05;
+SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, date_trunc('minute', started_at, 'UTC')
+                        FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.02$$);
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, date_trunc('second', started_at, 'UTC')
+                        FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.05$$);
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
 SELECT cmp_ok((SELECT max(runs) FROM nilus.run_rollup_resource_minute WHERE tenant = 'dense'), '>=', 40::bigint,
               'the dense resource has 40 runs or more in a minute');
 SELECT pg_temp.dense_totals('dense hour', 60);
 SELECT pg_temp.dense_stats('dense hour');
-UPDATE nilus.pipeline_run SET started_at = started_at + (random() - 0.5) * interval '4 minutes'
- WHERE tenant = 'dense' AND random() < 0.2;                                      -- within and across minutes
-UPDATE nilus.pipeline_run SET is_success = NOT is_success, duration_sec = duration_sec / 2
- WHERE tenant = 'dense' AND random() < 0.1;                                      -- corrected outcomes, smaller maxima
-UPDATE nilus.pipeline_run SET run_as_user = 'vic' WHERE tenant = 'dense' AND random() < 0.05;
-DELETE FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.1;
-SELECT nilus.store_run('dense', pg_temp.run_body(r.run_id, r.resource_id, r.started_at - interval '30 seconds',
+SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, started_at + (random() - 0.5) * interval '4 minutes'
+                        FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.2$$);       -- within and across minutes
+UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.1$$);
+UPDATE nilus.pipeline_run r SET is_success = NOT r.is_success, duration_sec = r.duration_sec / 2
+  FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);                 -- corrected outcomes, smaller maxima
+SELECT pg_temp.pick($$SELECT tenant, run_id FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.05$$);
+UPDATE nilus.pipeline_run r SET run_as_user = 'vic' FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.1$$);
+DELETE FROM nilus.pipeline_run r USING pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+SELECT pg_temp.pick($$SELECT tenant, run_id, resource_id, started_at FROM nilus.pipeline_run
+                       WHERE tenant = 'dense' AND random() < 0.05$$);
+SELECT nilus.store_run('dense', pg_temp.run_body(k.run_id, k.resource_id, k.started_at - interval '30 seconds',
                                                  jsonb_build_object('is_success', true, 'duration_sec', 1.5)))
-  FROM nilus.pipeline_run r WHERE r.tenant = 'dense' AND random() < 0.05 \g /dev/null
+  FROM pick k \g /dev/null
 SELECT is_empty('SELECT * FROM pg_temp.rollup_mismatches()', 'after corrections and deletions in the dense hour, every rollup = GROUP BY');
 SELECT pg_temp.dense_totals('dense hour corrected', 60);
 SELECT pg_temp.dense_stats('dense hour corrected');
@@ -210,12 +252,14 @@ DELETE FROM nilus.pipeline_run WHERE tenant = 'dense';
 -- the tenant and user rows alone when their counts do not change); a
 -- duration that may be the maximum giving way to a smaller one or none, or
 -- a move to another resource, has the maximum recomputed.
-CREATE FUNCTION pg_temp.bucket_of(resource text) RETURNS text LANGUAGE sql AS $$
-    SELECT format('%s runs, %s succeeded, %s failed, %s durations, sum %s, max %s',
-                  runs, succeeded, failed, durations, duration_sum::float8, coalesce(duration_max::text, 'none'))
-      FROM nilus.run_rollup_resource
-     WHERE tenant = 'initech' AND resource_id = resource AND bucket = '2024-03-01T10:00:00Z'
-$$;
+-- PL/pgSQL: Citus plans no SQL function's parameterized query over a distributed table.
+CREATE FUNCTION pg_temp.bucket_of(resource text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (SELECT format('%s runs, %s succeeded, %s failed, %s durations, sum %s, max %s',
+                          runs, succeeded, failed, durations, duration_sum::float8, coalesce(duration_max::text, 'none'))
+              FROM nilus.run_rollup_resource
+             WHERE tenant = 'initech' AND resource_id = resource AND bucket = '2024-03-01T10:00:00Z');
+END $$;
 CREATE FUNCTION pg_temp.post(run integer, resource text, extra jsonb) RETURNS void LANGUAGE sql AS $$
     SELECT FROM nilus.store_run('initech', pg_temp.run_body(format('00000000-0000-0000-0000-%s', lpad(run::text, 12, '0'))::uuid,
                                                            resource, '2024-03-01T10:05:00Z', extra))
