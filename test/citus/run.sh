@@ -58,7 +58,8 @@
 #     background worker; 17 runs (apply_retention beside concurrent writes).
 #   14, 19, 20 (upgrades), 19_http_status (the function's upgrade): they drop
 #     and re-create the extension, which would take the distributed tables
-#     with it; make test runs them.  placement.py upgrades a 0.2.0
+#     with it (and 19_http_status asserts that the server does not preload
+#     nilus, which the cluster's nodes do); make test runs them.  placement.py upgrades a 0.2.0
 #     installation on the cluster (ALTER EXTENSION nilus UPDATE, then
 #     distribute()) and checks that the API serves its history.
 set -eu
