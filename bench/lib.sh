@@ -10,6 +10,42 @@ help_if_asked() {
 	done
 }
 
+# read_options SCRIPT "NAME ..." ARG...: each `--NAME VALUE` among the ARGs
+# sets the variable NAME (dashes as underscores) to VALUE; a NAME ending in
+# "?" is a flag (`--NAME` sets it to 1).  With "..." among the NAMEs the
+# words after the options are the script's (options_read says how many ARGs
+# were options: shift them); without it, and for an unknown option or a
+# missing value, the script ($0, named SCRIPT in the message) ends with 2.
+read_options() {
+	script=$1 names=" $2 "
+	shift 2
+	options_read=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--*[!a-z-]* | --) unknown_option "$script" "$1" ;;
+		--*) ;;
+		*) case $names in *" ... "*) return 0 ;; esac
+			unknown_option "$script" "$1" ;;
+		esac
+		name=${1#--}
+		variable=$(echo "$name" | tr - _)
+		case $names in
+		*" $name? "*) eval "$variable=1"; taken=1 ;;
+		*" $name "*)
+			[ $# -ge 2 ] || { echo "$script: $1 needs a value" >&2; exit 2; }
+			eval "$variable=\$2"; taken=2 ;;
+		*) unknown_option "$script" "$1" ;;
+		esac
+		shift $taken
+		options_read=$((options_read + taken))
+	done
+}
+
+unknown_option() {
+	echo "$1: unknown option $2 (see the comment at the top of $0)" >&2
+	exit 2
+}
+
 # Runs the script (its path and arguments) again inside a throw-away
 # PostgreSQL, unless it already runs in one.  fsync back on (pg_virtualenv
 # turns it off): commits must be durable for the write figures to mean

@@ -17,13 +17,8 @@ command -v wrk >/dev/null || NILUS_BENCH_DEPS=1 scripts/install-deps.sh
 in_bench_cluster "$0" "$@"
 
 rounds=3 duration=6
-while [ $# -gt 0 ]; do
-	case $1 in
-	--rounds) rounds=$2; shift 2 ;;
-	--duration) duration=$2; shift 2 ;;
-	*) break ;;
-	esac
-done
+read_options shim_cpu.sh "rounds duration ..." "$@"
+shift "$options_read"
 [ $# -gt 0 ] || { echo "shim_cpu.sh: name at least one LABEL=SHIM" >&2; exit 2; }
 
 export PGDATABASE=nilus_cpu PGHOST=${PGHOST:-/var/run/postgresql}

@@ -17,7 +17,7 @@ reference in doc/, against the real thing.
   leaves nothing behind: no shim, no PostgreSQL, no cluster directory.
 
 Run from test/run.sh, after `make install`:
-    python3 test/docs/run.py [-v]
+    python3 test/docs/run.py [-v] [substring ...]
 It prints one line per failing test and ends with `docs: N passed, M failed`.
 """
 
@@ -36,7 +36,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from suite import Failure, check, free_port, run_tests, short, wait_until  # noqa: E402
+from suite import Failure, check, chosen, free_port, parse_argv, registry, run_suite, short, wait_until  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
@@ -185,12 +185,7 @@ def check_curl(command, done):
 
 # ---------------------------------------------------------------- tests
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 def openapi():
@@ -630,20 +625,20 @@ def sigint_to_the_demo_process_stops_everything():
     check_sigint_stops_everything(DEMO)
 
 
-def main(argv):
+def start_demo():
     global DEMO
-    try:
-        DEMO = Demo()
-    except Failure as e:
-        print(f"FAIL setup: {e}")
-        print("docs: 0 passed, 1 failed")
-        return 1
-    try:
-        passed, failed = run_tests(TESTS, verbose="-v" in argv)
-    finally:
+    DEMO = Demo()
+    return ()
+
+
+def stop_demo():
+    if DEMO:
         DEMO.stop()
-    print(f"docs: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+
+
+def main(argv):
+    verbose, _, words = parse_argv(argv)
+    return run_suite(chosen(TESTS, words), start_demo, stop_demo, label="docs", verbose=verbose)
 
 
 if __name__ == "__main__":

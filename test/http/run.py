@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from suite import Failure, check, free_port, run_tests, short, summarize  # noqa: E402
+from suite import Failure, check, free_port, chosen, parse_argv, registry, run_suite, short  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
@@ -653,12 +653,7 @@ def load_cdc_fixtures():
 
 # ---------------------------------------------------------------- tests
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 RUN_COLUMNS = ("run_id, resource_id, pipeline_name, run_as_user, "
@@ -3625,28 +3620,29 @@ def shim_still_running(test):
         raise Failure(f"the shim is not running: {SHIM.log_tail()}")
 
 
+def start(existing):
+    global SHIM
+    setup_database()
+    make_tokens()
+    load_run_fixtures()
+    load_cdc_fixtures()
+    SHIM = RunningShim(existing) if existing else Shim("shim")
+    SHIM.start()
+    return ()
+
+
+def stop():
+    if SHIM:
+        SHIM.stop()
+
+
 def main(argv):
-    global SHIM, VERBOSE
-    verbose = VERBOSE = "-v" in argv
-    existing = argv[argv.index("--existing") + 1] if "--existing" in argv else None
-    only = [a for a in argv if a not in ("-v", "--existing", existing)]
-    try:
-        setup_database()
-        make_tokens()
-        load_run_fixtures()
-        load_cdc_fixtures()
-        SHIM = RunningShim(existing) if existing else Shim("shim")
-        SHIM.start()
-    except Failure as e:
-        print(f"FAIL setup: {e}")
-        if SHIM:
-            SHIM.stop()
-        return summarize(0, 1, TMP)
-    selected = [t for t in TESTS if not only or any(o in t.__name__ for o in only)
-                or (t is sigterm_exits_zero and not existing)]
-    passed, failed = run_tests(selected, verbose=verbose, before=shim_still_running)
-    SHIM.stop()
-    return summarize(passed, failed, TMP)
+    global VERBOSE
+    VERBOSE, values, words = parse_argv(argv, valued=["--existing"])
+    existing = values.get("--existing")
+    selected = chosen(TESTS, words, always=[] if existing else [sigterm_exits_zero])
+    return run_suite(selected, lambda: start(existing), stop, logs=TMP, verbose=VERBOSE,
+                     before=shim_still_running)
 
 
 if __name__ == "__main__":

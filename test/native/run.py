@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "test" / "lib"))
-from suite import free_port  # noqa: E402
+from suite import Failure, Tally, check, chosen, free_port, parse_argv, registry, run_suite  # noqa: E402
 
 DB = "nilus_http"                   # test/http/run.py's database
 API_ROOT = "/nilus-manager/api/v1"
@@ -51,15 +51,6 @@ HTTP_SUBSET = [
     "docs_pages_are_served_offline", "metrics_listener_probes",
     "metrics_pass_promtool_and_count_requests", "readiness_requires_matching_extension_version",
 ]
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
 
 
 # ---------------------------------------------------------------- outside the cluster
@@ -272,12 +263,7 @@ class Session:
 
 # ---------------------------------------------------------------- tests
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 @test
@@ -311,7 +297,7 @@ def http_suite_against_the_api_postgresql_runs():
     m = re.search(r"^(\d+) passed, (\d+) failed", done.stdout, re.M)
     check(m, "the HTTP suite gave no summary")
     TOKEN = psql("SELECT nilus.create_token(NULL, ARRAY['read', 'runtime'], 'native-admin')", db=DB)
-    return int(m.group(1)), int(m.group(2))
+    return Tally(int(m.group(1)), int(m.group(2)))
 
 
 @test
@@ -675,32 +661,10 @@ def main(argv):
     Log.path = next(line.split()[6] for line in subprocess.run(
         ["pg_lsclusters", "-h"], capture_output=True, text=True).stdout.splitlines()
         if line.split()[:2] == [version, name])
-    verbose = "-v" in argv
-    only = [a for a in argv if a != "-v"]
-    passed = failed = 0
-    for fn in TESTS:
-        if only and not any(o in fn.__name__ for o in only) and fn is not http_suite_against_the_api_postgresql_runs:
-            continue
-        started = time.monotonic()
-        try:
-            counts = fn()
-        except Failure as e:
-            failed += 1
-            print(f"FAIL {fn.__name__}: {' '.join(str(e).split())}", flush=True)
-            continue
-        except Exception as e:  # a broken test is a failure too
-            failed += 1
-            print(f"FAIL {fn.__name__}: {type(e).__name__}: {' '.join(str(e).split())}", flush=True)
-            continue
-        ran, broke = counts or (1, 0)
-        passed += ran
-        failed += broke
-        if verbose:
-            print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", file=sys.stderr, flush=True)
-    if failed:
-        print(f"PostgreSQL's log: {Log.path} (kept until pg_virtualenv ends)")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    verbose, _, words = parse_argv(argv)
+    selected = chosen(TESTS, words, always=[http_suite_against_the_api_postgresql_runs])
+    return run_suite(selected, logs=f"{Log.path} (PostgreSQL's, kept until pg_virtualenv ends)",
+                     remove_logs=False, verbose=verbose)
 
 
 if __name__ == "__main__":
