@@ -366,6 +366,16 @@ def configuration_reference_lists_every_flag_and_variable():
 
 
 @test
+def configuration_reference_lists_every_setting_of_the_extension():
+    text = doc_text("configuration.md")
+    settings = set(re.findall(r'"(nilus\.[a-z_]+)"', (REPO / "extension" / "settings.c").read_text()))
+    check(len(settings) >= 9, f"found only {sorted(settings)} in extension/settings.c: have the settings moved?")
+    for name in settings:
+        check(re.search(rf"^\| `{re.escape(name)}` \|", text, re.M), f"doc/configuration.md has no row for {name}")
+        check(f"{name} = " in README.read_text(), f"the README shows {name} set nowhere (its postgresql.conf excerpt)")
+
+
+@test
 def metrics_reference_lists_every_family_with_type_and_labels():
     text = doc_text("metrics.md")
     with urllib.request.urlopen(f"http://{DEMO.metrics}/metrics", timeout=5) as r:

@@ -122,9 +122,9 @@ class Settings:
                 raise
 
 
-def request(method, path, port, token=None, body=None, timeout=5):
+def request(method, path, port, token=None, body=None, timeout=5, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = dict(headers or {}, **({"Authorization": f"Bearer {token}"} if token else {}))
     if body is not None:
         headers["Content-Type"] = "application/json"
     try:
@@ -504,6 +504,46 @@ def reload_moves_the_api_and_empty_stops_it():
         check(not s["running"] and s["pid"] is None and s["listen"] is None, f"status when off: {s}")
         check(process(old) is None, "the old process is still there")
         check(process(supervisor_pid()), "the supervisor must stay to start the API again")
+
+
+def access_line(log, request_id):
+    """The text after `nilus-manager: ` of the access line of request_id in the log."""
+    return log.wait_for(rf"LOG:  nilus-manager: ([^\n]*{re.escape(request_id)}[^\n]*)").group(1)
+
+
+def logged_request():
+    """A GET of /info with an id of its own: (the id, its access line in PostgreSQL's log)."""
+    log = Log()
+    request_id = uuid.uuid4().hex
+    status_code, _ = request("GET", API_ROOT + "/info", API_PORT, TOKEN, headers={"X-Request-Id": request_id})
+    check(status_code == 200, f"GET /info: {status_code}")
+    return request_id, access_line(log, request_id)
+
+
+@test
+def http_log_format_json_writes_each_access_line_as_a_json_object():
+    """nilus.http_log_format = json restarts the API with --log-format json; reset, text again."""
+    text_pid = status()["pid"]
+    with Settings(http_log_format="json"):
+        wait_for("the API restarted with the new format", lambda: status()["pid"] not in (None, text_pid), 10)
+        wait_api_up()
+        json_pid = status()["pid"]
+        request_id, line = logged_request()
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise Failure(f"an access line with nilus.http_log_format = json is not JSON: {line!r}")
+        check(entry["request_id"] == request_id and entry["method"] == "GET" and
+              entry["path"] == API_ROOT + "/info" and entry["status"] == 200 and entry["aborted"] is False,
+              f"the JSON access line: {entry}")
+    wait_for("the API restarted with the default format", lambda: status()["pid"] not in (None, json_pid), 10)
+    wait_api_up()
+    request_id, line = logged_request()
+    check(re.fullmatch(rf"\S+ GET {re.escape(API_ROOT)}/info 200 \S+ \S+ id={request_id} client=127\.0\.0\.1", line),
+          f"the access line after RESET nilus.http_log_format: {line!r}")
+    refused = psql("ALTER SYSTEM SET nilus.http_log_format = 'xml'", check_ok=False)
+    check("invalid value for parameter" in refused and "text, json" in refused,
+          f"nilus.http_log_format = 'xml': {refused}")
 
 
 @test
