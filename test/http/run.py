@@ -2929,13 +2929,15 @@ def metrics_pass_promtool_and_count_requests():
 
 RETENTION_COLUMNS = {"rows_removed_total": "nilus_retention_rows_removed_total",
                      "last_rows_removed": "nilus_retention_last_rows_removed",
-                     "pruned_at": "nilus_retention_last_prune_timestamp_seconds"}
+                     "pruned_at": "nilus_retention_last_prune_timestamp_seconds",
+                     "interval_seconds": "nilus_retention_interval_seconds"}
 
 
 def retention_in_sql():
     """nilus.retention_metrics() as /metrics should show it: {(family, kind): value}, NULLs left out."""
     rows = db_json("SELECT kind, rows_removed_total, last_rows_removed, "
-                   "extract(epoch FROM last_pruned_at)::float8 AS pruned_at FROM nilus.retention_metrics()")
+                   "extract(epoch FROM last_pruned_at)::float8 AS pruned_at, interval_seconds "
+                   "FROM nilus.retention_metrics()")
     return {(family, row["kind"]): float(row[column]) for row in rows
             for column, family in RETENTION_COLUMNS.items() if row[column] is not None}
 
@@ -2960,7 +2962,8 @@ def metrics_show_what_retention_removed():
     text = metrics_text()
     for family, kind in (("nilus_retention_rows_removed_total", "counter"),
                          ("nilus_retention_last_rows_removed", "gauge"),
-                         ("nilus_retention_last_prune_timestamp_seconds", "gauge")):
+                         ("nilus_retention_last_prune_timestamp_seconds", "gauge"),
+                         ("nilus_retention_interval_seconds", "gauge")):
         check(f"# TYPE {family} {kind}\n" in text and f"# HELP {family} " in text, f"HELP and TYPE of {family}")
     if CITUS_CREATEDB:
         return

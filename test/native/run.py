@@ -384,6 +384,26 @@ def retention_worker_applies_the_policies_every_interval():
         psql("SELECT nilus.clear_retention('sched')", db=DB)
 
 
+def interval_samples():
+    """{kind: value} of nilus_retention_interval_seconds in the API's /metrics."""
+    metrics = request("GET", "/metrics", METRICS_PORT)[1].decode()
+    return {kind: float(value) for kind, value in
+            re.findall(r'^nilus_retention_interval_seconds\{kind="(\w+)"\} (\S+)$', metrics, re.M)}
+
+
+@test
+def metrics_give_the_retention_workers_interval():
+    """nilus_retention_interval_seconds (the alert NilusRetentionNotApplied's yardstick):
+    nilus.retention_interval for each kind, after a reload too; none at 0 (no worker applies it)."""
+    kinds = ("runs", "cdc_offsets", "state_versions", "schema_history")
+    check(interval_samples() == dict.fromkeys(kinds, 3600.0), f"at the default interval: {interval_samples()}")
+    with Settings(retention_interval="15min"):
+        wait_for("nilus_retention_interval_seconds 900 after a reload",
+                 lambda: interval_samples() == dict.fromkeys(kinds, 900.0), 5)
+    with Settings(retention_interval="0"):
+        wait_for("no nilus_retention_interval_seconds at 0", lambda: interval_samples() == {}, 5)
+
+
 def retention_worker_pid():
     pid = psql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'nilus retention'")
     return int(pid) if pid else None
