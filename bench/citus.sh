@@ -18,7 +18,6 @@ set -eu
 cd "$(dirname "$0")/.."
 bench=$PWD/bench
 . bench/lib.sh
-help_if_asked "$0" "$@"
 clients=4 duration=6 warmup=2 runs=20000 tenants="10 200"
 read_options citus.sh "clients duration runs tenants" "$@"
 if [ -z "${NILUS_BENCH_PHASE:-}" ]; then

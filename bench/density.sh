@@ -26,7 +26,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-help_if_asked "$0" "$@"
 duration=30 clients=2 writes_only=0
 read_options density.sh "writes-only? duration clients" "$@"
 in_bench_cluster "$0" "$@"

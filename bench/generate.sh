@@ -60,7 +60,6 @@ fi
 large_runs=5000000 small_runs=50000 tenants=3 resources=20 users=8 days=90
 large_offsets=1000000 small_offsets=1000 connectors=4 connector_offsets=3000 schema_records=20
 jobs=$(nproc) batch=2000
-help_if_asked "$0" "$@"
 read_options generate.sh "large-runs small-runs tenants resources users days large-offsets small-offsets connectors connector-offsets schema-records jobs batch" "$@"
 
 now=$(date -u +%s)

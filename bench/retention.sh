@@ -18,7 +18,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-help_if_asked "$0" "$@"
 duration=60 clients=2 batch=1000 pace=0.5 old_runs=690000 old_offsets=400000
 read_options retention.sh "duration clients batch pace old-runs old-offsets" "$@"
 in_bench_cluster "$0" "$@"

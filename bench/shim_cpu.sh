@@ -14,12 +14,11 @@ set -eu
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || NILUS_BENCH_DEPS=1 scripts/install-deps.sh
 . bench/lib.sh
-in_bench_cluster "$0" "$@"
-
 rounds=3 duration=6
 read_options shim_cpu.sh "rounds duration ..." "$@"
+[ $# -gt "$options_read" ] || { echo "shim_cpu.sh: name at least one LABEL=SHIM" >&2; exit 2; }
+in_bench_cluster "$0" "$@"
 shift "$options_read"
-[ $# -gt 0 ] || { echo "shim_cpu.sh: name at least one LABEL=SHIM" >&2; exit 2; }
 
 export PGDATABASE=nilus_cpu PGHOST=${PGHOST:-/var/run/postgresql}
 work=$(mktemp -d /tmp/nilus-cpu.XXXXXX)

@@ -21,7 +21,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-help_if_asked "$0" "$@"
 duration=20 clients="8 32 128" calls="store_run store_offsets store_offsets_3" resources=10
 read_options writes.sh "duration clients calls resources" "$@"
 in_bench_cluster -o max_connections=200 -o synchronous_commit=on "$0" "$@"

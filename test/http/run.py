@@ -436,9 +436,10 @@ def expect_own_answers(expected, results, read_body):
             eq(r.json["error"]["status"], status, f"{label}: error body")
 
 
-def expect_error(r, status, code, parameter=None, mentions=()):
-    """The error format of doc/errors.md: {"error": {status, code, message[, parameter]}}."""
-    check(r.status == status, f"expected {status} {code}, got {r!r}")
+def expect_error(r, status, code, parameter=None, mentions=(), what=None):
+    """The error format of doc/errors.md: {"error": {status, code, message[, parameter]}};
+    what: the request, named when the status differs."""
+    check(r.status == status, f"{what + ': ' if what else ''}expected {status} {code}, got {r!r}")
     ctype = (r.header("content-type") or "").lower()
     check(ctype.startswith("application/json"), f"error Content-Type {ctype!r}, want JSON")
     body = r.json
@@ -2183,8 +2184,7 @@ def unauthorized_without_valid_token():
         for what, headers in cases:
             for method, path, body, _ in every_api_request("acme"):
                 r = send(method, path, body, headers=headers)
-                check(r.status == 401, f"{what} on {method} {path}: {r!r}")
-                expect_error(r, 401, "unauthorized")
+                expect_error(r, 401, "unauthorized", what=f"{what} on {method} {path}")
 
 
 @test
@@ -2194,13 +2194,11 @@ def forbidden_other_tenant_and_missing_right():
             if path in ("/health", "/info"):
                 continue
             r = send(method, path, body, token=T["acme_all"])
-            check(r.status == 403, f"acme token on {method} {path}: {r!r}")
-            expect_error(r, 403, "forbidden")
+            expect_error(r, 403, "forbidden", what=f"acme token on {method} {path}")
         for method, path, body, route in every_api_request("acme"):
             token = T["acme_runtime"] if route in READ_ROUTES else T["acme_read"]
             r = send(method, path, body, token=token)
-            check(r.status == 403, f"token without the right on {method} {path}: {r!r}")
-            expect_error(r, 403, "forbidden")
+            expect_error(r, 403, "forbidden", what=f"token without the right on {method} {path}")
 
 
 @test
