@@ -65,11 +65,11 @@ def start_cluster(argv):
                 "nilus.http_database": DB,
                 "nilus.http_dsn": f"host=127.0.0.1 user=nilus_manager password={password}",
                 "nilus.http_threads": "2"}
+    if "NILUS_MANAGER_BIN" in os.environ:    # e.g. a build with AddressSanitizer
+        settings["nilus.http_program"] = os.path.abspath(os.environ["NILUS_MANAGER_BIN"])
     command = ["pg_virtualenv", "-t"]
     for name, value in settings.items():
         command += ["-o", f"{name}={value}"]
-    if "NILUS_MANAGER_BIN" in os.environ:    # e.g. a build with AddressSanitizer
-        settings["nilus.http_program"] = os.path.abspath(os.environ["NILUS_MANAGER_BIN"])
     env = dict(os.environ, NILUS_NATIVE_PORTS=f"{api}:{metrics}", NILUS_TEST_ROLE_PASSWORD=password)
     return subprocess.run(command + [sys.executable, __file__, *argv], env=env).returncode
 
