@@ -17,6 +17,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 bench=$PWD/bench
+. bench/lib.sh
+clients=4 duration=6 warmup=2 runs=20000 tenants="10 200"
+read_options citus.sh "clients duration runs tenants" "$@"
 if [ -z "${NILUS_BENCH_PHASE:-}" ]; then
 	test/citus/ensure.sh
 	results=$(mktemp -d)
@@ -34,23 +37,11 @@ if [ -z "${NILUS_BENCH_PHASE:-}" ]; then
 	exit 0
 fi
 
-clients=4 duration=6 warmup=2 runs=20000 tenant_steps="10 200"
-while [ $# -gt 0 ]; do
-	case $1 in
-	--clients) clients=$2 ;;
-	--duration) duration=$2 ;;
-	--runs) runs=$2 ;;
-	--tenants) tenant_steps=$2 ;;
-	*) echo "citus.sh: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
-	esac
-	shift 2
-done
 phase=$NILUS_BENCH_PHASE
 results=$NILUS_BENCH_RESULTS/$phase
 echo "$clients" > "$NILUS_BENCH_RESULTS/clients"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-say() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 role=nilus_bench_api
 password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 export PGDATABASE=nilus_bench
@@ -67,8 +58,8 @@ INSERT INTO nilus.tenant_role VALUES ('*', '$role');
 SQL
 
 # Tenants tenant-NN with 500 runs, a CDC pipeline cdc-01; "large" and "small" beside them.
-say "$phase: loading $runs runs in tenant large, ${tenant_steps%% *} more tenants"
-PGOPTIONS="-c client_min_messages=error" "$bench/generate.sh" --large-runs "$runs" --small-runs 500 --tenants "${tenant_steps%% *}" \
+say "$phase: loading $runs runs in tenant large, ${tenants%% *} more tenants"
+PGOPTIONS="-c client_min_messages=error" "$bench/generate.sh" --large-runs "$runs" --small-runs 500 --tenants "${tenants%% *}" \
 	--resources 10 --users 4 --days 30 --large-offsets 2000 --small-offsets 1000 \
 	--connectors 1 --connector-offsets 300 --schema-records 5 >/dev/null
 
@@ -110,9 +101,9 @@ for call in get_offsets pipelines stats store_offsets store_run; do
 	echo "$call $(measure $call.sql large "$clients" cdc-1k)" >> "$results"
 done
 loaded=0
-for tenants in $tenant_steps; do
-	[ $loaded = 0 ] || add_tenants "$loaded" "$tenants"
-	loaded=$tenants
-	echo "delegation-$tenants $(measure get_offsets.sql tenant-01 1 cdc-01)" >> "$results"
+for step in $tenants; do
+	[ $loaded = 0 ] || add_tenants "$loaded" "$step"
+	loaded=$step
+	echo "delegation-$step $(measure get_offsets.sql tenant-01 1 cdc-01)" >> "$results"
 done
 sort -o "$results" "$results"

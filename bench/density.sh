@@ -26,19 +26,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-help_if_asked "$0" "$@"
-in_bench_cluster "$0" "$@"
-
 duration=30 clients=2 writes_only=0
-while [ $# -gt 0 ]; do
-	case $1 in
-	--writes-only) writes_only=1; shift; continue ;;
-	--duration) duration=$2 ;;
-	--clients) clients=$2 ;;
-	*) echo "density.sh: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
-	esac
-	shift 2
-done
+read_options density.sh "writes-only? duration clients" "$@"
+in_bench_cluster "$0" "$@"
 
 bench=$PWD/bench
 work=$(mktemp -d /tmp/nilus-density.XXXXXX)

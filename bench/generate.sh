@@ -23,6 +23,7 @@
 # load in parallel (the large tenant split in hour-aligned time ranges).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 export PGOPTIONS="${PGOPTIONS:-} -c synchronous_commit=off"
 
 psql_file() {
@@ -59,27 +60,7 @@ fi
 large_runs=5000000 small_runs=50000 tenants=3 resources=20 users=8 days=90
 large_offsets=1000000 small_offsets=1000 connectors=4 connector_offsets=3000 schema_records=20
 jobs=$(nproc) batch=2000
-while [ $# -gt 0 ]; do
-	case $1 in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
-	[ $# -ge 2 ] || { echo "generate.sh: $1 needs a value" >&2; exit 2; }
-	case $1 in
-	--large-runs) large_runs=$2 ;;
-	--small-runs) small_runs=$2 ;;
-	--tenants) tenants=$2 ;;
-	--resources) resources=$2 ;;
-	--users) users=$2 ;;
-	--days) days=$2 ;;
-	--large-offsets) large_offsets=$2 ;;
-	--small-offsets) small_offsets=$2 ;;
-	--connectors) connectors=$2 ;;
-	--connector-offsets) connector_offsets=$2 ;;
-	--schema-records) schema_records=$2 ;;
-	--jobs) jobs=$2 ;;
-	--batch) batch=$2 ;;
-	*) echo "generate.sh: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
-	esac
-	shift 2
-done
+read_options generate.sh "large-runs small-runs tenants resources users days large-offsets small-offsets connectors connector-offsets schema-records jobs batch" "$@"
 
 now=$(date -u +%s)
 hours=$((days * 24))

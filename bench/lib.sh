@@ -1,13 +1,41 @@
 # Shell functions the benchmark scripts share (sourced from the repository's top).
 
-# Prints the script's header comment ($1; the comment up to "set -eu") and
-# exits when its arguments (the rest) ask for help (-h, --help).
-help_if_asked() {
-	script=$1
-	shift
-	for arg; do
-		case $arg in -h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$script"; exit 0 ;; esac
+# read_options SCRIPT "NAME ..." ARG...: each `--NAME VALUE` among the ARGs
+# sets the variable NAME (dashes as underscores) to VALUE; a NAME ending in
+# "?" is a flag (`--NAME` sets it to 1); -h or --help prints the script's
+# header comment (up to "set -eu") and exits.  With "..." among the NAMEs the
+# words after the options are the script's (options_read says how many ARGs
+# were options: shift them); without it, and for an unknown option or a
+# missing value, the script ($0, named SCRIPT in the message) ends with 2.
+read_options() {
+	script=$1 names=" $2 "
+	shift 2
+	options_read=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-h | --help) sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+		--*[!a-z-]* | --) unknown_option "$script" "$1" ;;
+		--*) ;;
+		*) case $names in *" ... "*) return 0 ;; esac
+			unknown_option "$script" "$1" ;;
+		esac
+		name=${1#--}
+		variable=$(echo "$name" | tr - _)
+		case $names in
+		*" $name? "*) eval "$variable=1"; taken=1 ;;
+		*" $name "*)
+			[ $# -ge 2 ] || { echo "$script: $1 needs a value" >&2; exit 2; }
+			eval "$variable=\$2"; taken=2 ;;
+		*) unknown_option "$script" "$1" ;;
+		esac
+		shift $taken
+		options_read=$((options_read + taken))
 	done
+}
+
+unknown_option() {
+	echo "$1: unknown option $2 (see the comment at the top of $0)" >&2
+	exit 2
 }
 
 # Runs the script (its path and arguments) again inside a throw-away

@@ -18,22 +18,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-help_if_asked "$0" "$@"
-in_bench_cluster "$0" "$@"
-
 duration=60 clients=2 batch=1000 pace=0.5 old_runs=690000 old_offsets=400000
-while [ $# -gt 0 ]; do
-	case $1 in
-	--duration) duration=$2 ;;
-	--clients) clients=$2 ;;
-	--batch) batch=$2 ;;
-	--pace) pace=$2 ;;
-	--old-runs) old_runs=$2 ;;
-	--old-offsets) old_offsets=$2 ;;
-	*) echo "retention.sh: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
-	esac
-	shift 2
-done
+read_options retention.sh "duration clients batch pace old-runs old-offsets" "$@"
+in_bench_cluster "$0" "$@"
 
 bench=$PWD/bench
 work=$(mktemp -d /tmp/nilus-retention.XXXXXX)

@@ -65,8 +65,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 [ -x "$shim" ] || { echo "run.sh: no $shim (run make first)" >&2; exit 1; }
 
-say() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-
 #---------------------------------------------------------------------------
 # Database, role, tokens, data
 #---------------------------------------------------------------------------

@@ -14,17 +14,11 @@ set -eu
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || NILUS_BENCH_DEPS=1 scripts/install-deps.sh
 . bench/lib.sh
-in_bench_cluster "$0" "$@"
-
 rounds=3 duration=6
-while [ $# -gt 0 ]; do
-	case $1 in
-	--rounds) rounds=$2; shift 2 ;;
-	--duration) duration=$2; shift 2 ;;
-	*) break ;;
-	esac
-done
-[ $# -gt 0 ] || { echo "shim_cpu.sh: name at least one LABEL=SHIM" >&2; exit 2; }
+read_options shim_cpu.sh "rounds duration ..." "$@"
+[ $# -gt "$options_read" ] || { echo "shim_cpu.sh: name at least one LABEL=SHIM" >&2; exit 2; }
+in_bench_cluster "$0" "$@"
+shift "$options_read"
 
 export PGDATABASE=nilus_cpu PGHOST=${PGHOST:-/var/run/postgresql}
 work=$(mktemp -d /tmp/nilus-cpu.XXXXXX)

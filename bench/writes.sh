@@ -21,20 +21,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-help_if_asked "$0" "$@"
-in_bench_cluster -o max_connections=200 -o synchronous_commit=on "$0" "$@"
-
 duration=20 clients="8 32 128" calls="store_run store_offsets store_offsets_3" resources=10
-while [ $# -gt 0 ]; do
-	case $1 in
-	--duration) duration=$2 ;;
-	--clients) clients=$2 ;;
-	--calls) calls=$2 ;;
-	--resources) resources=$2 ;;
-	*) echo "writes.sh: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
-	esac
-	shift 2
-done
+read_options writes.sh "duration clients calls resources" "$@"
+in_bench_cluster -o max_connections=200 -o synchronous_commit=on "$0" "$@"
 
 work=$(mktemp -d /tmp/nilus-writes.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -147,6 +147,7 @@ read_wanted(void)
 		add_variable(&wanted.env, "NILUS_MAX_BODY", psprintf("%d", nilus_http_max_body));
 		if (nilus_http_docs_dir[0] != '\0')
 			add_variable(&wanted.env, "NILUS_DOCS_DIR", nilus_http_docs_dir);
+		add_variable(&wanted.env, "NILUS_LOG_FORMAT", nilus_log_format_name(nilus_http_log_format));
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);

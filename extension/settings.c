@@ -33,6 +33,19 @@ int			nilus_http_threads = 0;
 int			nilus_http_max_body = DEFAULT_MAX_BODY;
 char	   *nilus_http_docs_dir = NULL;
 char	   *nilus_http_program = NULL;
+int			nilus_http_log_format = NILUS_LOG_FORMAT_TEXT;
+
+static const struct config_enum_entry log_formats[] = {
+	{"text", NILUS_LOG_FORMAT_TEXT, false},
+	{"json", NILUS_LOG_FORMAT_JSON, false},
+	{NULL, 0, false}
+};
+
+const char *
+nilus_log_format_name(int format)
+{
+	return log_formats[format].name;
+}
 
 void
 nilus_define_settings(void)
@@ -86,5 +99,9 @@ nilus_define_preload_settings(void)
 			   &nilus_http_threads, 0, 0, 1024, 0);
 	define_int("nilus.http_max_body", "Largest request body the HTTP API accepts.",
 			   &nilus_http_max_body, DEFAULT_MAX_BODY, 1, INT_MAX, GUC_UNIT_BYTE);
+	DefineCustomEnumVariable("nilus.http_log_format",
+							 "The HTTP API's access log lines in PostgreSQL's log: text, or json (one JSON object each).",
+							 NULL, &nilus_http_log_format, NILUS_LOG_FORMAT_TEXT, log_formats, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 	NILUS_MARK_GUC_PREFIX_RESERVED("nilus");
 }

@@ -16,6 +16,17 @@ extern int	nilus_http_threads;
 extern int	nilus_http_max_body;
 extern char *nilus_http_docs_dir;
 extern char *nilus_http_program;
+extern int	nilus_http_log_format;	/* a NilusLogFormat */
+
+/* nilus.http_log_format's values: the shim's --log-format. */
+typedef enum NilusLogFormat
+{
+	NILUS_LOG_FORMAT_TEXT,
+	NILUS_LOG_FORMAT_JSON
+} NilusLogFormat;
+
+/* The --log-format word of a NilusLogFormat. */
+extern const char *nilus_log_format_name(int format);
 
 /* Defines the settings of every session; called once, from _PG_init. */
 extern void nilus_define_settings(void);

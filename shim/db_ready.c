@@ -77,7 +77,8 @@ PGresult *
 db_ready_retention_metrics(void)
 {
 	PGresult   *res = ready_exec("SELECT kind, rows_removed_total, last_rows_removed, "
-								 "extract(epoch FROM last_pruned_at) FROM nilus.retention_metrics()");
+								 "extract(epoch FROM last_pruned_at), interval_seconds "
+								 "FROM nilus.retention_metrics()");
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		return res;

@@ -19,9 +19,10 @@ bool		db_ready(char *why, size_t size);
 /*
  * nilus.retention_metrics() on the check's connection, so that a scrape
  * never waits behind the pool's calls: rows (kind, rows removed in all, in
- * the last apply, epoch seconds of the last prune or NULL); NULL when the
- * database cannot answer.  The caller PQclear()s it.  The metrics listener's
- * thread only, as db_ready().
+ * the last apply, epoch seconds of the last prune or NULL, the retention
+ * worker's interval in seconds or NULL); NULL when the database cannot
+ * answer.  The caller PQclear()s it.  The metrics listener's thread only,
+ * as db_ready().
  */
 PGresult   *db_ready_retention_metrics(void);
 

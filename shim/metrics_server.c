@@ -118,6 +118,9 @@ static const struct metrics_family retention_families[] = {
 	 "Rows the latest apply of the retention policies removed, over every tenant, by kind of data."},
 	{"nilus_retention_last_prune_timestamp_seconds", "gauge",
 	 "When retention last pruned this kind of data (Unix time); absent until it has."},
+	{"nilus_retention_interval_seconds", "gauge",
+	 "How often the database's retention worker applies the policies (nilus.retention_interval); "
+	 "absent when no worker does."},
 };
 #define N_RETENTION_FAMILIES (sizeof(retention_families) / sizeof(retention_families[0]))
 

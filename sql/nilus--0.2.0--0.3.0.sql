@@ -274,16 +274,25 @@ $$;
 -- For /metrics: per kind over every tenant, what the prunes removed in all,
 -- and, over the tenants a policy limits now, in their last apply and when
 -- the last batch ran (a kind no policy limits any more has no last prune, so
--- that an alert on its age stays quiet).  SECURITY DEFINER so the API's
--- role, which sees no tenant's rows without a token, can report them: sums
--- over tenants, no tenant's own figures.
+-- that an alert on its age stays quiet); and how often the background
+-- worker applies the policies (nilus.retention_interval in seconds, the
+-- alert's yardstick), null when no worker does: an interval of 0, or nilus
+-- not preloaded (the nilus.http_* settings exist only then; a setting
+-- of a library this session has not loaded is not in pg_settings).
+-- SECURITY DEFINER so the API's role, which sees no tenant's rows without a
+-- token, can report them: sums over tenants, no tenant's own figures.
 CREATE FUNCTION nilus.retention_metrics()
-RETURNS TABLE (kind text, rows_removed_total bigint, last_rows_removed bigint, last_pruned_at timestamptz)
+RETURNS TABLE (kind text, rows_removed_total bigint, last_rows_removed bigint, last_pruned_at timestamptz,
+               interval_seconds integer)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
-    WITH limited AS (SELECT w.tenant, w.kind FROM nilus.retention_work() w)
+    WITH limited AS (SELECT w.tenant, w.kind FROM nilus.retention_work() w),
+         worker AS (SELECT nullif(s.setting::integer, 0) AS interval_seconds FROM pg_settings s
+                     WHERE s.name = 'nilus.retention_interval'
+                       AND EXISTS (SELECT FROM pg_settings p WHERE p.name = 'nilus.http_listen'))
     SELECT k.kind, coalesce(sum(g.total_removed), 0)::bigint,
            coalesce(sum(g.last_removed) FILTER (WHERE l.kind IS NOT NULL), 0)::bigint,
-           max(g.last_pruned_at) FILTER (WHERE l.kind IS NOT NULL)
+           max(g.last_pruned_at) FILTER (WHERE l.kind IS NOT NULL),
+           (SELECT w.interval_seconds FROM worker w)
       FROM unnest(ARRAY['runs', 'cdc_offsets', 'state_versions', 'schema_history']) WITH ORDINALITY AS k(kind, n)
       LEFT JOIN nilus.retention_progress g ON g.kind = k.kind
       LEFT JOIN limited l ON l.tenant = g.tenant AND l.kind = g.kind

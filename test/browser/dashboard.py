@@ -8,7 +8,7 @@ tenant is a clear message.
 
 Run inside `pg_virtualenv -t` after `make install` (the extension) and
 `make` (the shim and shim/assets):
-    python3 test/browser/dashboard.py
+    python3 test/browser/dashboard.py [-v] [substring ...]
 It prints one line per failing test and ends with `dashboard: N passed, M failed`.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from browser import Shim, outside, run_browser_suite  # noqa: E402
-from suite import check, wait_until  # noqa: E402
+from suite import check, registry, wait_until  # noqa: E402
 
 TMP = Path(tempfile.mkdtemp(prefix="nilus-dashboard-"))
 DB = "nilus_dashboard"
@@ -118,12 +118,7 @@ def texts(browser, selector):
     return browser.evaluate(f"Array.from(document.querySelectorAll({json.dumps(selector)})).map(e => e.textContent)")
 
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 @test
@@ -201,4 +196,4 @@ def a_bad_token_is_a_clear_message(shim, browser):
 
 
 if __name__ == "__main__":
-    sys.exit(run_browser_suite("dashboard", TESTS, TMP, start_shim, verbose="-v" in sys.argv))
+    sys.exit(run_browser_suite("dashboard", TESTS, TMP, start_shim, sys.argv[1:]))

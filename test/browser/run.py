@@ -6,7 +6,7 @@ request the page made through the DevTools protocol (a websocket client in
 the standard library): none may leave 127.0.0.1.
 
 Run inside `pg_virtualenv -t` after `make` (the shim and its docs assets):
-    python3 test/browser/run.py
+    python3 test/browser/run.py [-v] [substring ...]
 It prints one line per failing test and ends with `browser: N passed, M failed`.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from browser import Shim, http_get, outside, run_browser_suite  # noqa: E402
-from suite import Failure, check  # noqa: E402
+from suite import Failure, check, registry  # noqa: E402
 
 TMP = Path(tempfile.mkdtemp(prefix="nilus-browser-"))
 
@@ -63,12 +63,7 @@ def load(browser, url, expected):
     return found, browser.requests(), browser.exceptions()
 
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 def check_page(shim, browser, path, must_load):
@@ -102,4 +97,4 @@ def redoc_renders_every_operation_offline(shim, browser):
 
 
 if __name__ == "__main__":
-    sys.exit(run_browser_suite("browser", TESTS, TMP, start_shim))
+    sys.exit(run_browser_suite("browser", TESTS, TMP, start_shim, sys.argv[1:]))

@@ -17,7 +17,7 @@ reference in doc/, against the real thing.
   leaves nothing behind: no shim, no PostgreSQL, no cluster directory.
 
 Run from test/run.sh, after `make install`:
-    python3 test/docs/run.py [-v]
+    python3 test/docs/run.py [-v] [substring ...]
 It prints one line per failing test and ends with `docs: N passed, M failed`.
 """
 
@@ -36,7 +36,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from suite import Failure, check, free_port, run_tests, short, wait_until  # noqa: E402
+from suite import Failure, check, chosen, free_port, parse_argv, registry, run_suite, short, wait_until  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
@@ -185,12 +185,7 @@ def check_curl(command, done):
 
 # ---------------------------------------------------------------- tests
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 def openapi():
@@ -368,6 +363,16 @@ def configuration_reference_lists_every_flag_and_variable():
     usage = subprocess.run([BIN, "--help"], capture_output=True, text=True)
     for flag in re.findall(r"--([a-z][a-z-]+)", usage.stdout):
         check(f"`--{flag}" in text, f"doc/configuration.md lacks --{flag} of nilus-manager --help")
+
+
+@test
+def configuration_reference_lists_every_setting_of_the_extension():
+    text = doc_text("configuration.md")
+    settings = set(re.findall(r'"(nilus\.[a-z_]+)"', (REPO / "extension" / "settings.c").read_text()))
+    check(len(settings) >= 9, f"found only {sorted(settings)} in extension/settings.c: have the settings moved?")
+    for name in settings:
+        check(re.search(rf"^\| `{re.escape(name)}` \|", text, re.M), f"doc/configuration.md has no row for {name}")
+        check(f"{name} = " in README.read_text(), f"the README shows {name} set nowhere (its postgresql.conf excerpt)")
 
 
 @test
@@ -630,20 +635,20 @@ def sigint_to_the_demo_process_stops_everything():
     check_sigint_stops_everything(DEMO)
 
 
-def main(argv):
+def start_demo():
     global DEMO
-    try:
-        DEMO = Demo()
-    except Failure as e:
-        print(f"FAIL setup: {e}")
-        print("docs: 0 passed, 1 failed")
-        return 1
-    try:
-        passed, failed = run_tests(TESTS, verbose="-v" in argv)
-    finally:
+    DEMO = Demo()
+    return ()
+
+
+def stop_demo():
+    if DEMO:
         DEMO.stop()
-    print(f"docs: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+
+
+def main(argv):
+    verbose, _, words = parse_argv(argv)
+    return run_suite(chosen(TESTS, words), start_demo, stop_demo, label="docs", verbose=verbose)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import collections
 import importlib.util
 import os
 import resource
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +32,9 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "test" / "lib"))
+from suite import Failure, check, chosen, parse_argv, registry, run_suite, short  # noqa: E402
+
 _spec = importlib.util.spec_from_file_location("http_suite", REPO / "test" / "http" / "run.py")
 h = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(h)
@@ -42,12 +44,7 @@ RUNS_PIPELINE = "fault-writes"
 CDC_PIPELINE = "fault-cdc"
 TIMEOUT = 2                 # --request-timeout of the shims that face a held lock
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
+CASES, case = registry()
 
 
 # ---------------------------------------------------------------- the pieces
@@ -56,7 +53,7 @@ def pg_ctl(action, mode=None):
     version, cluster = os.environ.get("PGCLUSTER", "15/regress").split("/")
     done = subprocess.run(["pg_ctlcluster", version, cluster, action] + (["-m", mode] if mode else []),
                           capture_output=True, text=True)
-    h.check(done.returncode == 0, f"pg_ctlcluster {action}: {h.short(done.stderr)}")
+    check(done.returncode == 0, f"pg_ctlcluster {action}: {short(done.stderr)}")
 
 
 class Answers:
@@ -154,8 +151,8 @@ def check_every_acknowledged_write_stored(writers):
                          f"AND pipeline_name = {h.lit(CDC_PIPELINE)}").split())
     lost_runs = set(writers.acked_runs) - runs
     lost_offsets = set(writers.acked_offsets) - offsets
-    h.check(writers.acknowledged() > 0, "no write was acknowledged at all")
-    h.check(not lost_runs and not lost_offsets,
+    check(writers.acknowledged() > 0, "no write was acknowledged at all")
+    check(not lost_runs and not lost_offsets,
             f"acknowledged but not stored: {len(lost_runs)} of {len(writers.acked_runs)} runs, "
             f"{len(lost_offsets)} of {len(writers.acked_offsets)} offsets")
     return writers.acknowledged()
@@ -168,7 +165,7 @@ def wait_for_writes(writers, after, within, what):
         if any(o in (200, 201) for o in writers.answers.during(after, time.monotonic())):
             return time.monotonic() - after
         time.sleep(0.1)
-    raise h.Failure(f"no write acknowledged within {within} s after {what}: "
+    raise Failure(f"no write acknowledged within {within} s after {what}: "
                     f"{collections.Counter(writers.answers.during(after, time.monotonic()))}")
 
 
@@ -195,11 +192,11 @@ def outage_under_writes(mode):
             time.sleep(1)
         h.eq(ready, 503, "/readiness while the database is down")
         h.eq(alive, 200, "the metrics /health while the database is down")
-        h.check(during and set(during) <= {503},
+        check(during and set(during) <= {503},
                 f"writes while the database was down: {collections.Counter(during)} (want 503 only)")
-        h.check(shim.alive() and shim.proc.pid == pid, "the shim did not survive the outage")
+        check(shim.alive() and shim.proc.pid == pid, "the shim did not survive the outage")
         statuses = collections.Counter(o for _, _, o in writers.answers.all)
-        h.check(set(statuses) <= {200, 201, 503}, f"statuses: {statuses}")
+        check(set(statuses) <= {200, 201, 503}, f"statuses: {statuses}")
         stored = check_every_acknowledged_write_stored(writers)
         return (f"{mode} stop: {before} acknowledged before, {len(during)} writes 503 while down, "
                 f"recovered {recovered:.1f} s after start, {stored} acknowledged, all stored")
@@ -234,7 +231,7 @@ def shim_killed_with_sigkill_under_writes():
             wait_for_writes(writers, time.monotonic(), 20, "the restart")
             time.sleep(1)
         statuses = collections.Counter(o for _, _, o in writers.answers.all)
-        h.check(all(o in (200, 201) or isinstance(o, str) for o in statuses), f"statuses: {statuses}")
+        check(all(o in (200, 201) or isinstance(o, str) for o in statuses), f"statuses: {statuses}")
         stored = check_every_acknowledged_write_stored(writers)
         failed = sum(n for o, n in statuses.items() if isinstance(o, str))
         return f"SIGKILL: {failed} writes cut off, {stored} acknowledged, all stored"
@@ -281,13 +278,13 @@ def held_lock_under_writes_gives_504_and_probes_answer():
         inside = writers.answers.during(locked, released) + readers.answers.during(locked, released)
         longest = max(writers.answers.longest(locked, released),
                       readers.answers.longest(locked, released))
-        h.check(inside and set(inside) <= {504},
+        check(inside and set(inside) <= {504},
                 f"calls during the held lock: {collections.Counter(inside)} (want 504 only)")
-        h.check(longest <= TIMEOUT + 1, f"a call during the lock took {longest:.1f} s "
+        check(longest <= TIMEOUT + 1, f"a call during the lock took {longest:.1f} s "
                                         f"(--request-timeout {TIMEOUT})")
         slow = [p for p in polls if p[1] != 200 or p[2] > 1]
-        h.check(not slow, f"probes during the lock not 200 within 1 s: {slow[:5]}")
-        h.check(after and set(after) == {200}, f"reads after the lock: {collections.Counter(after)}")
+        check(not slow, f"probes during the lock not 200 within 1 s: {slow[:5]}")
+        check(after and set(after) == {200}, f"reads after the lock: {collections.Counter(after)}")
         stored = check_every_acknowledged_write_stored(writers)
         return (f"held lock: {len(inside)} calls 504 within {longest:.1f} s, {len(polls)} probes "
                 f"200, writes again {recovered:.1f} s after release, {stored} acknowledged, all stored")
@@ -298,7 +295,7 @@ def held_lock_under_writes_gives_504_and_probes_answer():
 def raise_file_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    h.check(hard >= 1400, f"the file limit ({hard}) is below the 1,200 connections of the case")
+    check(hard >= 1400, f"the file limit ({hard}) is below the 1,200 connections of the case")
 
 
 @case
@@ -339,9 +336,9 @@ def slow_connections_leave_room_for_others():
             served.append((status, round(time.monotonic() - started, 1)))
             time.sleep(0.5)
         bad = [x for x in served if x[0] != 200 or x[1] > 5]
-        h.check(not bad, f"{len(bad)} of {len(served)} requests of another client not served "
+        check(not bad, f"{len(bad)} of {len(served)} requests of another client not served "
                          f"within 5 s during 1,200 slow connections: {bad[:5]}")
-        h.check(shim.alive(), "the shim died")
+        check(shim.alive(), "the shim died")
         return f"1,000 slow + 200 silent connections: {len(served)} requests of another client served"
     finally:
         h.reset(slow + silent)
@@ -350,34 +347,15 @@ def slow_connections_leave_room_for_others():
 
 # ---------------------------------------------------------------- main
 
+def setup():
+    h.setup_database()
+    h.make_tokens()
+    return ()
+
+
 def main(argv):
-    verbose = "-v" in argv
-    only = [a for a in argv if a != "-v"]
-    try:
-        h.setup_database()
-        h.make_tokens()
-    except h.Failure as e:
-        print(f"FAIL setup: {e}")
-        print("0 passed, 1 failed")
-        return 1
-    passed = failed = 0
-    for fn in [c for c in CASES if not only or any(o in c.__name__ for o in only)]:
-        started = time.monotonic()
-        try:
-            figures = fn()
-        except Exception as e:     # a broken case or connection is a failure too
-            failed += 1
-            kind = "" if isinstance(e, h.Failure) else type(e).__name__ + ": "
-            print(f"FAIL {fn.__name__}: {kind}{' '.join(str(e).split())}", flush=True)
-            continue
-        passed += 1
-        print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s): {figures}", flush=True)
-    if failed:
-        print(f"shim logs: {h.TMP}")
-    else:
-        shutil.rmtree(h.TMP, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    verbose, _, words = parse_argv(argv)
+    return run_suite(chosen(CASES, words), setup, logs=h.TMP, verbose=verbose)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from suite import Failure, check, free_port, run_tests, short, summarize  # noqa: E402
+from suite import Failure, check, free_port, chosen, parse_argv, registry, run_suite, short  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
@@ -436,9 +436,10 @@ def expect_own_answers(expected, results, read_body):
             eq(r.json["error"]["status"], status, f"{label}: error body")
 
 
-def expect_error(r, status, code, parameter=None, mentions=()):
-    """The error format of doc/errors.md: {"error": {status, code, message[, parameter]}}."""
-    check(r.status == status, f"expected {status} {code}, got {r!r}")
+def expect_error(r, status, code, parameter=None, mentions=(), what=None):
+    """The error format of doc/errors.md: {"error": {status, code, message[, parameter]}};
+    what: the request, named when the status differs."""
+    check(r.status == status, f"{what + ': ' if what else ''}expected {status} {code}, got {r!r}")
     ctype = (r.header("content-type") or "").lower()
     check(ctype.startswith("application/json"), f"error Content-Type {ctype!r}, want JSON")
     body = r.json
@@ -653,12 +654,7 @@ def load_cdc_fixtures():
 
 # ---------------------------------------------------------------- tests
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 RUN_COLUMNS = ("run_id, resource_id, pipeline_name, run_as_user, "
@@ -2188,8 +2184,7 @@ def unauthorized_without_valid_token():
         for what, headers in cases:
             for method, path, body, _ in every_api_request("acme"):
                 r = send(method, path, body, headers=headers)
-                check(r.status == 401, f"{what} on {method} {path}: {r!r}")
-                expect_error(r, 401, "unauthorized")
+                expect_error(r, 401, "unauthorized", what=f"{what} on {method} {path}")
 
 
 @test
@@ -2199,13 +2194,11 @@ def forbidden_other_tenant_and_missing_right():
             if path in ("/health", "/info"):
                 continue
             r = send(method, path, body, token=T["acme_all"])
-            check(r.status == 403, f"acme token on {method} {path}: {r!r}")
-            expect_error(r, 403, "forbidden")
+            expect_error(r, 403, "forbidden", what=f"acme token on {method} {path}")
         for method, path, body, route in every_api_request("acme"):
             token = T["acme_runtime"] if route in READ_ROUTES else T["acme_read"]
             r = send(method, path, body, token=token)
-            check(r.status == 403, f"token without the right on {method} {path}: {r!r}")
-            expect_error(r, 403, "forbidden")
+            expect_error(r, 403, "forbidden", what=f"token without the right on {method} {path}")
 
 
 @test
@@ -2934,13 +2927,15 @@ def metrics_pass_promtool_and_count_requests():
 
 RETENTION_COLUMNS = {"rows_removed_total": "nilus_retention_rows_removed_total",
                      "last_rows_removed": "nilus_retention_last_rows_removed",
-                     "pruned_at": "nilus_retention_last_prune_timestamp_seconds"}
+                     "pruned_at": "nilus_retention_last_prune_timestamp_seconds",
+                     "interval_seconds": "nilus_retention_interval_seconds"}
 
 
 def retention_in_sql():
     """nilus.retention_metrics() as /metrics should show it: {(family, kind): value}, NULLs left out."""
     rows = db_json("SELECT kind, rows_removed_total, last_rows_removed, "
-                   "extract(epoch FROM last_pruned_at)::float8 AS pruned_at FROM nilus.retention_metrics()")
+                   "extract(epoch FROM last_pruned_at)::float8 AS pruned_at, interval_seconds "
+                   "FROM nilus.retention_metrics()")
     return {(family, row["kind"]): float(row[column]) for row in rows
             for column, family in RETENTION_COLUMNS.items() if row[column] is not None}
 
@@ -2964,7 +2959,8 @@ def metrics_show_what_retention_removed():
     text = metrics_text()
     for family, kind in (("nilus_retention_rows_removed_total", "counter"),
                          ("nilus_retention_last_rows_removed", "gauge"),
-                         ("nilus_retention_last_prune_timestamp_seconds", "gauge")):
+                         ("nilus_retention_last_prune_timestamp_seconds", "gauge"),
+                         ("nilus_retention_interval_seconds", "gauge")):
         check(f"# TYPE {family} {kind}\n" in text and f"# HELP {family} " in text, f"HELP and TYPE of {family}")
     same_figures(retention_in_metrics(text), retention_in_sql(), "before a prune")
     before = retention_in_metrics(text).get(("nilus_retention_rows_removed_total", "runs"), 0)
@@ -3622,28 +3618,29 @@ def shim_still_running(test):
         raise Failure(f"the shim is not running: {SHIM.log_tail()}")
 
 
+def start(existing):
+    global SHIM
+    setup_database()
+    make_tokens()
+    load_run_fixtures()
+    load_cdc_fixtures()
+    SHIM = RunningShim(existing) if existing else Shim("shim")
+    SHIM.start()
+    return ()
+
+
+def stop():
+    if SHIM:
+        SHIM.stop()
+
+
 def main(argv):
-    global SHIM, VERBOSE
-    verbose = VERBOSE = "-v" in argv
-    existing = argv[argv.index("--existing") + 1] if "--existing" in argv else None
-    only = [a for a in argv if a not in ("-v", "--existing", existing)]
-    try:
-        setup_database()
-        make_tokens()
-        load_run_fixtures()
-        load_cdc_fixtures()
-        SHIM = RunningShim(existing) if existing else Shim("shim")
-        SHIM.start()
-    except Failure as e:
-        print(f"FAIL setup: {e}")
-        if SHIM:
-            SHIM.stop()
-        return summarize(0, 1, TMP)
-    selected = [t for t in TESTS if not only or any(o in t.__name__ for o in only)
-                or (t is sigterm_exits_zero and not existing)]
-    passed, failed = run_tests(selected, verbose=verbose, before=shim_still_running)
-    SHIM.stop()
-    return summarize(passed, failed, TMP)
+    global VERBOSE
+    VERBOSE, values, words = parse_argv(argv, valued=["--existing"])
+    existing = values.get("--existing")
+    selected = chosen(TESTS, words, always=[] if existing else [sigterm_exits_zero])
+    return run_suite(selected, lambda: start(existing), stop, logs=TMP, verbose=VERBOSE,
+                     before=shim_still_running)
 
 
 if __name__ == "__main__":

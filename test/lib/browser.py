@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from suite import Failure, check, free_port, run_tests, summarize, wait_until
+from suite import Failure, check, chosen, free_port, parse_argv, run_suite, wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM", "chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -211,23 +211,22 @@ class Shim:
         self.log.close()
 
 
-def run_browser_suite(name, tests, tmp, start_shim, verbose=False):
+def run_browser_suite(name, tests, tmp, start_shim, argv):
     """Starts the shim (start_shim(), which also arranges what it serves) and
-    Chromium, runs the tests with both, stops them, and summarizes (suite.py)
-    with tmp as the logs."""
-    passed = failed = 0
-    shim = browser = None
-    try:
+    Chromium, runs the tests argv chooses with both (suite.py), stops them, and
+    summarizes with tmp as the logs."""
+    verbose, _, words = parse_argv(argv)
+    running = {}
+
+    def start():
         check(shutil.which(CHROMIUM), f"{CHROMIUM} is not installed (scripts/install-deps.sh installs it)")
-        shim = start_shim()
-        browser = Browser(tmp)
-        passed, failed = run_tests(tests, shim, browser, verbose=verbose)
-    except Failure as e:
-        failed += 1
-        print(f"FAIL setup: {e}", flush=True)
-    finally:
-        if browser:
-            browser.stop()
-        if shim:
-            shim.stop()
-    return summarize(passed, failed, tmp, name)
+        running["shim"] = start_shim()
+        running["browser"] = Browser(tmp)
+        return running["shim"], running["browser"]
+
+    def stop():
+        for part in ("browser", "shim"):
+            if part in running:
+                running[part].stop()
+
+    return run_suite(chosen(tests, words), start, stop, logs=tmp, label=name, verbose=verbose)

@@ -19,22 +19,28 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "test" / "lib"))
+from suite import Failure, check, parse_argv, registry, run_suite  # noqa: E402
+
 RULES = REPO / "contrib" / "prometheus" / "nilus-manager-rules.yml"
 RULE_TESTS = REPO / "contrib" / "prometheus" / "nilus-manager-rules.test.yml"
 DASHBOARD = REPO / "contrib" / "grafana" / "nilus-manager.json"
+TESTS, test = registry()
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$job": ".*", "$instance": ".*"}
 
 
 def promtool(*args):
     done = subprocess.run(["promtool", *args], capture_output=True, text=True)
     if done.returncode != 0:
-        raise AssertionError(f"promtool {' '.join(args)}:\n{done.stdout}{done.stderr}")
+        raise Failure(f"promtool {' '.join(args)}:\n{done.stdout}{done.stderr}")
 
 
+@test
 def rules_are_valid():
     promtool("check", "rules", str(RULES))
 
 
+@test
 def rules_fire_as_tested():
     promtool("test", "rules", str(RULE_TESTS))
 
@@ -45,21 +51,23 @@ def dashboard_queries(dashboard):
             yield panel["title"], target["expr"]
 
 
+@test
 def dashboard_is_importable():
     dashboard = json.loads(DASHBOARD.read_text())
     inputs = {i["name"] for i in dashboard["__inputs"] if i["type"] == "datasource"}
-    assert inputs == {"DS_PROMETHEUS"}, f"data source inputs: {inputs}"
+    check(inputs == {"DS_PROMETHEUS"}, f"data source inputs: {inputs}")
     ids = [p["id"] for p in dashboard["panels"]]
-    assert len(ids) == len(set(ids)), f"panel ids repeat: {ids}"
+    check(len(ids) == len(set(ids)), f"panel ids repeat: {ids}")
     for panel in dashboard["panels"]:
         if panel["type"] != "row":
-            assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
-            assert panel.get("targets"), f"panel without a query: {panel['title']}"
+            check(panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"])
+            check(panel.get("targets"), f"panel without a query: {panel['title']}")
     used = set(re.findall(r"\$\w+", json.dumps([e for _, e in dashboard_queries(dashboard)])))
     declared = {"$" + v["name"] for v in dashboard["templating"]["list"]} | set(GRAFANA_VARIABLES)
-    assert used <= declared, f"undeclared variables: {used - declared}"
+    check(used <= declared, f"undeclared variables: {used - declared}")
 
 
+@test
 def dashboard_queries_are_promql():
     dashboard = json.loads(DASHBOARD.read_text())
     rules = []
@@ -73,20 +81,10 @@ def dashboard_queries_are_promql():
         promtool("check", "rules", f.name)
 
 
-def main():
-    checks = [rules_are_valid, rules_fire_as_tested, dashboard_is_importable,
-              dashboard_queries_are_promql]
-    failed = 0
-    for check in checks:
-        try:
-            check()
-            print(f"ok - {check.__name__}")
-        except (AssertionError, KeyError, ValueError) as e:
-            failed += 1
-            print(f"not ok - {check.__name__}: {e}")
-    print(f"monitoring: {len(checks) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+def main(argv):
+    verbose, _, _ = parse_argv(argv)
+    return run_suite(TESTS, label="monitoring", verbose=verbose)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "test" / "lib"))
-from suite import free_port  # noqa: E402
+from suite import Failure, Tally, check, chosen, free_port, parse_argv, registry, run_suite  # noqa: E402
 
 DB = "nilus_http"                   # test/http/run.py's database
 API_ROOT = "/nilus-manager/api/v1"
@@ -53,15 +53,6 @@ HTTP_SUBSET = [
 ]
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
 # ---------------------------------------------------------------- outside the cluster
 
 def start_cluster(argv):
@@ -74,11 +65,11 @@ def start_cluster(argv):
                 "nilus.http_database": DB,
                 "nilus.http_dsn": f"host=127.0.0.1 user=nilus_manager password={password}",
                 "nilus.http_threads": "2"}
+    if "NILUS_MANAGER_BIN" in os.environ:    # e.g. a build with AddressSanitizer
+        settings["nilus.http_program"] = os.path.abspath(os.environ["NILUS_MANAGER_BIN"])
     command = ["pg_virtualenv", "-t"]
     for name, value in settings.items():
         command += ["-o", f"{name}={value}"]
-    if "NILUS_MANAGER_BIN" in os.environ:    # e.g. a build with AddressSanitizer
-        settings["nilus.http_program"] = os.path.abspath(os.environ["NILUS_MANAGER_BIN"])
     env = dict(os.environ, NILUS_NATIVE_PORTS=f"{api}:{metrics}", NILUS_TEST_ROLE_PASSWORD=password)
     return subprocess.run(command + [sys.executable, __file__, *argv], env=env).returncode
 
@@ -131,9 +122,9 @@ class Settings:
                 raise
 
 
-def request(method, path, port, token=None, body=None, timeout=5):
+def request(method, path, port, token=None, body=None, timeout=5, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = dict(headers or {}, **({"Authorization": f"Bearer {token}"} if token else {}))
     if body is not None:
         headers["Content-Type"] = "application/json"
     try:
@@ -272,12 +263,7 @@ class Session:
 
 # ---------------------------------------------------------------- tests
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 @test
@@ -311,7 +297,7 @@ def http_suite_against_the_api_postgresql_runs():
     m = re.search(r"^(\d+) passed, (\d+) failed", done.stdout, re.M)
     check(m, "the HTTP suite gave no summary")
     TOKEN = psql("SELECT nilus.create_token(NULL, ARRAY['read', 'runtime'], 'native-admin')", db=DB)
-    return int(m.group(1)), int(m.group(2))
+    return Tally(int(m.group(1)), int(m.group(2)))
 
 
 @test
@@ -396,6 +382,26 @@ def retention_worker_applies_the_policies_every_interval():
         removed = re.search(r'^nilus_retention_rows_removed_total\{kind="runs"\} (\S+)', metrics, re.M)
         check(removed and float(removed.group(1)) >= 5, f"runs removed in /metrics: {removed and removed.group(0)}")
         psql("SELECT nilus.clear_retention('sched')", db=DB)
+
+
+def interval_samples():
+    """{kind: value} of nilus_retention_interval_seconds in the API's /metrics."""
+    metrics = request("GET", "/metrics", METRICS_PORT)[1].decode()
+    return {kind: float(value) for kind, value in
+            re.findall(r'^nilus_retention_interval_seconds\{kind="(\w+)"\} (\S+)$', metrics, re.M)}
+
+
+@test
+def metrics_give_the_retention_workers_interval():
+    """nilus_retention_interval_seconds (the alert NilusRetentionNotApplied's yardstick):
+    nilus.retention_interval for each kind, after a reload too; none at 0 (no worker applies it)."""
+    kinds = ("runs", "cdc_offsets", "state_versions", "schema_history")
+    check(interval_samples() == dict.fromkeys(kinds, 3600.0), f"at the default interval: {interval_samples()}")
+    with Settings(retention_interval="15min"):
+        wait_for("nilus_retention_interval_seconds 900 after a reload",
+                 lambda: interval_samples() == dict.fromkeys(kinds, 900.0), 5)
+    with Settings(retention_interval="0"):
+        wait_for("no nilus_retention_interval_seconds at 0", lambda: interval_samples() == {}, 5)
 
 
 def retention_worker_pid():
@@ -518,6 +524,46 @@ def reload_moves_the_api_and_empty_stops_it():
         check(not s["running"] and s["pid"] is None and s["listen"] is None, f"status when off: {s}")
         check(process(old) is None, "the old process is still there")
         check(process(supervisor_pid()), "the supervisor must stay to start the API again")
+
+
+def access_line(log, request_id):
+    """The text after `nilus-manager: ` of the access line of request_id in the log."""
+    return log.wait_for(rf"LOG:  nilus-manager: ([^\n]*{re.escape(request_id)}[^\n]*)").group(1)
+
+
+def logged_request():
+    """A GET of /info with an id of its own: (the id, its access line in PostgreSQL's log)."""
+    log = Log()
+    request_id = uuid.uuid4().hex
+    status_code, _ = request("GET", API_ROOT + "/info", API_PORT, TOKEN, headers={"X-Request-Id": request_id})
+    check(status_code == 200, f"GET /info: {status_code}")
+    return request_id, access_line(log, request_id)
+
+
+@test
+def http_log_format_json_writes_each_access_line_as_a_json_object():
+    """nilus.http_log_format = json restarts the API with --log-format json; reset, text again."""
+    text_pid = status()["pid"]
+    with Settings(http_log_format="json"):
+        wait_for("the API restarted with the new format", lambda: status()["pid"] not in (None, text_pid), 10)
+        wait_api_up()
+        json_pid = status()["pid"]
+        request_id, line = logged_request()
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise Failure(f"an access line with nilus.http_log_format = json is not JSON: {line!r}")
+        check(entry["request_id"] == request_id and entry["method"] == "GET" and
+              entry["path"] == API_ROOT + "/info" and entry["status"] == 200 and entry["aborted"] is False,
+              f"the JSON access line: {entry}")
+    wait_for("the API restarted with the default format", lambda: status()["pid"] not in (None, json_pid), 10)
+    wait_api_up()
+    request_id, line = logged_request()
+    check(re.fullmatch(rf"\S+ GET {re.escape(API_ROOT)}/info 200 \S+ \S+ id={request_id} client=127\.0\.0\.1", line),
+          f"the access line after RESET nilus.http_log_format: {line!r}")
+    refused = psql("ALTER SYSTEM SET nilus.http_log_format = 'xml'", check_ok=False)
+    check("invalid value for parameter" in refused and "text, json" in refused,
+          f"nilus.http_log_format = 'xml': {refused}")
 
 
 @test
@@ -675,32 +721,10 @@ def main(argv):
     Log.path = next(line.split()[6] for line in subprocess.run(
         ["pg_lsclusters", "-h"], capture_output=True, text=True).stdout.splitlines()
         if line.split()[:2] == [version, name])
-    verbose = "-v" in argv
-    only = [a for a in argv if a != "-v"]
-    passed = failed = 0
-    for fn in TESTS:
-        if only and not any(o in fn.__name__ for o in only) and fn is not http_suite_against_the_api_postgresql_runs:
-            continue
-        started = time.monotonic()
-        try:
-            counts = fn()
-        except Failure as e:
-            failed += 1
-            print(f"FAIL {fn.__name__}: {' '.join(str(e).split())}", flush=True)
-            continue
-        except Exception as e:  # a broken test is a failure too
-            failed += 1
-            print(f"FAIL {fn.__name__}: {type(e).__name__}: {' '.join(str(e).split())}", flush=True)
-            continue
-        ran, broke = counts or (1, 0)
-        passed += ran
-        failed += broke
-        if verbose:
-            print(f"ok {fn.__name__} ({time.monotonic() - started:.1f}s)", file=sys.stderr, flush=True)
-    if failed:
-        print(f"PostgreSQL's log: {Log.path} (kept until pg_virtualenv ends)")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    verbose, _, words = parse_argv(argv)
+    selected = chosen(TESTS, words, always=[http_suite_against_the_api_postgresql_runs])
+    return run_suite(selected, logs=f"{Log.path} (PostgreSQL's, kept until pg_virtualenv ends)",
+                     remove_logs=False, verbose=verbose)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 -- removes everything of it at the end.
 \ir lib/helpers.psql
 \ir lib/rollups.psql
-SELECT plan(20);
+SELECT plan(21);
 CREATE EXTENSION dblink;
 
 SELECT pg_temp.raises($$CALL nilus.apply_retention(0)$$, '22023 batch_size', 'apply_retention: batch_size 0');
@@ -129,6 +129,8 @@ SELECT results_eq($$SELECT kind, rows_removed_total, last_rows_removed, last_pru
                   format($$VALUES ('runs', %1$s::bigint, %1$s::bigint, true), ('cdc_offsets', 2990, 2990, true),
                                   ('state_versions', 0, 0, false), ('schema_history', 0, 0, false)$$, :old_runs),
                   'retention_metrics, for /metrics: the rows removed per kind over every tenant, and when');
+SELECT is((SELECT count(*) FROM nilus.retention_metrics() WHERE interval_seconds IS NOT NULL), 0::bigint,
+          'retention_metrics: no interval where no worker applies retention (nilus not preloaded here; test/native checks it preloaded)');
 RESET ROLE;
 SELECT nilus.clear_retention('ret-live') \g /dev/null
 SELECT results_eq($$SELECT kind, rows_removed_total, last_rows_removed, last_pruned_at FROM nilus.retention_metrics()$$,
