@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from suite import Failure, check, free_port, chosen, parse_argv, registry, run_suite, short  # noqa: E402
+from suite import Failure, check, free_port, chosen, parse_argv, registry, run_suite, short, wait_until  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
@@ -1589,15 +1589,15 @@ def a_held_lock_times_out_with_504_while_health_answers():
             for probe in ("/health", "/info"):
                 r, seconds = timed(lambda: get(probe, port=shim.port, timeout=30))
                 ok_json(r)
-                check(seconds < 1, f"API {probe} took {seconds:.1f} s behind the lock")
+                check(seconds < timeout, f"API {probe} took {seconds:.1f} s behind the lock")
             eq(request("GET", "/readiness", port=shim.metrics_port, timeout=5).status, 200,
                "/readiness while calls wait for the lock")
             waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' " \
                       "AND application_name = 'nilus-manager'"
-            deadline = time.monotonic() + 1
-            while db_int(waiting) > 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            eq(db_int(waiting), 0, "statements of timed-out calls still waiting for the lock")
+            # The lock stays held: a statement that was not cancelled would wait for good,
+            # so the bound only needs to outlast a busy machine's cancel round trip.
+            wait_until("statements of timed-out calls no longer waiting for the lock",
+                       lambda: db_int(waiting) == 0, 10)
         eq(ok_json(get(*listing, port=shim.port)), want, "the listing once the lock is gone")
         metrics = request("GET", "/metrics", port=shim.metrics_port).body.decode()
         m = re.search(r'^nilus_manager_db_errors_total\{kind="timeout"\} (\d+)$', metrics, re.M)
