@@ -25,7 +25,6 @@ Prints one line per check and "N passed, M failed".
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,9 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "test" / "lib"))
+from suite import Failure, check, free_port, registry, run_suite, wait_until  # noqa: E402
+
 BIN = os.environ.get("NILUS_MANAGER_BIN", str(REPO / "shim" / "nilus-manager"))
 DB = "nilus_placement"
 API = "/nilus-manager/api/v1"
@@ -41,10 +43,6 @@ COORDINATOR = int(os.environ.get("PGPORT", "5432"))
 NODE_ADDRESS = "127.0.0.1"  # what the nodes are registered as (test/citus/createdb.sh)
 CANDIDATES = ("globex", "initech", "umbrella", "hooli", "stark")  # beside acme
 TENANTS = ()  # acme and the first candidate Citus put on the other worker (setup)
-
-
-class Failure(Exception):
-    pass
 
 
 def psql(sql, port=COORDINATOR, db=DB):
@@ -62,11 +60,6 @@ def psql_script(script, what, db=DB):
     check(done.returncode == 0, f"{what}: {done.stderr.strip()}")
 
 
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
 def node_of(tenant, table="nilus.pipeline_run"):
     return int(psql(f"SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = "
                     f"get_shard_id_for_distribution_column('{table}', '{tenant}')"))
@@ -82,12 +75,6 @@ def calls_everywhere(function):
     return {port: calls(port, function) for port in [COORDINATOR] + WORKERS}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Shim:
     """nilus-manager connected to the coordinator."""
 
@@ -99,14 +86,12 @@ class Shim:
         self.proc = subprocess.Popen([BIN, "--dsn", dsn, "--listen", f"127.0.0.1:{self.port}",
                                       "--metrics-listen", f"127.0.0.1:{self.metrics_port}", "--threads", "2"],
                                      stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readiness", timeout=2):
-                    return
-            except OSError:
-                check(self.proc.poll() is None and time.monotonic() < deadline, "nilus-manager did not start")
-                time.sleep(0.1)
+        wait_until("nilus-manager starting", self.ready, 20)
+
+    def ready(self):
+        check(self.proc.poll() is None, f"nilus-manager exited with {self.proc.returncode}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readiness", timeout=2):
+            return True
 
     def call(self, method, path, token, body=None):
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{API}{path}", method=method,
@@ -128,12 +113,7 @@ def wait_for_stats():
     time.sleep(1.5)
 
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = registry()
 
 
 @test
@@ -398,13 +378,6 @@ def stop_retention_worker(port):
     psql("SELECT pg_reload_conf()", port=port)
 
 
-def wait_for(condition, seconds, message):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        check(time.monotonic() < deadline, message)
-        time.sleep(0.2)
-
-
 @test
 def the_retention_worker_prunes_from_the_coordinator_only():
     """With nilus preloaded on every node (after citus), the background worker of a Citus worker
@@ -415,8 +388,8 @@ def the_retention_worker_prunes_from_the_coordinator_only():
         for port in WORKERS:
             start_retention_worker(port)
         for port in WORKERS:
-            wait_for(lambda: log_lines(port, WORKER_SKIPS), 20,
-                     f"the worker on {port} did not log that it leaves retention to the coordinator")
+            wait_until(f"the worker on {port} logging that it leaves retention to the coordinator",
+                       lambda: log_lines(port, WORKER_SKIPS), 20)
         time.sleep(3)  # three more intervals
         for tenant in TENANTS:
             port, old = old_runs_in_shard(tenant, 20)
@@ -426,8 +399,8 @@ def the_retention_worker_prunes_from_the_coordinator_only():
             skips = log_lines(port, WORKER_SKIPS)
             check(len(skips) == 1, f"the worker on {port} logged {len(skips)} lines that it skips: {skips}")
         start_retention_worker(COORDINATOR)
-        wait_for(lambda: all(old_runs_in_shard(t, 20)[1] == 0 for t in TENANTS), 30,
-                 "the coordinator's retention worker did not prune the tenants' shards")
+        wait_until("the coordinator's retention worker pruning the tenants' shards",
+                   lambda: all(old_runs_in_shard(t, 20)[1] == 0 for t in TENANTS), 30)
         removed = log_lines(COORDINATOR, "nilus retention: tenant")
         check(all(any(f'"{t}", runs:' in line and "rows removed" in line for line in removed) for t in TENANTS),
               f"the coordinator's log of the prunes: {removed}")
@@ -449,8 +422,7 @@ def an_installation_of_0_2_0_upgrades_distributes_and_serves():
     workers, and runs posted then keep exact rollups.  (0.3.0's library stores no run under
     0.2.0's tables: its rollup trigger writes the minute rollups 0.3.0 adds, as on one server.)"""
     global SHIM
-    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {UPGRADED}"], check=True)
-    subprocess.run([os.environ["NILUS_CITUS_CREATEDB"], UPGRADED], check=True)
+    fresh_database(UPGRADED)
     psql("CREATE EXTENSION nilus VERSION '0.2.0'", db=UPGRADED)
     offsets = json.dumps({"resource_id": "r", "connector_name": "c",
                           "offsets": [{"offset_key": f"k{i}", "offset_val": str(i)} for i in range(5)]})
@@ -503,10 +475,16 @@ def the_owner_logs_in_from_the_nodes_only():
         check(done.returncode == 0, f"nilus_owner from the nodes' address to {port}: {done.stderr.strip()}")
 
 
+def fresh_database(db):
+    """db, dropped if it was there, created on every node (test/citus/createdb.sh)."""
+    psql(f"DROP DATABASE IF EXISTS {db}", db="postgres")
+    done = subprocess.run([os.environ["NILUS_CITUS_CREATEDB"], db], capture_output=True, text=True)
+    check(done.returncode == 0, f"creating {db} on the nodes: {done.stderr.strip()}")
+
+
 def setup():
     global TOKENS, TENANTS
-    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {DB}"], check=True)
-    subprocess.run([os.environ["NILUS_CITUS_CREATEDB"], DB], check=True)
+    fresh_database(DB)
     psql("CREATE EXTENSION nilus")
     # An installation with history, distributed afterwards (see the first test).
     for i in range(30):
@@ -517,34 +495,18 @@ def setup():
               for t in TENANTS}
     for tenant in TENANTS:
         store_offsets(tenant, ["k"])
+    return ()
 
 
 SHIM = None
 TOKENS = {}
 
 
-def main():
-    try:
-        setup()
-    except (Failure, subprocess.CalledProcessError) as e:
-        print(f"FAIL setup: {e}")
-        print("0 passed, 1 failed")
-        return 1
-    passed = failed = 0
-    for fn in TESTS:
-        try:
-            fn()
-            passed += 1
-            print(f"ok {fn.__name__}")
-        except Exception as e:  # a broken check is a failure too
-            failed += 1
-            print(f"FAIL {fn.__name__}: {type(e).__name__}: {e}")
-        finally:
-            if SHIM and SHIM.proc.poll() is None:
-                SHIM.stop()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+def stop_shim():
+    """A test's nilus-manager, if it left one running."""
+    if SHIM and SHIM.proc.poll() is None:
+        SHIM.stop()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_suite(TESTS, setup, teardown=stop_shim, before=lambda _: stop_shim(), verbose=True))
