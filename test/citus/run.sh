@@ -43,19 +43,33 @@
 #     placement.py checks the cluster's rule: LOGIN without a password,
 #     refused but from the nodes); (b) it checks that DELETE ... WHERE false
 #     on the append-only tables is refused, and Citus prunes such a statement
-#     to no shard, where the guard's trigger does not fire (nothing is
-#     deleted either); (c) a role granted EXECUTE on create_token creates a
-#     token (as nilus_owner) in the transaction in which the superuser wrote
-#     the reference tables, which Citus refuses (a distributed deadlock
-#     between the two roles' connections).
-#   16 (retention): nilus.retention_work() finds a cluster's tenants with
-#     run_command_on_shards, over connections of its own that see committed
-#     rows only, and the file stores its data and prunes it in one
-#     transaction, so on a cluster retention_work() does not see the tenants
-#     whose data the file wrote (its assertion 29 fails, and the prunes
-#     after it remove nothing).  placement.py checks a prune on the workers
-#     (rows gone, rollups exact) by CALL nilus.apply_retention() and by the
-#     background worker; 17 runs (apply_retention beside concurrent writes).
+#     to no shard, where the guard's statement trigger does not fire
+#     (nothing is deleted either); (c) a role granted EXECUTE on create_token
+#     creates a token (as nilus_owner) in the transaction in which the
+#     superuser wrote the reference tables, which Citus refuses (a
+#     distributed deadlock between the two roles' connections).  None can be
+#     restated without weakening one node: (a) is a rule that differs by
+#     design; (b) asserts that the guard refuses a rewrite that matches no
+#     row, which a DELETE matching rows would not; (c) is the file's single
+#     transaction, and (a) alone keeps the file off the cluster.
+#   16 (retention): under a default policy, nilus.retention_work() takes the
+#     tenants that have data from nilus.data_tenants(), which on a cluster
+#     lists each shard's tenants with run_command_on_shards, over connections
+#     of its own that see committed rows only; the file stores its data and
+#     prunes it in one transaction, so on a cluster retention_work() does not
+#     list the tenants whose data the file wrote (its assertion 29 fails, and
+#     the prunes after it remove nothing).  The extension keeps it so:
+#     data_tenants() skips through the tenant-leading indexes (one probe per
+#     tenant), a recursive CTE, which Citus runs only as a query routed by
+#     tenant, never over all shards; the distributed query that would see the
+#     transaction's writes (SELECT DISTINCT tenant, pushed down to every
+#     shard) reads every index entry of every shard, at each interval of the
+#     retention worker and each scrape of retention_metrics(); and what users
+#     run, CALL nilus.apply_retention(), commits batch by batch outside a
+#     transaction block, so the writes it prunes are committed.  placement.py
+#     checks a prune on the workers (rows gone, rollups exact) by CALL
+#     nilus.apply_retention() and by the background worker; 17 runs
+#     (apply_retention beside concurrent writes).
 #   14, 19, 20 (upgrades), 19_http_status (the function's upgrade): they drop
 #     and re-create the extension, which would take the distributed tables
 #     with it (and 19_http_status asserts that the server does not preload
