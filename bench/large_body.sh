@@ -44,7 +44,7 @@ auth = {"Authorization": f"Bearer {token}"}
 record = json.dumps({"ddl": "CREATE TABLE t (...)", "tableChanges": [
     {"type": "CREATE", "columns": [{"name": f"c{i}", "typeName": "int4", "position": i}
                                    for i in range(120)]}]})
-records = [{"history_data": record}] * (8 * 1024 * 1024 // (len(record) + 40) - 10)
+records = [{"history_data": record}] * ((8 * 1024 * 1024 - 200) // (len(json.dumps({"history_data": record})) + 2))
 body = json.dumps({"resource_id": "service:v1:large-body:public", "connector_name": "large-body",
                    "records": records}).encode()
 assert len(body) <= 8 * 1024 * 1024, len(body)
