@@ -82,3 +82,32 @@ CREATE EXTENSION nilus;
 CREATE ROLE $api_role LOGIN PASSWORD '$api_password' IN ROLE nilus_api;
 SQL
 }
+
+# A port nobody listens on (the shim would refuse a busy one).
+free_port() {
+	p=$(( $(od -An -N2 -tu2 /dev/urandom) % 20000 + 30000 ))
+	while ss -Hltn "sport = :$p" | grep -q .; do p=$((p + 1)); done
+	echo $p
+}
+
+# Starts the shim $1 (then its flags) on 127.0.0.1:$port, its log in
+# $work/shim.log, and sets shim_pid once it answers; exits 1 with its log
+# when it does not.  stop_shim stops it.
+start_shim() {
+	binary=$1
+	shift
+	"$binary" --listen "127.0.0.1:$port" --metrics-listen none "$@" 2>"$work/shim.log" &
+	shim_pid=$!
+	tries=0
+	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+		tries=$((tries + 1))
+		[ $tries -lt 100 ] && kill -0 "$shim_pid" 2>/dev/null || { cat "$work/shim.log" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+
+stop_shim() {
+	kill "$shim_pid"
+	wait "$shim_pid" 2>/dev/null || true
+	shim_pid=
+}

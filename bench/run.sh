@@ -94,12 +94,6 @@ resources=$(psql -X -At -c "SELECT count(DISTINCT resource_id) FROM nilus.pipeli
 #---------------------------------------------------------------------------
 # nilus-manager, one database connection per concurrent client
 #---------------------------------------------------------------------------
-# A port nobody listens on (the shim would refuse a busy one).
-free_port() {
-	p=$(( $(od -An -N2 -tu2 /dev/urandom) % 20000 + 30000 ))
-	while ss -Hltn "sport = :$p" | grep -q .; do p=$((p + 1)); done
-	echo $p
-}
 api_port=$(free_port)
 metrics_port=$(free_port)
 [ "$metrics_port" != "$api_port" ] || metrics_port=$((api_port + 1))

@@ -5,17 +5,21 @@
 # shim given, alternating between them, in a throw-away PostgreSQL with a
 # small data set (bench/generate.sh at --quick scale).
 #
-#   bench/shim_cpu.sh [--rounds N] [--duration S] LABEL=SHIM [LABEL=SHIM ...]
+#   bench/shim_cpu.sh [--rounds N] [--duration S] [--loops "N ..."] LABEL=SHIM [LABEL=SHIM ...]
 #
 # e.g. bench/shim_cpu.sh main=/tmp/main/shim/nilus-manager new=shim/nilus-manager
+#      bench/shim_cpu.sh --loops "1 2" new=shim/nilus-manager
 # Each line: LABEL ROUTE requests/s µs-per-request (one per round).  wrk at
-# concurrency 8 (2 threads), the shim with --threads 8.
+# concurrency 8 (2 threads), the shim with --threads 8.  --loops: each shim
+# once per --loops N given (LABEL becomes LABEL/loopsN), in the same rounds.
+# At the end, each measurement's requests/s against the first one's of its
+# route in the same round (ratios).
 set -eu
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || NILUS_BENCH_DEPS=1 scripts/install-deps.sh
 . bench/lib.sh
-rounds=3 duration=6
-read_options shim_cpu.sh "rounds duration ..." "$@"
+rounds=3 duration=6 loops=
+read_options shim_cpu.sh "rounds duration loops ..." "$@"
 [ $# -gt "$options_read" ] || { echo "shim_cpu.sh: name at least one LABEL=SHIM" >&2; exit 2; }
 in_bench_cluster "$0" "$@"
 shift "$options_read"
@@ -30,7 +34,7 @@ psql -X -q -c 'CREATE EXTENSION nilus' \
 bench/generate.sh --large-runs 20000 --small-runs 2000 --tenants 1 --large-offsets 20000 \
 	--connectors 1 >/dev/null 2>&1
 token=$(psql -X -At -c "SELECT nilus.create_token('large', ARRAY['read', 'runtime'], 'cpu')")
-port=$(( $(od -An -N2 -tu2 /dev/urandom) % 20000 + 30000 ))
+port=$(free_port)
 
 # Ticks of user + system time the process has used.
 cpu_ticks() {
@@ -43,34 +47,42 @@ run_wrk() {
 		wrk -t 2 -c 8 -d "${2}s" -s "bench/wrk/$1" "http://127.0.0.1:$port"
 }
 
-# LABEL SHIM ROUTE SCRIPT: one measurement, after 2 s of warm-up.
+# LABEL SHIM ROUTE SCRIPT [FLAG ...]: one measurement, after 2 s of warm-up.
 measure() {
-	"$2" --dsn "dbname=$PGDATABASE host=$PGHOST user=nilus_cpu_api password=cpu" \
-		--listen "127.0.0.1:$port" --metrics-listen none --threads 8 2>"$work/shim.log" &
-	shim_pid=$!
-	tries=0
-	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
-		tries=$((tries + 1))
-		[ $tries -lt 100 ] && kill -0 "$shim_pid" 2>/dev/null || { cat "$work/shim.log" >&2; exit 1; }
-		sleep 0.1
-	done
-	run_wrk "$4" 2 >/dev/null 2>&1
+	label=$1 binary=$2 route=$3 script=$4
+	shift 4
+	start_shim "$binary" --dsn "dbname=$PGDATABASE host=$PGHOST user=nilus_cpu_api password=cpu" \
+		--threads 8 "$@"
+	run_wrk "$script" 2 >/dev/null 2>&1
 	before=$(cpu_ticks "$shim_pid")
-	run_wrk "$4" "$duration" >"$work/wrk.out" 2>&1
+	run_wrk "$script" "$duration" >"$work/wrk.out" 2>&1
 	after=$(cpu_ticks "$shim_pid")
-	kill "$shim_pid"
-	wait "$shim_pid" 2>/dev/null || true
-	shim_pid=
-	awk -v label="$1" -v route="$3" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+	stop_shim
+	awk -v label="$label" -v route="$route" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
 		-v seconds="$duration" '/^RESULT / && $2 > 0 && $8 == 0 {
 			printf "%s %s %.0f req/s %.1f us/request\n", label, route, $2 / seconds,
 				ticks / hz / $2 * 1e6; found = 1 }
-		END { if (!found) print label, route, "failed" }' "$work/wrk.out"
+		END { if (!found) print label, route, "failed" }' "$work/wrk.out" | tee -a "$work/results"
+}
+
+# LABEL SHIM: both routes, once per --loops given (none: the shim's default).
+measure_routes() {
+	for n in ${loops:-default}; do
+		flags= name=$1
+		[ "$n" = default ] || flags="--loops $n" name="$1/loops$n"
+		measure "$name" "$2" get_offsets get_offsets.lua $flags
+		measure "$name" "$2" listing pipelines.lua $flags
+	done
 }
 
 for round in $(seq "$rounds"); do
 	for pair; do
-		measure "${pair%%=*}" "${pair#*=}" get_offsets get_offsets.lua
-		measure "${pair%%=*}" "${pair#*=}" listing pipelines.lua
+		measure_routes "${pair%%=*}" "${pair#*=}"
 	done
 done
+# Each line's requests/s against the first one's of its route in the same round.
+awk -v per_round="$(( $(echo "${loops:-default}" | wc -w) * $# ))" '
+	$3 == "failed" { next }
+	{ i = count[$2]++; round = int(i / per_round); if (i % per_round == 0) first[$2, round] = $3
+	  printf "ratio %s %s round %d: %.2fx the requests/s of the first\n", $1, $2, round + 1,
+		$3 / first[$2, round] }' "$work/results"

@@ -144,6 +144,8 @@ read_wanted(void)
 					 nilus_metrics_listen[0] ? nilus_metrics_listen : "none");
 		if (nilus_http_threads > 0)
 			add_variable(&wanted.env, "NILUS_THREADS", psprintf("%d", nilus_http_threads));
+		if (nilus_http_loops > 0)
+			add_variable(&wanted.env, "NILUS_LOOPS", psprintf("%d", nilus_http_loops));
 		add_variable(&wanted.env, "NILUS_MAX_BODY", psprintf("%d", nilus_http_max_body));
 		if (nilus_http_docs_dir[0] != '\0')
 			add_variable(&wanted.env, "NILUS_DOCS_DIR", nilus_http_docs_dir);

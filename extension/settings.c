@@ -15,6 +15,7 @@
 #include "settings.h"
 
 #include "compat.h"
+#include "nilus_api.h"
 #include "utils/guc.h"
 
 #ifndef NILUS_MANAGER_PATH
@@ -30,6 +31,7 @@ char	   *nilus_metrics_listen = NULL;
 char	   *nilus_http_database = NULL;
 char	   *nilus_http_dsn = NULL;
 int			nilus_http_threads = 0;
+int			nilus_http_loops = 0;
 int			nilus_http_max_body = DEFAULT_MAX_BODY;
 char	   *nilus_http_docs_dir = NULL;
 char	   *nilus_http_program = NULL;
@@ -95,8 +97,11 @@ nilus_define_preload_settings(void)
 	define_string("nilus.http_program", "The nilus-manager executable PostgreSQL runs.",
 				  &nilus_http_program, NILUS_MANAGER_PATH, GUC_SUPERUSER_ONLY);
 	define_int("nilus.http_threads",
-			   "Requests the HTTP API runs at once, each on its own database connection; 0: one per core.",
+			   "Database connections of the HTTP API, split over its event loops; 0: one per core.",
 			   &nilus_http_threads, 0, 0, 1024, 0);
+	define_int("nilus.http_loops",
+			   "Event loops (threads) of the HTTP API, each with its share of nilus.http_threads; 0: one per core.",
+			   &nilus_http_loops, 0, 0, NILUS_LOOPS_MAX, 0);
 	define_int("nilus.http_max_body", "Largest request body the HTTP API accepts.",
 			   &nilus_http_max_body, DEFAULT_MAX_BODY, 1, INT_MAX, GUC_UNIT_BYTE);
 	DefineCustomEnumVariable("nilus.http_log_format",

@@ -13,6 +13,7 @@ extern char *nilus_metrics_listen;
 extern char *nilus_http_database;
 extern char *nilus_http_dsn;
 extern int	nilus_http_threads;
+extern int	nilus_http_loops;
 extern int	nilus_http_max_body;
 extern char *nilus_http_docs_dir;
 extern char *nilus_http_program;

@@ -22,6 +22,9 @@
 #define NILUS_TENANT_MAX_LENGTH 63
 #define NILUS_NAME_MAX_BYTES 255
 
+/* The most event loops nilus-manager runs: --loops, nilus.http_loops. */
+#define NILUS_LOOPS_MAX 256
+
 /* Page size of every listing ("limit"), and its default. */
 #define NILUS_LIMIT_MIN 1
 #define NILUS_LIMIT_MAX 1000

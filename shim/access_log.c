@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,16 +23,17 @@
 #define TENANT_MAX_LOGGED 128
 #define LOG_LINE_MAX 8192		/* every field is bounded: a line fits, JSON escapes included */
 
-static char log_buffer[64 * 1024];
-static size_t log_used;
+/* Each loop buffers its own lines and draws its own ids. */
+static _Thread_local char log_buffer[64 * 1024];
+static _Thread_local size_t log_used;
+static _Thread_local uint64_t id_state;
 static enum access_log_format log_format;
-static uint64_t id_state;
+/* The loops' writes take turns: a write into a full pipe may stop halfway, and another's lines would land inside it. */
+static pthread_mutex_t stderr_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool
 access_log_init(const char *format)
 {
-	if (getrandom(&id_state, sizeof(id_state), 0) != sizeof(id_state))
-		id_state = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
 	if (strcmp(format, "text") == 0)
 		log_format = ACCESS_LOG_TEXT;
 	else if (strcmp(format, "json") == 0)
@@ -41,12 +43,22 @@ access_log_init(const char *format)
 	return true;
 }
 
+static void
+seed_ids(void)
+{
+	if (getrandom(&id_state, sizeof(id_state), 0) != sizeof(id_state))
+		id_state = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32) ^ (uint64_t) (uintptr_t) &id_state;
+}
+
 /* splitmix64: ids need to be distinct, not secret. */
 static uint64_t
 next_random(void)
 {
-	uint64_t	z = (id_state += 0x9e3779b97f4a7c15ULL);
+	uint64_t	z;
 
+	if (id_state == 0)
+		seed_ids();
+	z = (id_state += 0x9e3779b97f4a7c15ULL);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
@@ -81,8 +93,13 @@ sanitized(const char *s, char *out, size_t size)
 void
 access_log_flush(void)
 {
-	ssize_t		written = log_used > 0 ? write(STDERR_FILENO, log_buffer, log_used) : 0;
+	ssize_t		written;
 
+	if (log_used == 0)
+		return;
+	pthread_mutex_lock(&stderr_lock);
+	written = write(STDERR_FILENO, log_buffer, log_used);
+	pthread_mutex_unlock(&stderr_lock);
 	(void) written;				/* a failed write drops the lines: nowhere else to log them */
 	log_used = 0;
 }

@@ -1,6 +1,7 @@
 /*
  * access_log.h: one line per API request on stderr, buffered so that under
- * load one write carries many lines.  Only the loop's thread logs.  Lines
+ * load one write carries many lines.  Each loop has its own buffer and
+ * writes it whole, in turn with the other loops.  Lines
  * are text (the default) or one JSON object each (--log-format json).
  */
 #ifndef NILUS_ACCESS_LOG_H
@@ -45,7 +46,7 @@ void		access_log(const struct access_entry *entry);
  */
 void		access_log_request_id(const char *offered, char *id);
 
-/* Writes the buffered lines; the loop calls it once per turn. */
+/* Writes the calling loop's buffered lines; the loop calls it once per turn. */
 void		access_log_flush(void);
 
 #endif

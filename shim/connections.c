@@ -1,16 +1,20 @@
 /*
  * connections.c: deadlines, shedding and per-address counts of a
- * listener's connections; see connections.h.  Everything here runs on the
- * registry's loop thread.
+ * listener's connections; see connections.h.  A registry is its loop's
+ * only; the quota is shared by the listener's loops.
  *
  * At capacity, the new connection stays and an older one goes (as nginx
  * drains its keep-alive connections): first the one that has idled
  * longest between requests, else the oldest one still sending its first
- * head; a connection with a request in progress is never chosen.
+ * head; a connection with a request in progress is never chosen.  It is
+ * chosen among the connections of the loop that accepted the new one: a
+ * loop never closes another's.
  */
 #include "connections.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,7 @@
 #define SEND_TIMEOUT 60.0		/* seconds an answer may go without progress */
 #define LINGER_TIMEOUT 2.0		/* seconds to drop what a closing client still sends */
 #define CLIENT_BUCKETS 1024
+#define CLIENT_LOCKS 64			/* a lock for every CLIENT_BUCKETS / CLIENT_LOCKS buckets */
 
 /* How many connections one client address has open. */
 struct client_count
@@ -30,24 +35,54 @@ struct client_count
 	unsigned int open;
 };
 
-struct connection_registry
+struct connection_quota
 {
 	struct connection_limits limits;
+	atomic_uint open;			/* connections of every loop */
+	pthread_mutex_t locks[CLIENT_LOCKS];
+	struct client_count *clients[CLIENT_BUCKETS];
+};
+
+struct connection_registry
+{
+	struct connection_quota *quota;
 	connection_cut_fn cut;
 	struct tracked *oldest, *newest;
 	unsigned int count;
 	double		next_sweep;
-	struct client_count *clients[CLIENT_BUCKETS];
 };
 
+struct connection_quota *
+quota_new(const struct connection_limits *limits)
+{
+	struct connection_quota *quota = calloc(1, sizeof(*quota));
+
+	if (!quota)
+		return NULL;
+	quota->limits = *limits;
+	for (int i = 0; i < CLIENT_LOCKS; i++)
+		pthread_mutex_init(&quota->locks[i], NULL);
+	return quota;
+}
+
+void
+quota_free(struct connection_quota *quota)
+{
+	if (!quota)
+		return;
+	for (int i = 0; i < CLIENT_LOCKS; i++)
+		pthread_mutex_destroy(&quota->locks[i]);
+	free(quota);
+}
+
 struct connection_registry *
-registry_new(const struct connection_limits *limits, connection_cut_fn cut)
+registry_new(struct connection_quota *quota, connection_cut_fn cut)
 {
 	struct connection_registry *registry = calloc(1, sizeof(*registry));
 
 	if (registry)
 	{
-		registry->limits = *limits;
+		registry->quota = quota;
 		registry->cut = cut;
 	}
 	return registry;
@@ -82,15 +117,22 @@ address_key(const struct sockaddr *peer, unsigned char key[16])
 	}
 }
 
-static struct client_count **
-client_slot(struct connection_registry *registry, const unsigned char key[16])
+static uint32_t
+client_bucket(const unsigned char key[16])
 {
 	uint32_t	hash = 2166136261u; /* FNV-1a */
-	struct client_count **slot;
 
 	for (int i = 0; i < 16; i++)
 		hash = (hash ^ key[i]) * 16777619u;
-	slot = &registry->clients[hash % CLIENT_BUCKETS];
+	return hash % CLIENT_BUCKETS;
+}
+
+/* The address's place in its bucket; the bucket's lock is held. */
+static struct client_count **
+client_slot(struct connection_quota *quota, uint32_t bucket, const unsigned char key[16])
+{
+	struct client_count **slot = &quota->clients[bucket];
+
 	while (*slot && memcmp((*slot)->address, key, 16) != 0)
 		slot = &(*slot)->next;
 	return slot;
@@ -98,36 +140,43 @@ client_slot(struct connection_registry *registry, const unsigned char key[16])
 
 /* The client's count, made if new; NULL when its address has its share or memory ran out. */
 static struct client_count *
-client_take(struct connection_registry *registry, const struct sockaddr *peer)
+client_take(struct connection_quota *quota, const struct sockaddr *peer)
 {
 	unsigned char key[16];
+	uint32_t	bucket;
 	struct client_count **slot;
+	struct client_count *client = NULL;
 
 	address_key(peer, key);
-	slot = client_slot(registry, key);
-	if (!*slot)
-	{
-		*slot = calloc(1, sizeof(**slot));
-		if (!*slot)
-			return NULL;
+	bucket = client_bucket(key);
+	pthread_mutex_lock(&quota->locks[bucket % CLIENT_LOCKS]);
+	slot = client_slot(quota, bucket, key);
+	if (!*slot && (*slot = calloc(1, sizeof(**slot))) != NULL)
 		memcpy((*slot)->address, key, 16);
+	/* A count just made is 0: below any share. */
+	if (*slot && (!quota->limits.max_per_client || (*slot)->open < quota->limits.max_per_client))
+	{
+		client = *slot;
+		client->open++;
 	}
-	if (registry->limits.max_per_client && (*slot)->open >= registry->limits.max_per_client)
-		return NULL;
-	(*slot)->open++;
-	return *slot;
+	pthread_mutex_unlock(&quota->locks[bucket % CLIENT_LOCKS]);
+	return client;
 }
 
 static void
-client_release(struct connection_registry *registry, struct client_count *client)
+client_release(struct connection_quota *quota, struct client_count *client)
 {
-	struct client_count **slot = client_slot(registry, client->address);
+	uint32_t	bucket = client_bucket(client->address);
+	struct client_count **slot;
 
+	pthread_mutex_lock(&quota->locks[bucket % CLIENT_LOCKS]);
+	slot = client_slot(quota, bucket, client->address);
 	if (--client->open == 0)
 	{
 		*slot = client->next;
 		free(client);
 	}
+	pthread_mutex_unlock(&quota->locks[bucket % CLIENT_LOCKS]);
 }
 
 /* ---- the list, oldest first ---- */
@@ -154,16 +203,18 @@ bool
 registry_admit(struct connection_registry *registry, struct tracked *t,
 			   const struct sockaddr *peer)
 {
-	struct client_count *client = client_take(registry, peer);
+	struct connection_quota *quota = registry->quota;
+	struct client_count *client = client_take(quota, peer);
 	struct tracked *victim = NULL;
 
-	if (client && registry->count >= registry->limits.max && !(victim = shed_victim(registry)))
-	{
-		client_release(registry, client);
-		return false;
-	}
 	if (!client)
 		return false;
+	if (atomic_fetch_add(&quota->open, 1) >= quota->limits.max && !(victim = shed_victim(registry)))
+	{
+		atomic_fetch_sub(&quota->open, 1);
+		client_release(quota, client);
+		return false;
+	}
 	if (victim)
 		registry->cut(victim, false);
 	memset(t, 0, sizeof(*t));
@@ -191,7 +242,8 @@ registry_remove(struct connection_registry *registry, struct tracked *t)
 	else
 		registry->newest = t->prev;
 	t->prev = t->next = NULL;
-	client_release(registry, t->client);
+	client_release(registry->quota, t->client);
+	atomic_fetch_sub(&registry->quota->open, 1);
 	registry->count--;
 }
 
@@ -204,10 +256,10 @@ registry_enter(struct connection_registry *registry, struct tracked *t,
 	switch (phase)
 	{
 		case PHASE_HEAD:
-			timeout = registry->limits.header_timeout;
+			timeout = registry->quota->limits.header_timeout;
 			break;
 		case PHASE_BODY:
-			timeout = registry->limits.body_timeout;
+			timeout = registry->quota->limits.body_timeout;
 			break;
 		case PHASE_SERVING:
 			break;

@@ -5,7 +5,10 @@
  * body each have a deadline from when they are awaited, an answer being
  * sent has one that progress renews, and at capacity an idle connection
  * makes room for a new one.  One registry per event loop; the connection
- * layer (http_conn.c) embeds a struct tracked in each connection.
+ * layer (http_conn.c) embeds a struct tracked in each connection.  The
+ * limits in number are the listener's, over all its loops: the loops'
+ * registries share one quota (atomic counts; a client's count takes one of
+ * a few locks, when its connection opens or closes, never per request).
  */
 #ifndef NILUS_CONNECTIONS_H
 #define NILUS_CONNECTIONS_H
@@ -41,19 +44,25 @@ struct tracked
 	struct client_count *client;
 };
 
+struct connection_quota;
 struct connection_registry;
+
+/* The counts of the listener's loops against limits; NULL without memory. */
+struct connection_quota *quota_new(const struct connection_limits *limits);
+/* Once every registry that uses it is freed. */
+void		quota_free(struct connection_quota *quota);
 
 /* Why a connection must go: past its deadline, or shed for a newer one. */
 typedef void (*connection_cut_fn) (struct tracked *connection, bool expired);
 
-struct connection_registry *registry_new(const struct connection_limits *limits,
-										 connection_cut_fn cut);
+struct connection_registry *registry_new(struct connection_quota *quota, connection_cut_fn cut);
 void		registry_free(struct connection_registry *registry);
 
 /*
- * Counts a new connection from peer in (PHASE_HEAD).  At capacity an idle
- * connection is cut for it.  False when every one is busy or its address
- * already has its share: the caller closes it.
+ * Counts a new connection from peer in (PHASE_HEAD).  At capacity (all
+ * loops' connections) an idle connection of this registry's loop is cut
+ * for it.  False when every one of them is busy or its address already has
+ * its share: the caller closes it.
  */
 bool		registry_admit(struct connection_registry *registry, struct tracked *connection,
 						   const struct sockaddr *peer);

@@ -36,7 +36,7 @@ void		db_answer_free(void *result);
 void		db_answer_close_file(void *file);
 
 struct db_job;
-/* Takes the answer's ownership.  Runs on the loop's thread, maybe within db_submit. */
+/* Takes the answer's ownership.  Runs on the submitting loop's thread, maybe within db_submit. */
 typedef void (*db_done_fn) (struct db_job *job, struct db_answer *answer);
 
 /*
@@ -60,15 +60,21 @@ struct db_job
 };
 
 /*
- * size: connections in the pool for data calls, i.e. requests executed at
- * once (one more is kept for the routes marked .probe); cores: how many of
- * them reads keep busy before they take another (see slot_for);
- * request_timeout: seconds a job may take from db_submit to its answer,
- * waiting included; past it the job gets 504 and its statement is cancelled.
+ * Once, before any loop starts its pool: the DSN, and request_timeout:
+ * seconds a job may take from db_submit to its answer, waiting included;
+ * past it the job gets 504 and its statement is cancelled.
  */
-bool		db_init(const char *dsn, unsigned int size, unsigned int cores,
-					double request_timeout);
+bool		db_init(const char *dsn, double request_timeout);
 void		db_shutdown(void);
+
+/*
+ * The calling loop's own pool (every call below is the calling loop's):
+ * size: connections for data calls, i.e. requests executed at once (one
+ * more is kept for the routes marked .probe); cores: how many of them reads
+ * keep busy before they take another (see slot_for).
+ */
+bool		db_pool_start(unsigned int size, unsigned int cores);
+void		db_pool_stop(void);
 
 /* Runs the job on a connection with room for it, or queues it until one has. */
 void		db_submit(struct db_job *job);

@@ -10,12 +10,14 @@
  * however large); beyond it an answer goes to an unlinked temporary file
  * and is sent from there, as nginx buffers a slow client's answer to disk
  * (proxy_temp_path); the files share FILED_BUDGET bytes, and beyond that
- * the answer is refused with 503 "busy".  The file is written on the loop's
- * thread: into the page cache, a few milliseconds for megabytes.
+ * the answer is refused with 503 "busy".  The budgets are the process's,
+ * shared by every loop.  The file is written on the loop's thread: into
+ * the page cache, a few milliseconds for megabytes.
  */
 #include "db_answer.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +32,9 @@
 #define HELD_BUDGET ((size_t) 64 * 1024 * 1024)
 #define FILED_BUDGET ((size_t) 1024 * 1024 * 1024)
 
-/* Only the loop's thread touches them. */
-static size_t held_bytes;
-static size_t filed_bytes;
+/* Every loop's large answers; only answers over SMALL_ANSWER touch them. */
+static atomic_size_t held_bytes;
+static atomic_size_t filed_bytes;
 
 static void
 answer_error(struct db_answer *answer, int status, const char *code, const char *message)
@@ -87,18 +89,28 @@ file_body(const char *body, size_t len)
 }
 
 /* Where a large answer waits for its client: memory, a file, or nowhere (false). */
+/* Takes len of the budget (always when none of it is taken); false when it does not fit. */
+static bool
+reserve(atomic_size_t *taken, size_t len, size_t budget)
+{
+	size_t		before = atomic_fetch_add(taken, len);
+
+	if (before == 0 || before + len <= budget)
+		return true;
+	atomic_fetch_sub(taken, len);
+	return false;
+}
+
 static bool
 keep_large(PGresult *value, struct db_answer *answer)
 {
-	if (held_bytes == 0 || held_bytes + answer->len <= HELD_BUDGET)
-	{
-		held_bytes += answer->len;
+	if (reserve(&held_bytes, answer->len, HELD_BUDGET))
 		return true;
-	}
-	if (filed_bytes + answer->len <= FILED_BUDGET &&
-		(answer->file = file_body(answer->body, answer->len)) >= 0)
+	if (reserve(&filed_bytes, answer->len, FILED_BUDGET) &&
+		(answer->file = file_body(answer->body, answer->len)) < 0)
+		atomic_fetch_sub(&filed_bytes, answer->len);
+	if (answer->file >= 0)
 	{
-		filed_bytes += answer->len;
 		answer->body = NULL;
 		answer->result = NULL;
 		PQclear(value);
@@ -135,7 +147,7 @@ db_answer_free(void *result)
 	size_t		len = (size_t) PQgetlength(result, 0, 0);
 
 	if (len > SMALL_ANSWER)
-		held_bytes -= len;
+		atomic_fetch_sub(&held_bytes, len);
 	PQclear(result);
 }
 
@@ -146,7 +158,7 @@ db_answer_close_file(void *file)
 	struct stat st;
 
 	if (fstat(fd, &st) == 0)
-		filed_bytes -= (size_t) st.st_size;
+		atomic_fetch_sub(&filed_bytes, (size_t) st.st_size);
 	close(fd);
 }
 

@@ -24,10 +24,11 @@
 
 #define STALLED_AFTER 0.05		/* seconds a pipeline runs before none may join it */
 
-static struct slot *slots;		/* the data calls' connections, then the probes' one */
-static unsigned int n_slots;
-static unsigned int n_data_slots;
-static unsigned int n_cores;
+/* Each loop has a pool of its own. */
+static _Thread_local struct slot *slots;	/* the data calls' connections, then the probes' one */
+static _Thread_local unsigned int n_slots;
+static _Thread_local unsigned int n_data_slots;
+static _Thread_local unsigned int n_cores;
 static double request_timeout;
 
 static void on_slot_event(struct watcher *w, uint32_t events);
@@ -53,19 +54,27 @@ register_gauge(void)
 }
 
 bool
-db_init(const char *dsn, unsigned int size, unsigned int cores, double timeout)
+db_init(const char *dsn, double timeout)
+{
+	if (!db_conn_init(dsn, timeout))
+		return false;
+	request_timeout = timeout;
+	route_sql_init();
+	register_gauge();
+	return true;
+}
+
+bool
+db_pool_start(unsigned int size, unsigned int cores)
 {
 	slots = calloc(size + 1, sizeof(*slots));
-	if (!slots || !db_conn_init(dsn, timeout))
+	if (!slots)
 		return false;
 	n_slots = size + 1;
 	n_data_slots = size;
 	n_cores = cores;
-	request_timeout = timeout;
 	for (unsigned int i = 0; i < n_slots; i++)
 		slot_init(&slots[i], on_slot_event);
-	route_sql_init();
-	register_gauge();
 	return true;
 }
 
@@ -92,9 +101,10 @@ open_more(void)
 
 /*
  * The connection for a job.  A read keeps its backend's core busy: reads
- * fill the connections of as many backends as there are cores before they
- * take another idle one, because more backends running at once than cores
- * only take turns, and starve the one loop that serves them all.  A write
+ * fill the connections of as many backends as there are cores (this loop's
+ * share of them) before they take another idle one, because more backends
+ * running at once than cores only take turns, and starve the loops that
+ * serve them.  A write
  * spends most of its time waiting for its commit to be flushed, a flush
  * that other backends' commits share: it takes an idle connection whenever
  * there is one.  A connection whose oldest pipeline has run for longer than
@@ -289,7 +299,7 @@ db_cancel_all(void)
 }
 
 void
-db_shutdown(void)
+db_pool_stop(void)
 {
 	db_cancel_all();
 	for (unsigned int i = 0; i < n_slots; i++)
@@ -297,5 +307,10 @@ db_shutdown(void)
 	free(slots);
 	slots = NULL;
 	n_slots = 0;
+}
+
+void
+db_shutdown(void)
+{
 	db_conn_free();
 }

@@ -8,7 +8,8 @@
 
 #include "db_answer.h"
 
-static struct db_job *waiting_head, *waiting_tail;
+/* Each loop's pool has a queue of its own. */
+static _Thread_local struct db_job *waiting_head, *waiting_tail;
 
 void
 db_queue_push_back(struct db_job *job)

@@ -1,7 +1,7 @@
 /*
  * db_queue.h: the jobs that wait for a connection with room, in arrival
- * order (a job sent again goes first: it has waited already).  Only the
- * loop's thread touches it.
+ * order (a job sent again goes first: it has waited already).  Each loop
+ * has its own; only that loop's thread touches it.
  */
 #ifndef NILUS_DB_QUEUE_H
 #define NILUS_DB_QUEUE_H

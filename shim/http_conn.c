@@ -902,7 +902,7 @@ http_server_start(const struct http_server_config *config)
 	server->listener = config->listener;
 	server->tls = config->tls;
 	server->handler = config->handler;
-	server->registry = registry_new(&config->limits, on_cut);
+	server->registry = registry_new(config->quota, on_cut);
 	if (!server->registry || !loop_watch(&server->watcher, server->listener, EPOLLIN))
 	{
 		registry_free(server->registry);

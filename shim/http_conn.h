@@ -45,7 +45,7 @@ struct http_server_config
 	int			listener;		/* a listening socket (http_listen) */
 	const struct tls_config *tls;	/* NULL = plain HTTP */
 	const struct http_handler *handler;
-	struct connection_limits limits;
+	struct connection_quota *quota;	/* shared by the listener's loops; outlives the server */
 };
 
 /*

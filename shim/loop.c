@@ -15,11 +15,21 @@
 /* Events taken per wait: under load one wake-up serves this many sockets. */
 #define BATCH 64
 
-static _Thread_local int epoll_fd = -1;
-static _Thread_local bool beats;
+/*
+ * Milliseconds on the monotonic clock at a loop's last turn: written by
+ * its loop, read by probes.  A cache line each: loops on other cores
+ * write their own every turn.
+ */
+struct heartbeat
+{
+	_Alignas(64) atomic_llong ms;
+};
 
-/* Milliseconds on the monotonic clock at the last turn: written by the loop, read by probes. */
-static atomic_llong heartbeat_ms;
+static _Thread_local int epoll_fd = -1;
+static _Thread_local struct heartbeat *beat;	/* NULL: no heartbeat */
+
+static struct heartbeat heartbeats[LOOPS_MAX];
+static atomic_uint n_heartbeats;
 
 static long long
 monotonic_ms(void)
@@ -27,19 +37,36 @@ monotonic_ms(void)
 	return (long long) (monotonic_seconds() * 1000.0);
 }
 
+static bool
+take_heartbeat(void)
+{
+	unsigned int n = atomic_fetch_add(&n_heartbeats, 1);
+
+	if (n >= LOOPS_MAX)
+		return false;
+	beat = &heartbeats[n];
+	return true;
+}
+
 bool
 loop_init(bool heartbeat)
 {
+	beat = NULL;
+	if (heartbeat && !take_heartbeat())
+		return false;
+	if (beat)
+		atomic_store(&beat->ms, monotonic_ms());
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	beats = heartbeat;
-	if (beats)
-		atomic_store(&heartbeat_ms, monotonic_ms());
 	return epoll_fd >= 0;
 }
 
 void
 loop_free(void)
 {
+	/* A loop that has stopped is not wedged: the others may still be finishing. */
+	if (beat)
+		atomic_store(&beat->ms, 0);
+	beat = NULL;
 	if (epoll_fd >= 0)
 		close(epoll_fd);
 	epoll_fd = -1;
@@ -81,8 +108,8 @@ loop_wait(int timeout_ms)
 	struct epoll_event events[BATCH];
 	int			n;
 
-	if (beats)
-		atomic_store(&heartbeat_ms, monotonic_ms());
+	if (beat)
+		atomic_store(&beat->ms, monotonic_ms());
 	n = epoll_wait(epoll_fd, events, BATCH, timeout_ms);
 
 	for (int i = 0; i < n; i++)
@@ -105,5 +132,17 @@ monotonic_seconds(void)
 double
 loop_seconds_since_turn(void)
 {
-	return (double) (monotonic_ms() - atomic_load(&heartbeat_ms)) / 1000.0;
+	long long	now = monotonic_ms();
+	long long	stalest = now;
+	unsigned int n = atomic_load(&n_heartbeats);
+
+	n = n < LOOPS_MAX ? n : LOOPS_MAX;
+	for (unsigned int i = 0; i < n; i++)
+	{
+		long long	ms = atomic_load(&heartbeats[i].ms);
+
+		/* 0: its loop is starting or has stopped */
+		stalest = ms > 0 && ms < stalest ? ms : stalest;
+	}
+	return (double) (now - stalest) / 1000.0;
 }

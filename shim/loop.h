@@ -1,8 +1,9 @@
 /*
- * loop.h: an event loop per thread, one epoll set that the HTTP
- * connections, the database connections and the stop signals share, so
+ * loop.h: an event loop per thread, one epoll set that a loop's HTTP
+ * connections, its database connections and its stop signal share, so
  * that one thread serves them all without handing work between threads.
- * The API's loop beats a heartbeat that the liveness probe reads.
+ * The API's loops (one per core, --loops) each beat a heartbeat that the
+ * liveness probe reads.
  */
 #ifndef NILUS_LOOP_H
 #define NILUS_LOOP_H
@@ -10,13 +11,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nilus_api.h"
+
 /* Embedded first in whatever owns a watched descriptor. */
 struct watcher
 {
 	void		(*on_event) (struct watcher *self, uint32_t events);
 };
 
-/* The calling thread's loop; heartbeat: this is the API's loop (see loop_seconds_since_turn). */
+/* The most API loops (--loops): each has a heartbeat of its own. */
+#define LOOPS_MAX NILUS_LOOPS_MAX
+
+/*
+ * The calling thread's loop; heartbeat: this is one of the API's loops
+ * (see loop_seconds_since_turn).  False without memory or past LOOPS_MAX.
+ */
 bool		loop_init(bool heartbeat);
 void		loop_free(void);
 
@@ -29,8 +38,9 @@ void		loop_unwatch(int fd);
 double		monotonic_seconds(void);
 
 /*
- * Seconds since the API's loop last began a wait: it turns at least every
- * second when healthy.  Safe to call from any thread (the liveness probe).
+ * Seconds since the stalest of the API's loops last began a wait: each
+ * turns at least every second when healthy.  Safe to call from any thread
+ * (the liveness probe).
  */
 double		loop_seconds_since_turn(void);
 

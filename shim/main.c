@@ -43,6 +43,7 @@ struct options
 	const char *listen;
 	const char *metrics_listen;
 	const char *threads;
+	const char *loops;
 	const char *max_body;
 	const char *docs_dir;
 	const char *max_connections;
@@ -66,23 +67,28 @@ usage(FILE *out)
 	fprintf(out,
 			"usage: nilus-manager [--dsn DSN | --dsn-file FILE] [--listen HOST:PORT]\n"
 			"                     [--metrics-listen HOST:PORT]\n"
-			"                     [--threads N] [--max-body BYTES] [--docs-dir DIR]\n"
+			"                     [--threads N] [--loops N] [--max-body BYTES] [--docs-dir DIR]\n"
 			"                     [--max-connections N] [--max-connections-per-client N]\n"
 			"                     [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
 			"                     [--tls-cert FILE --tls-key FILE] [--request-timeout SECONDS]\n"
 			"                     [--log-format text|json]\n"
 			"Each flag falls back to an environment variable: NILUS_DSN, NILUS_DSN_FILE, NILUS_LISTEN,\n"
-			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_MAX_BODY, NILUS_DOCS_DIR,\n"
+			"NILUS_METRICS_LISTEN, NILUS_THREADS, NILUS_LOOPS, NILUS_MAX_BODY, NILUS_DOCS_DIR,\n"
 			"NILUS_MAX_CONNECTIONS, NILUS_MAX_CONNECTIONS_PER_CLIENT, NILUS_HEADER_TIMEOUT,\n"
 			"NILUS_BODY_TIMEOUT, NILUS_TLS_CERT, NILUS_TLS_KEY, NILUS_REQUEST_TIMEOUT,\n"
 			"NILUS_LOG_FORMAT.\n"
 			"--tls-cert and --tls-key (PEM files) serve the API over TLS 1.2 or 1.3 only.\n"
-			"--threads N is how many requests run at once, each on its own database connection;\n"
-			"one event loop serves every HTTP connection and every database connection.\n"
+			"--threads N is how many database connections carry requests, split over the loops.\n"
+			"--loops N is how many event loops (threads) serve the API, each with its own listening\n"
+			"socket on the --listen address (SO_REUSEPORT) and its share of the --threads database\n"
+			"connections: --threads / N, the first --threads %% N loops one more, at least 1 each\n"
+			"(so max(--threads, N) in all); --max-connections and the per-client limit count the\n"
+			"connections of every loop together.\n"
 			"--dsn-file FILE reads the connection string from FILE: keep passwords off the command\n"
 			"line (or in a password file, PGPASSFILE).\n"
 			"Defaults: DSN from the libpq environment (PGHOST, PGPORT, ...), --listen 0.0.0.0:8080,\n"
 			"--metrics-listen 0.0.0.0:9090 (none: no metrics listener), --threads = number of cores,\n"
+			"--loops = number of cores,\n"
 			"--max-body 8MiB, --docs-dir %s, --max-connections 1000,\n"
 			"--max-connections-per-client = half of --max-connections (0 = no limit),\n"
 			"--header-timeout 10 (the request head, or the wait for the next one on keep-alive),\n"
@@ -110,6 +116,7 @@ parse_flags(int argc, char **argv, struct options *o)
 		{"listen", required_argument, NULL, 'l'},
 		{"metrics-listen", required_argument, NULL, 'm'},
 		{"threads", required_argument, NULL, 't'},
+		{"loops", required_argument, NULL, 'O'},
 		{"max-body", required_argument, NULL, 'b'},
 		{"docs-dir", required_argument, NULL, 'D'},
 		{"max-connections", required_argument, NULL, 'c'},
@@ -136,6 +143,7 @@ parse_flags(int argc, char **argv, struct options *o)
 			case 'l': o->listen = optarg; break;
 			case 'm': o->metrics_listen = optarg; break;
 			case 't': o->threads = optarg; break;
+			case 'O': o->loops = optarg; break;
 			case 'b': o->max_body = optarg; break;
 			case 'D': o->docs_dir = optarg; break;
 			case 'c': o->max_connections = optarg; break;
@@ -308,6 +316,15 @@ online_cores(void)
 	return cores > 0 ? (unsigned int) cores : 1;
 }
 
+/* One loop per core, as many as a heartbeat each allows. */
+static unsigned int
+default_loops(void)
+{
+	unsigned int cores = online_cores();
+
+	return cores < LOOPS_MAX ? cores : LOOPS_MAX;
+}
+
 /* A whole number from min to max; the flag's name is in the error. */
 static unsigned int
 parse_number(const char *flag, const char *text, long min, long max)
@@ -446,6 +463,7 @@ main(int argc, char **argv)
 	o.listen = from_env(o.listen, "NILUS_LISTEN", "0.0.0.0:8080");
 	o.metrics_listen = from_env(o.metrics_listen, "NILUS_METRICS_LISTEN", "0.0.0.0:9090");
 	o.threads = from_env(o.threads, "NILUS_THREADS", NULL);
+	o.loops = from_env(o.loops, "NILUS_LOOPS", NULL);
 	o.max_body = from_env(o.max_body, "NILUS_MAX_BODY", "8M");
 	o.docs_dir = from_env(o.docs_dir, "NILUS_DOCS_DIR", NILUS_DOCS_DIR);
 	o.max_connections = from_env(o.max_connections, "NILUS_MAX_CONNECTIONS", "1000");
@@ -464,6 +482,8 @@ main(int argc, char **argv)
 	config = (struct api_server_config) {
 		.addr = (const struct sockaddr *) &api_addr.addr,
 		.threads = o.threads ? parse_number("--threads", o.threads, 1, 1024) : online_cores(),
+		.loops = o.loops ? parse_number("--loops", o.loops, 1, LOOPS_MAX) : default_loops(),
+		.cores = online_cores(),
 		.max_body = parse_size(o.max_body), .docs_dir = o.docs_dir, .limits = parse_limits(&o),
 	};
 	config.limits.max_per_client = o.max_per_client
@@ -478,8 +498,7 @@ main(int argc, char **argv)
 	block_signals(&stop);
 	if (!routes_init())
 		return 1;
-	if (!loop_init(true) || !openapi_init() ||
-		!db_init(o.dsn, config.threads, online_cores(), request_timeout))
+	if (!openapi_init() || !db_init(o.dsn, request_timeout))
 	{
 		fprintf(stderr, "nilus-manager: cannot initialize (out of memory?)\n");
 		return 1;
@@ -503,9 +522,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "nilus-manager: cannot listen on %s (metrics)\n", o.metrics_listen);
 		return 1;
 	}
-	fprintf(stderr, "nilus-manager %s: API on %s%s, metrics on %s, %u threads, max body %zu bytes, "
-			"%u connections (%u per client), request timeout %s s\n", NILUS_VERSION, o.listen,
-			with_tls ? " (TLS)" : "", o.metrics_listen,
+	fprintf(stderr, "nilus-manager %s: API on %s%s, metrics on %s, %u loops, %u threads, "
+			"max body %zu bytes, %u connections (%u per client), request timeout %s s\n",
+			NILUS_VERSION, o.listen, with_tls ? " (TLS)" : "", o.metrics_listen, config.loops,
 			config.threads, config.max_body, config.limits.max, config.limits.max_per_client,
 			o.request_timeout);
 	if (!api_server_serve(api, &stop, STOP_GRACE))
@@ -517,7 +536,6 @@ main(int argc, char **argv)
 	metrics_server_stop(metrics);
 	db_ready_close();
 	db_shutdown();
-	loop_free();
 	openapi_free();
 	fprintf(stderr, "nilus-manager: stopped\n");
 	return 0;

@@ -33,6 +33,7 @@ struct metrics_server
 	struct watcher stop_watcher;
 	int			stop_fd;		/* an eventfd: written once to stop the thread */
 	int			listener;
+	struct connection_quota *quota;
 	pthread_t	thread;
 	atomic_bool stop;
 };
@@ -57,12 +58,16 @@ json_response(const char *json)
 }
 
 /*
- * Seconds the API loop may go without a turn before the process counts as
+ * Seconds an API loop may go without a turn before the process counts as
  * wedged: it wakes at least once a second, so this is far past any busy turn.
  */
 #define STALLED_AFTER 10.0
 
-/* Liveness: the API loop still turns (a heartbeat), so a probe restarts a wedged process. */
+/*
+ * Liveness: every API loop still turns (a heartbeat each), so a probe
+ * restarts a process of which one loop is wedged: its connections would
+ * wait forever.
+ */
 static struct response *
 health_response(void)
 {
@@ -71,7 +76,7 @@ health_response(void)
 
 	if (stalled <= STALLED_AFTER)
 		return json_response("{\"status\": \"ok\"}");
-	snprintf(why, sizeof(why), "the API loop has not turned for %.0f seconds", stalled);
+	snprintf(why, sizeof(why), "an API loop has not turned for %.0f seconds", stalled);
 	return response_error(503, "stalled", why, NULL);
 }
 
@@ -234,7 +239,7 @@ serve(void *arg)
 {
 	struct metrics_server *server = arg;
 	struct http_server_config config = {
-		.listener = server->listener, .handler = &probe_handler, .limits = probe_limits,
+		.listener = server->listener, .handler = &probe_handler, .quota = server->quota,
 	};
 	struct http_server *http;
 
@@ -267,7 +272,8 @@ metrics_server_start(const struct sockaddr *addr)
 	server->stop_watcher.on_event = on_stop;
 	server->listener = http_listen(addr, false);
 	server->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (server->listener < 0 || server->stop_fd < 0 ||
+	server->quota = quota_new(&probe_limits);
+	if (server->listener < 0 || server->stop_fd < 0 || !server->quota ||
 		pthread_create(&server->thread, NULL, serve, server) != 0)
 	{
 		fprintf(stderr, "nilus-manager: metrics listener: %s\n", strerror(errno));
@@ -275,6 +281,7 @@ metrics_server_start(const struct sockaddr *addr)
 			close(server->listener);
 		if (server->stop_fd >= 0)
 			close(server->stop_fd);
+		quota_free(server->quota);
 		free(server);
 		return NULL;
 	}
@@ -292,5 +299,6 @@ metrics_server_stop(struct metrics_server *server)
 		atomic_store(&server->stop, true);
 	pthread_join(server->thread, NULL);
 	close(server->stop_fd);
+	quota_free(server->quota);
 	free(server);
 }

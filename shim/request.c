@@ -11,8 +11,13 @@
  *   READING ---refused-----------------------> ANSWERED
  *      |                                          ^
  *      +---body in--> CALLING ---the pool's answer-+
+ *      |                 ^                         |
+ *      +--large body--> CHECKING ---not JSON-------+
  *
  * READING: the head is in, the body (if any) arrives.
+ * CHECKING: a body of LARGE_BODY bytes or more is judged on a worker
+ * thread (offload.h): parsing megabytes of JSON takes milliseconds that
+ * the loop's other connections would otherwise wait.
  * CALLING: the job is with the pool; it may answer within db_submit (503).
  * ANSWERED: the answer is with the connection, which calls done once it is
  * out (or lost); an answer given while the body arrives stops its reading.
@@ -32,23 +37,29 @@
 #include "docs.h"
 #include "loop.h"
 #include "metrics.h"
+#include "offload.h"
 #include "query.h"
 #include "response.h"
 #include "route_match.h"
 #include "value_syntax.h"
 
 #define QUERY_LOGGED 1024		/* the access log shows this much of a query */
+/* A body this large is judged off the loop: its parse takes a few hundred microseconds and more. */
+#define LARGE_BODY (256 * 1024)
 
 enum request_state
 {
 	REQUEST_READING,
+	REQUEST_CHECKING,
 	REQUEST_CALLING,
 	REQUEST_ANSWERED,
 	REQUEST_STATES
 };
 
 static const bool transitions[REQUEST_STATES][REQUEST_STATES] = {
-	[REQUEST_READING] = {[REQUEST_CALLING] = true, [REQUEST_ANSWERED] = true},
+	[REQUEST_READING] = {[REQUEST_CHECKING] = true, [REQUEST_CALLING] = true,
+	[REQUEST_ANSWERED] = true},
+	[REQUEST_CHECKING] = {[REQUEST_CALLING] = true, [REQUEST_ANSWERED] = true},
 	[REQUEST_CALLING] = {[REQUEST_ANSWERED] = true},
 };
 
@@ -64,12 +75,15 @@ struct request
 	const char *token;			/* in the head */
 	char	   *query[MAX_QUERY_PARAMS];	/* decoded; NULL = not given */
 	struct body body;
+	struct offload_task check;	/* the body's judgement on a worker, in CHECKING */
+	bool		body_ok;		/* its verdict; refusal says why not */
+	struct refusal refusal;
 	struct db_job job;			/* the database call, from CALLING on */
 	size_t		bytes;			/* of the answer's body, from ANSWERED on */
 };
 
 static size_t max_body;
-static int	in_flight;
+static _Thread_local int in_flight;	/* the calling loop's */
 
 void
 request_init(size_t max_body_bytes, const char *docs_dir)
@@ -257,17 +271,52 @@ on_body(void *request, const char *data, size_t size)
 		settle_refusal(rq, &refusal);
 }
 
-/* The whole request is read: its body judged, its function called. */
+static struct request *
+checked_request(struct offload_task *task)
+{
+	return (struct request *) ((char *) task - offsetof(struct request, check));
+}
+
+/* On a worker for a large body: nothing else touches the request meanwhile. */
+static void
+check_body(struct offload_task *task)
+{
+	struct request *rq = checked_request(task);
+
+	rq->body_ok = body_is_json(&rq->body, &rq->refusal);
+}
+
+/* On the loop. */
+static void
+body_checked(struct offload_task *task)
+{
+	struct request *rq = checked_request(task);
+
+	if (rq->body_ok)
+		call_function(rq);
+	else
+		settle_refusal(rq, &rq->refusal);
+}
+
+/* The whole request is read: its body judged (a large one off the loop), its function called. */
 static void
 on_end(void *request)
 {
 	struct request *rq = request;
-	struct refusal refusal;
 
-	if (rq->match.route->body && !body_is_json(&rq->body, &refusal))
-		settle_refusal(rq, &refusal);
-	else
+	rq->check = (struct offload_task) {.work = check_body, .done = body_checked};
+	if (!rq->match.route->body)
 		call_function(rq);
+	else if (rq->body.len >= LARGE_BODY)
+	{
+		enter(rq, REQUEST_CHECKING);
+		offload(&rq->check);
+	}
+	else
+	{
+		check_body(&rq->check);
+		body_checked(&rq->check);
+	}
 }
 
 static void

@@ -15,7 +15,7 @@ void		request_init(size_t max_body, const char *docs_dir);
 /* The API listener's requests. */
 extern const struct http_handler request_handler;
 
-/* Requests begun and not yet completed: the graceful stop waits for them. */
+/* The calling loop's requests begun and not yet completed: its graceful stop waits for them. */
 int			requests_in_flight(void);
 
 #endif

@@ -15,6 +15,7 @@
  */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
+/* Read-only once made: every loop's sessions share it, which GnuTLS allows. */
 struct tls_config
 {
 	gnutls_certificate_credentials_t credentials;

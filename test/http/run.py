@@ -105,6 +105,7 @@ DATA_TABLES = ["pipeline_run", "run_rollup_resource", "run_rollup_tenant", "run_
                "pipeline_state", "pipeline_state_head", "cdc_offset", "cdc_offset_latest",
                "cdc_schema_history", "api_token"]
 
+LOOPS = 2       # the suite's shim runs this many event loops (--loops)
 T = {}          # token label -> plaintext
 FIX = {}        # values the fixtures chose (timestamps, ids)
 SHIM = None     # the shim every test talks to
@@ -1471,7 +1472,7 @@ def state_concurrent_posts_get_distinct_versions():
 def requests_sharing_one_connection_are_answered_each_on_its_own():
     """With --threads 1 concurrent requests share one database connection; one's
     error or refusal is no other's, and every acknowledged write is committed."""
-    shim = Shim("one-connection", extra=["--threads", "1"])
+    shim = Shim("one-connection", extra=["--threads", "1", "--loops", "1"])
     shim.start()
     try:
         offsets = f"/tenants/initech/pipeline/{seg(FIX['cdc_pipes'][0][0])}/offsets"
@@ -1526,7 +1527,8 @@ def reads_stalled_on_a_lock_hold_no_other_read_back():
     """Reads waiting for a lock leave the shim's other connections to the reads after them,
     even reads of the same route, which could join their connections."""
     stalled = (os.cpu_count() or 1) + 1
-    shim = Shim("stalled", extra=["--threads", str(stalled + 1)])
+    # One loop: the reads of a loop go to its own connections only.
+    shim = Shim("stalled", extra=["--threads", str(stalled + 1), "--loops", "1"])
     shim.start()
     try:
         # Once to spread the route's prepared statement over the connections, then the test.
@@ -1611,8 +1613,8 @@ def a_held_lock_times_out_with_504_while_health_answers():
 # ---- memory
 
 MIB = 1024 * 1024
-# The README's memory bound (the shim, --threads 2): its baseline, 64 MiB of large
-# answers held for clients, and per database connection (2 + the probes' one) twice
+# The README's memory bound (the shim, --threads 2, one loop): its baseline, 64 MiB of
+# large answers held for clients, and per database connection (2 + the probes' one) twice
 # the largest answer while it arrives (libpq's buffer and the result).
 THREADS = 2
 HELD_ANSWERS = 64 * MIB
@@ -1662,7 +1664,7 @@ def clients_that_do_not_read_a_large_answer_leave_memory_bounded():
     """Issue 14, item 3: 60 clients request a 14 MB schema history and never read; the
     shim's RSS stays under the README's bound, comes back to its baseline once they close,
     and other clients (one reading the same answer too) are served meanwhile."""
-    shim = Shim("memory", extra=["--threads", str(THREADS)])
+    shim = Shim("memory", extra=["--threads", str(THREADS), "--loops", "1"])
     shim.start()
     pid = shim.proc.pid
     path = url("/tenants/bigco/pipeline/big-history/schema-history")
@@ -1732,7 +1734,7 @@ def requests_sent_together_answer_each_for_itself():
     """Requests queued behind a stalled read leave together: the reads share a transaction,
     a write ends it and has its own.  A read's error is no other read's, and it never
     takes back a write acknowledged before it."""
-    shim = Shim("sent-together", extra=["--threads", "1"])
+    shim = Shim("sent-together", extra=["--threads", "1", "--loops", "1"])
     shim.start()
     try:
         offsets = f"/tenants/initech/pipeline/{seg(FIX['cdc_pipes'][0][0])}/offsets"
@@ -3307,12 +3309,14 @@ def connect(shim):
 
 @test
 def connection_flood_makes_room_for_new_clients_idle_first():
-    os.environ.update(NILUS_MAX_CONNECTIONS="40", NILUS_MAX_CONNECTIONS_PER_CLIENT="0")
+    # One loop: a loop makes room among its own connections (README), which this test counts.
+    os.environ.update(NILUS_MAX_CONNECTIONS="40", NILUS_MAX_CONNECTIONS_PER_CLIENT="0", NILUS_LOOPS="1")
     flood = Shim("flood", via_env=True)
     try:
         flood.start()
     finally:
-        del os.environ["NILUS_MAX_CONNECTIONS"], os.environ["NILUS_MAX_CONNECTIONS_PER_CLIENT"]
+        for variable in ("NILUS_MAX_CONNECTIONS", "NILUS_MAX_CONNECTIONS_PER_CLIENT", "NILUS_LOOPS"):
+            del os.environ[variable]
     silent, idle = [], []
     try:
         silent = [connect(flood) for _ in range(30)]
@@ -3387,7 +3391,7 @@ def slow_heads_and_bodies_are_cut_at_their_deadline():
 @test
 def liveness_fails_while_the_api_loop_is_stuck():
     """The access log goes to a pipe nobody reads: once it is full, the loop blocks writing."""
-    stuck = Shim("stuck")
+    stuck = Shim("stuck", extra=["--loops", "2"])
     argv, env = stuck.command()
     stuck.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     drained = threading.Event()
@@ -3438,7 +3442,7 @@ def tls_serves_1_2_and_1_3_only():
                            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
                            "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True)
     check(made.returncode == 0, f"openssl req: {short(made.stderr)}")
-    tls = Shim("tls", extra=["--tls-cert", str(cert), "--tls-key", str(key)])
+    tls = Shim("tls", extra=["--tls-cert", str(cert), "--tls-key", str(key), "--loops", "2"])
     tls.start()
     try:
         for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
@@ -3461,6 +3465,12 @@ def tls_serves_1_2_and_1_3_only():
                 pass
             finally:
                 conn.close()
+        # Connections spread over both loops: every one has the certificate.
+        for _ in range(16):
+            conn = http.client.HTTPSConnection("127.0.0.1", tls.port, timeout=10,
+                                               context=tls_context(cert, ssl.TLSVersion.TLSv1_3))
+            ok_json(get("/info", conn=conn))
+            conn.close()
         status, reply = raw(f"GET {url('/info')} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), port=tls.port)
         eq(status, None, f"plain HTTP on the TLS port ({short(reply[:100])})")
     finally:
@@ -3555,7 +3565,8 @@ def bad_flags_are_refused():
                         ("--max-connections", "0"), ("--max-connections-per-client", "x"),
                         ("--header-timeout", "0"), ("--body-timeout", "1e3"),
                         ("--request-timeout", "0"), ("--request-timeout", "2.5s"),
-                        ("--log-format", "xml"), ("--log-format", "JSON")):
+                        ("--log-format", "xml"), ("--log-format", "JSON"),
+                        ("--loops", "0"), ("--loops", "two"), ("--loops", "257"), ("--loops", "-1")):
         try:
             done = subprocess.run([BIN, "--dsn", dsn(), "--listen", f"127.0.0.1:{free_port()}",
                                    "--metrics-listen", f"127.0.0.1:{free_port()}", flag, value],
@@ -3565,6 +3576,116 @@ def bad_flags_are_refused():
         check(done.returncode != 0, f"{flag} {value}: exit status 0")
         check(flag.lstrip("-") in done.stderr, f"{flag} {value}: the error does not name the flag: "
                                               f"{short(done.stderr)}")
+
+
+# ---- event loops (--loops)
+
+def loop_cpu(pid):
+    """Nanoseconds on a CPU of each API loop thread (named nilus-loop-N), from
+    /proc/<pid>/task/<tid>/schedstat."""
+    spent = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            nanoseconds = int((task / "schedstat").read_text().split()[0])
+        except OSError:
+            continue
+        if name.startswith("nilus-loop-"):
+            spent[name] = nanoseconds
+    return spent
+
+
+@test
+def every_loop_serves_and_metrics_count_every_request():
+    """The suite's shim runs --loops 2: 40 connections at once, 5 requests each on
+    keep-alive, all answered with their own body; the kernel spreads the connections
+    over both loops (each loop's CPU time is at least a tenth of the busiest one's, where
+    a loop that only woke up idle would have next to none: of 40 connections, 8 or more
+    go to each loop but once in 20000 runs), and /metrics counts every request of both."""
+    offsets = f"/tenants/initech/pipeline/{seg(FIX['cdc_pipes'][0][0])}/offsets"
+    want = ok_json(get(offsets, token="initech_all"))
+    pid = SHIM.proc.pid
+    cpu_before = loop_cpu(pid)
+    eq(sorted(cpu_before), [f"nilus-loop-{i}" for i in range(LOOPS)], "the loop threads")
+    before = metrics_text()
+
+    def five():
+        conn = http.client.HTTPConnection("127.0.0.1", SHIM.port, timeout=30)
+        try:
+            return [get(offsets, token="initech_all", conn=conn) for _ in range(5)]
+        finally:
+            conn.close()
+
+    for answers in at_once([five] * 40):
+        check(isinstance(answers, list), f"a connection failed: {answers!r}")
+        for r in answers:
+            eq(ok_json(r), want, "each request's own body")
+    spent = {name: ns - cpu_before[name] for name, ns in loop_cpu(pid).items()}
+    check(min(spent.values()) * 10 >= max(spent.values()) > 0,
+          f"a loop served next to nothing: CPU ns {spent}")
+
+    def offsets_answered(text):
+        return sum(v for name, labels, v in samples(text) if name == "nilus_manager_http_requests_total"
+                   and labels.get("route", "").endswith("/offsets") and labels.get("method") == "GET"
+                   and labels.get("status") == "200")
+    eq(offsets_answered(metrics_text()) - offsets_answered(before), 200,
+       "requests_total counts the 200 requests of both loops")
+
+
+@test
+def a_large_history_post_holds_up_no_other_request():
+    """Issue 16: on one loop, small requests on other connections are answered while an
+    8 MiB schema-history POST's body is still arriving, and after its last byte before its
+    answer (it is checked on a worker thread and stored meanwhile); it commits whole.
+    The same body cut short is a 400 that stores nothing."""
+    shim = Shim("large-body", extra=["--loops", "1", "--threads", "2"])
+    shim.start()
+    offsets = f"/tenants/initech/pipeline/{seg(FIX['cdc_pipes'][0][0])}/offsets"
+    path = url("/tenants/acme/pipeline/eight-mib/schema-history")
+    records = [json.dumps({"ddl": f"CREATE TABLE t{i} (id int)", "pad": "y" * 1040000}) for i in range(8)]
+    data = json.dumps(history_body("service:v1:eight-mib:public", "big-conn", records)).encode()
+    check(7.9 * MIB < len(data) <= 8 * MIB, f"the body is {len(data)} bytes, about 8 MiB")
+
+    def head(body):
+        return post_head(path, T["acme_runtime"], f"Content-Length: {len(body)}\r\nConnection: close\r\n")
+    small = [http.client.HTTPConnection("127.0.0.1", shim.port, timeout=30) for _ in range(4)]
+
+    def small_round():
+        for conn in small:
+            eq(ok_json(get(offsets, token="initech_all", conn=conn, port=shim.port)), want, "a small read")
+    try:
+        want = ok_json(get(offsets, token="initech_all", port=shim.port))
+        with Unchanged():
+            cut = data[:-1]
+            status, reply = raw(head(cut), port=shim.port, body=cut, timeout=60)
+            expect_error(parse_reply(reply), 400, "bad_request", mentions=("not valid JSON",))
+        with socket.create_connection(("127.0.0.1", shim.port), timeout=60) as big:
+            big.sendall(head(data) + data[:-65536])
+            for _ in range(3):
+                small_round()
+            check(not select.select([big], [], [], 0)[0], "the POST was answered before its body was in")
+            big.sendall(data[-65536:])
+            rounds = 0
+            while not select.select([big], [], [], 0)[0]:
+                small_round()
+                rounds += 1
+            check(rounds >= 1, "no small request was answered between the POST's last byte and its answer")
+            reply = b""
+            while chunk := big.recv(65536):
+                reply += chunk
+        eq(ok_json(parse_reply(reply), 201), {"stored": 8}, "the 8 MiB POST")
+        eq(db_int("SELECT count(*) FROM nilus.cdc_schema_history WHERE tenant = 'acme' "
+                  "AND pipeline_name = 'eight-mib'"), 8, "its 8 records, committed")
+        eq(db_scalar("SELECT md5(history_data) FROM nilus.cdc_schema_history WHERE tenant = 'acme' "
+                     "AND pipeline_name = 'eight-mib' AND history_data_seq = 7"),
+           hashlib.md5(records[7].encode()).hexdigest(), "the last record's bytes")
+        if VERBOSE:
+            print(f"8 MiB POST: {rounds} rounds of 4 small reads between its last byte and its answer",
+                  file=sys.stderr)
+    finally:
+        for conn in small:
+            conn.close()
+        shim.stop()
 
 
 # ---- the database going away
@@ -3624,7 +3745,7 @@ def start(existing):
     make_tokens()
     load_run_fixtures()
     load_cdc_fixtures()
-    SHIM = RunningShim(existing) if existing else Shim("shim")
+    SHIM = RunningShim(existing) if existing else Shim("shim", extra=["--loops", str(LOOPS)])
     SHIM.start()
     return ()
 

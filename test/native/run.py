@@ -64,7 +64,8 @@ def start_cluster(argv):
                 "nilus.metrics_listen": f"127.0.0.1:{metrics}",
                 "nilus.http_database": DB,
                 "nilus.http_dsn": f"host=127.0.0.1 user=nilus_manager password={password}",
-                "nilus.http_threads": "2"}
+                "nilus.http_threads": "2",
+                "nilus.http_loops": "2"}
     if "NILUS_MANAGER_BIN" in os.environ:    # e.g. a build with AddressSanitizer
         settings["nilus.http_program"] = os.path.abspath(os.environ["NILUS_MANAGER_BIN"])
     command = ["pg_virtualenv", "-t"]
@@ -283,6 +284,21 @@ def api_starts_with_postgresql_and_logs_why_the_database_refuses_it():
     password = os.environ["NILUS_TEST_ROLE_PASSWORD"].encode()
     check(password not in cmdline(children[0]) and any(e.startswith("NILUS_DSN=") for e in env),
           "the DSN must reach the child through its environment, not its command line")
+
+
+@test
+def http_loops_and_threads_reach_the_api():
+    """nilus.http_loops and nilus.http_threads are the shim's --loops and --threads
+    (NILUS_LOOPS, NILUS_THREADS): it runs two event loop threads."""
+    Log(from_start=True).wait_for(r"nilus-manager [0-9.]+: API on [^\n]*, 2 loops, 2 threads")
+    children = api_processes()
+    check(len(children) == 1, f"one nilus-manager process expected, found {children}")
+    env = process(children[0])[3]
+    check("NILUS_LOOPS=2" in env and "NILUS_THREADS=2" in env, "NILUS_LOOPS and NILUS_THREADS "
+          f"in its environment: {[e for e in env if e.startswith('NILUS_') and 'DSN' not in e]}")
+    loops = [t for t in Path(f"/proc/{children[0]}/task").iterdir()
+             if (t / "comm").read_text().startswith("nilus-loop-")]
+    check(len(loops) == 2, f"{len(loops)} loop threads, nilus.http_loops is 2")
 
 
 @test
@@ -640,8 +656,12 @@ def request_in_flight(stop_mode):
     whether it committed, and the stop's process."""
     pipeline = f"{stop_mode}-stop"
     path = f"{API_ROOT}/tenants/acme/pipeline/{pipeline}/state"
-    check(request("POST", path, API_PORT, TOKEN, json.dumps({"state": "warm"}))[0] == 201,
-          "a POST before the stop")
+    # Each loop has a pool of its own (nilus.http_loops 2), opened when a request needs it,
+    # and a smart stop refuses new sessions: 16 connections, which the kernel spreads over
+    # the loops, open every loop's (all on one loop but once in 30000 runs).
+    for _ in range(16):
+        check(request("POST", path, API_PORT, TOKEN, json.dumps({"state": "warm"}))[0] == 201,
+              "a POST before the stop")
     body = json.dumps({"state": {"note": "sent around a stop", "pad": "p" * 2000}}).encode()
     head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
