@@ -68,7 +68,8 @@ struct api_server
 	bool		go;
 };
 
-unsigned int
+/* Loop i's share of total: total / loops, one more for the first total % loops, at least 1. */
+static unsigned int
 api_loop_share(unsigned int total, unsigned int loops, unsigned int i)
 {
 	unsigned int share = total / loops + (i < total % loops ? 1 : 0);

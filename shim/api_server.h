@@ -44,7 +44,4 @@ struct api_server *api_server_start(const struct api_server_config *config);
 bool		api_server_serve(struct api_server *server, const sigset_t *stop_signals,
 							 double grace);
 
-/* Loop i's share of total: total / loops, one more for the first total % loops, at least 1. */
-unsigned int api_loop_share(unsigned int total, unsigned int loops, unsigned int i);
-
 #endif
