@@ -654,3 +654,26 @@ END
 $$;
 ALTER FUNCTION nilus.pipeline_run_truncate() OWNER TO nilus_owner;
 REVOKE ALL ON FUNCTION nilus.pipeline_run_truncate() FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- resource rollups in shards (issue 16, item 4)
+--
+-- Resource rows split in shards by backend as the tenant and user rows are
+-- (extension/rollup.c), so concurrent writers of one resource do not queue
+-- on its second, minute, hour and day rows.  Readers add the shards up (and
+-- take the greatest of their maxima); the rows kept so far become shard 0.
+------------------------------------------------------------------------------
+
+DO $resource_shards$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_resource',
+                             'run_rollup_resource_day']
+    LOOP
+        EXECUTE format('ALTER TABLE nilus.%I ADD COLUMN shard smallint NOT NULL DEFAULT 0', t);
+        EXECUTE format('ALTER TABLE nilus.%I DROP CONSTRAINT %I', t, t || '_pkey');
+        EXECUTE format('ALTER TABLE nilus.%I ADD PRIMARY KEY (tenant, resource_id, bucket, shard)', t);
+    END LOOP;
+END
+$resource_shards$;
