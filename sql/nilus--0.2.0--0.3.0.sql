@@ -664,16 +664,11 @@ REVOKE ALL ON FUNCTION nilus.pipeline_run_truncate() FROM PUBLIC;
 -- take the greatest of their maxima); the rows kept so far become shard 0.
 ------------------------------------------------------------------------------
 
-DO $resource_shards$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_resource',
-                             'run_rollup_resource_day']
-    LOOP
-        EXECUTE format('ALTER TABLE nilus.%I ADD COLUMN shard smallint NOT NULL DEFAULT 0', t);
-        EXECUTE format('ALTER TABLE nilus.%I DROP CONSTRAINT %I', t, t || '_pkey');
-        EXECUTE format('ALTER TABLE nilus.%I ADD PRIMARY KEY (tenant, resource_id, bucket, shard)', t);
-    END LOOP;
-END
-$resource_shards$;
+ALTER TABLE nilus.run_rollup_resource_second ADD COLUMN shard smallint NOT NULL DEFAULT 0,
+    DROP CONSTRAINT run_rollup_resource_second_pkey, ADD PRIMARY KEY (tenant, resource_id, bucket, shard);
+ALTER TABLE nilus.run_rollup_resource_minute ADD COLUMN shard smallint NOT NULL DEFAULT 0,
+    DROP CONSTRAINT run_rollup_resource_minute_pkey, ADD PRIMARY KEY (tenant, resource_id, bucket, shard);
+ALTER TABLE nilus.run_rollup_resource ADD COLUMN shard smallint NOT NULL DEFAULT 0,
+    DROP CONSTRAINT run_rollup_resource_pkey, ADD PRIMARY KEY (tenant, resource_id, bucket, shard);
+ALTER TABLE nilus.run_rollup_resource_day ADD COLUMN shard smallint NOT NULL DEFAULT 0,
+    DROP CONSTRAINT run_rollup_resource_day_pkey, ADD PRIMARY KEY (tenant, resource_id, bucket, shard);
