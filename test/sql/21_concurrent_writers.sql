@@ -2,11 +2,12 @@
 -- writes its own shard of the resource, tenant and user rollup rows, so a
 -- writer does not wait for another's open transaction on the same second,
 -- minute, hour and day, and the shards still add up to the runs, also after
--- corrections and deletions from other backends (a removed maximum).  The sessions commit, so this
+-- corrections and deletions from other backends (a removed maximum), and
+-- after the shards of closed buckets are folded into one row.  The sessions commit, so this
 -- file cannot roll back: it works in tenant 'conc' and removes it at the end.
 \ir lib/helpers.psql
 \ir lib/rollups.psql
-SELECT plan(13);
+SELECT plan(22);
 CREATE EXTENSION IF NOT EXISTS dblink;
 
 SELECT dblink_connect(name, format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
@@ -96,6 +97,45 @@ SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE 
 SELECT is(nilus.pipeline_stats('conc', r, '2h')::jsonb -> 'stats', pg_temp.expected_stats('conc', r, '2 hours'),
           format('pipeline_stats(conc, %s, 2h) over shards from three backends = the plain aggregate', r))
   FROM unnest(ARRAY['res-0', 'res-1', 'res-2', 'res-a']) r;
+
+-- The shards of closed buckets folded back into one row each (what the
+-- retention worker does every interval); a late post into a folded bucket
+-- is a shard of its own again, and a second fold takes it in.
+CREATE FUNCTION pg_temp.closed_buckets_in_shards() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM (
+        SELECT 1 FROM nilus.run_rollup_resource_second WHERE tenant = 'conc' AND bucket <= now() - interval '1 second'
+         GROUP BY resource_id, bucket HAVING count(*) > 1
+        UNION ALL SELECT 1 FROM nilus.run_rollup_resource_minute WHERE tenant = 'conc' AND bucket <= now() - interval '1 minute'
+         GROUP BY resource_id, bucket HAVING count(*) > 1
+        UNION ALL SELECT 1 FROM nilus.run_rollup_resource WHERE tenant = 'conc' AND bucket <= now() - interval '1 hour'
+         GROUP BY resource_id, bucket HAVING count(*) > 1
+        UNION ALL SELECT 1 FROM nilus.run_rollup_tenant_minute WHERE tenant = 'conc' AND bucket <= now() - interval '1 minute'
+         GROUP BY bucket HAVING count(*) > 1
+        UNION ALL SELECT 1 FROM nilus.run_rollup_tenant WHERE tenant = 'conc' AND bucket <= now() - interval '1 hour'
+         GROUP BY bucket HAVING count(*) > 1
+        UNION ALL SELECT 1 FROM nilus.run_rollup_user_minute WHERE tenant = 'conc' AND bucket <= now() - interval '1 minute'
+         GROUP BY run_as_user, bucket HAVING count(*) > 1
+        UNION ALL SELECT 1 FROM nilus.run_rollup_user WHERE tenant = 'conc' AND bucket <= now() - interval '1 hour'
+         GROUP BY run_as_user, bucket HAVING count(*) > 1) s
+$$;
+SELECT cmp_ok(pg_temp.closed_buckets_in_shards(), '>', 0::bigint, 'before the fold, closed buckets have rows in several shards');
+SELECT cmp_ok(nilus.fold_rollup_shards('conc'), '>', 0::bigint, 'fold_rollup_shards removes rows');
+SELECT is(pg_temp.closed_buckets_in_shards(), 0::bigint, 'after the fold, every closed bucket of the last day is one row');
+SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
+                'after the fold, every rollup of the tenant = GROUP BY over its runs');
+SELECT * FROM dblink('first', format('SELECT nilus.store_run(%L, %L)', 'conc',
+                                     pg_temp.run_body(gen_random_uuid(), 'res-a', :'at',
+                                                      '{"run_as_user": "alice", "is_success": true, "duration_sec": 999}')))
+  AS r(answer json) \g /dev/null
+SELECT cmp_ok(nilus.fold_rollup_shards('conc'), '>', 0::bigint, 'a late post into folded buckets is folded in by the next fold');
+SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
+                'after a late post and a second fold, every rollup of the tenant = GROUP BY over its runs');
+SELECT is(nilus.pipeline_stats('conc', r, '2h')::jsonb -> 'stats', pg_temp.expected_stats('conc', r, '2 hours'),
+          format('after the folds, pipeline_stats(conc, %s, 2h) = the plain aggregate', r))
+  FROM unnest(ARRAY['res-0', 'res-a']) r;
+SELECT is((nilus.list_pipelines('conc', run_as_user => 'alice')::jsonb ->> 'total')::bigint,
+          (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'conc' AND run_as_user = 'alice'),
+          'after the folds, a listing''s total = count(*)');
 
 SELECT dblink_disconnect(name) FROM unnest(ARRAY['first', 'second', 'third']) name \g /dev/null
 DELETE FROM nilus.pipeline_run WHERE tenant = 'conc';
