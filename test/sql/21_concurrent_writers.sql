@@ -80,7 +80,11 @@ DECLARE
     changes text[] := ARRAY[
         'UPDATE nilus.pipeline_run SET duration_sec = duration_sec / 3 WHERE tenant = ''conc'' AND abs(hashtext(run_id::text)) %% 7 = %s',
         'UPDATE nilus.pipeline_run SET duration_sec = duration_sec + 30 WHERE tenant = ''conc'' AND abs(hashtext(run_id::text)) %% 11 = %s',
-        'UPDATE nilus.pipeline_run SET started_at = started_at + interval ''47 seconds'' WHERE tenant = ''conc'' AND abs(hashtext(run_id::text)) %% 13 = %s',
+        -- The new start as a value: Citus takes no stable function of a column in an UPDATE.
+        (SELECT format('UPDATE nilus.pipeline_run r SET started_at = v.s FROM (VALUES %s) v(id, s) '
+                       'WHERE r.tenant = ''conc'' AND r.run_id = v.id AND abs(hashtext(r.run_id::text)) %%%% 13 = %%s',
+                       string_agg(format('(%L::uuid, %L::timestamptz)', run_id, started_at + interval '47 seconds'), ', '))
+           FROM nilus.pipeline_run WHERE tenant = 'conc'),
         'UPDATE nilus.pipeline_run SET is_success = NOT is_success, duration_sec = NULL WHERE tenant = ''conc'' AND abs(hashtext(run_id::text)) %% 17 = %s',
         'DELETE FROM nilus.pipeline_run WHERE tenant = ''conc'' AND abs(hashtext(run_id::text)) %% 5 = %s'];
 BEGIN
