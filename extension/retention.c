@@ -14,10 +14,9 @@
  * recomputed afterwards for the buckets touched, once their rows are locked
  * (a second's from its runs, a minute's from its seconds, an hour's from its
  * minutes, a day's from its hours), so a run written into such a bucket
- * meanwhile is counted; rows left at zero
- * are then removed.  Tenant and user rows are split in shards (rollup.c): the
- * removal goes to shard 0, and a bucket whose locked shards sum to zero is
- * removed whole.
+ * meanwhile is counted.  Rollup rows are split in shards (rollup.c): the
+ * removal goes to shard 0, every shard of a bucket takes its new maximum,
+ * and a bucket whose locked shards sum to zero is removed whole.
  *
  * Never removed: the latest offset record of a key (what cdc_offset_latest
  * points at or beyond, read in the same snapshot; its rows only move
@@ -67,22 +66,28 @@ static NilusPlan policy_limit = {
 	"       (is_success IS NOT NULL AND duration_sec IS NOT NULL)::int AS durations, " \
 	"       CASE WHEN is_success IS NOT NULL THEN coalesce(duration_sec::numeric, 0) ELSE 0 END AS duration_sum " \
 	"FROM gone"
-#define SUBTRACT_RESOURCE(table, bucket) \
-	"UPDATE " table " r SET runs = r.runs - x.runs, succeeded = r.succeeded - x.succeeded, " \
-	"  failed = r.failed - x.failed, durations = r.durations - x.durations, " \
-	"  duration_sum = r.duration_sum - x.duration_sum " \
-	"FROM (SELECT resource_id, " bucket " AS bucket, count(*) AS runs, sum(succeeded) AS succeeded, " \
-	"             sum(failed) AS failed, sum(durations) AS durations, sum(duration_sum) AS duration_sum " \
-	"        FROM buckets GROUP BY 1, 2) x " \
-	"WHERE r.tenant = $1 AND r.resource_id = x.resource_id AND r.bucket = x.bucket " \
-	"RETURNING r.resource_id, r.bucket"
-#define SUBTRACT_COUNTS(table, key, bucket, where) \
-	"INSERT INTO " table " AS r (tenant, " key "bucket, shard, runs, succeeded, failed) " \
-	"SELECT $1, " key bucket ", 0, -count(*), -sum(succeeded), -sum(failed) FROM buckets " where \
+/*
+ * The removed runs of buckets (per key and bucket) taken out of shard 0 of
+ * a rollup; returns the keys and buckets touched.
+ */
+#define SUBTRACT(table, key, bucket, where, measures, negated, added) \
+	"INSERT INTO " table " AS r (tenant, " key "bucket, shard, " measures ") " \
+	"SELECT $1, " key bucket ", 0, " negated " FROM buckets " where \
 	" GROUP BY " key bucket " " \
-	"ON CONFLICT (tenant, " key "bucket, shard) DO UPDATE SET runs = r.runs + EXCLUDED.runs, " \
-	"  succeeded = r.succeeded + EXCLUDED.succeeded, failed = r.failed + EXCLUDED.failed " \
+	"ON CONFLICT (tenant, " key "bucket, shard) DO UPDATE SET " added " " \
 	"RETURNING " key "r.bucket"
+#define COUNTS "runs, succeeded, failed"
+#define NEGATED_COUNTS "-count(*), -sum(succeeded), -sum(failed)"
+#define ADDED_COUNTS \
+	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
+	"failed = r.failed + EXCLUDED.failed"
+#define SUBTRACT_COUNTS(table, key, bucket, where) \
+	SUBTRACT(table, key, bucket, where, COUNTS, NEGATED_COUNTS, ADDED_COUNTS)
+#define SUBTRACT_RESOURCE(table, bucket) \
+	SUBTRACT(table, "resource_id, ", bucket, "", COUNTS ", durations, duration_sum", \
+			 NEGATED_COUNTS ", -sum(durations), -sum(duration_sum)", \
+			 ADDED_COUNTS ", durations = r.durations + EXCLUDED.durations, " \
+			 "duration_sum = r.duration_sum + EXCLUDED.duration_sum")
 
 /*
  * Returns the count removed, then the resource rows touched (hours and
@@ -131,32 +136,20 @@ static NilusPlan second_maxima = RESOURCE_ROWS_PLAN(
 	"   AND p.resource_id = r.resource_id AND p.started_at >= r.bucket "
 	"   AND p.started_at < r.bucket + interval '1 second' AND p.is_success IS NOT NULL) "
 	"FROM " TOUCHED_RESOURCE_ROWS);
-static NilusPlan minute_maxima = RESOURCE_ROWS_PLAN(
-	"UPDATE nilus.run_rollup_resource_minute r SET duration_max = "
-	"  (SELECT max(s.duration_max) FROM nilus.run_rollup_resource_second s WHERE s.tenant = r.tenant "
-	"   AND s.resource_id = r.resource_id AND s.bucket >= r.bucket "
-	"   AND s.bucket < r.bucket + interval '1 minute' AND s.runs <> 0) "
-	"FROM " TOUCHED_RESOURCE_ROWS);
-static NilusPlan hour_maxima = RESOURCE_ROWS_PLAN(
-	"UPDATE nilus.run_rollup_resource r SET duration_max = "
-	"  (SELECT max(m.duration_max) FROM nilus.run_rollup_resource_minute m WHERE m.tenant = r.tenant "
-	"   AND m.resource_id = r.resource_id AND m.bucket >= r.bucket "
-	"   AND m.bucket < r.bucket + interval '1 hour' AND m.runs <> 0) "
-	"FROM " TOUCHED_RESOURCE_ROWS);
-static NilusPlan day_maxima = RESOURCE_ROWS_PLAN(
-	"UPDATE nilus.run_rollup_resource_day r SET duration_max = "
-	"  (SELECT max(h.duration_max) FROM nilus.run_rollup_resource h WHERE h.tenant = r.tenant "
-	"   AND h.resource_id = r.resource_id AND h.bucket >= r.bucket "
-	"   AND h.bucket < r.bucket + interval '24 hours' AND h.runs <> 0) "
-	"FROM " TOUCHED_RESOURCE_ROWS);
-static NilusPlan empty_seconds = RESOURCE_ROWS_PLAN(
-	"DELETE FROM nilus.run_rollup_resource_second r USING " TOUCHED_RESOURCE_ROWS " AND r.runs = 0");
-static NilusPlan empty_minutes = RESOURCE_ROWS_PLAN(
-	"DELETE FROM nilus.run_rollup_resource_minute r USING " TOUCHED_RESOURCE_ROWS " AND r.runs = 0");
-static NilusPlan empty_hours = RESOURCE_ROWS_PLAN(
-	"DELETE FROM nilus.run_rollup_resource r USING " TOUCHED_RESOURCE_ROWS " AND r.runs = 0");
-static NilusPlan empty_days = RESOURCE_ROWS_PLAN(
-	"DELETE FROM nilus.run_rollup_resource_day r USING " TOUCHED_RESOURCE_ROWS " AND r.runs = 0");
+/* Every shard of a bucket takes the greatest maximum of its finer buckets' shards. */
+#define MAXIMA_FROM(table, finer, width) \
+	RESOURCE_ROWS_PLAN( \
+	"UPDATE " table " r SET duration_max = " \
+	"  (SELECT max(f.duration_max) FROM " finer " f WHERE f.tenant = r.tenant " \
+	"   AND f.resource_id = r.resource_id AND f.bucket >= r.bucket " \
+	"   AND f.bucket < r.bucket + interval '" width "') " \
+	"FROM " TOUCHED_RESOURCE_ROWS)
+static NilusPlan minute_maxima =
+	MAXIMA_FROM("nilus.run_rollup_resource_minute", "nilus.run_rollup_resource_second", "1 minute");
+static NilusPlan hour_maxima =
+	MAXIMA_FROM("nilus.run_rollup_resource", "nilus.run_rollup_resource_minute", "1 hour");
+static NilusPlan day_maxima =
+	MAXIMA_FROM("nilus.run_rollup_resource_day", "nilus.run_rollup_resource", "24 hours");
 
 /*
  * The shards of the buckets touched, locked (so the values summed are the
@@ -180,12 +173,17 @@ static NilusPlan empty_tenant_days =
 	REMOVE_EMPTY_SHARDS("nilus.run_rollup_tenant_day", "", "bucket = ANY ($3)", "");
 static NilusPlan empty_tenant_minutes =
 	REMOVE_EMPTY_SHARDS("nilus.run_rollup_tenant_minute", "", "bucket = ANY ($3)", "");
-#define REMOVE_EMPTY_USER_SHARDS(table) \
-	REMOVE_EMPTY_SHARDS(table, "run_as_user, ", \
-						"(run_as_user, bucket) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))", \
-						" AND t.run_as_user = l.run_as_user AND e.run_as_user = l.run_as_user")
-static NilusPlan empty_user_hours = REMOVE_EMPTY_USER_SHARDS("nilus.run_rollup_user");
-static NilusPlan empty_user_minutes = REMOVE_EMPTY_USER_SHARDS("nilus.run_rollup_user_minute");
+/* Rows of a key besides the bucket: resource_id or run_as_user, $2. */
+#define REMOVE_EMPTY_KEYED_SHARDS(table, key) \
+	REMOVE_EMPTY_SHARDS(table, key ", ", \
+						"(" key ", bucket) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))", \
+						" AND t." key " = l." key " AND e." key " = l." key)
+static NilusPlan empty_user_hours = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_user", "run_as_user");
+static NilusPlan empty_user_minutes = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_user_minute", "run_as_user");
+static NilusPlan empty_seconds = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_resource_second", "resource_id");
+static NilusPlan empty_minutes = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_resource_minute", "resource_id");
+static NilusPlan empty_hours = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_resource", "resource_id");
+static NilusPlan empty_days = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_resource_day", "resource_id");
 
 /*
  * Offset records older than the cutoff whose key has a later record: $1

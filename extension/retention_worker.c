@@ -12,6 +12,10 @@
  * batch it rests as long as the batch took (the procedure's default pace),
  * so that the API keeps its latency.
  *
+ * After the policies, it folds the shards of every tenant's closed rollup
+ * buckets of the last day into one row each (nilus.fold_rollup_shards), so
+ * that reads of older buckets do not read a row per backend that wrote them.
+ *
  * It applies retention when it starts and then every interval; 0 stops it
  * until a reload sets an interval again.  It connects at its first apply (a
  * server that never applies retention has no session of it) and a backend
@@ -245,6 +249,20 @@ read_work(void *arg)
 	}
 }
 
+/* Every tenant's closed rollup buckets back to one row each (nilus.fold_rollup_shards). */
+static void
+fold_rollup_shards(void *arg)
+{
+	static NilusPlan fold = {
+		"SELECT coalesce(sum(nilus.fold_rollup_shards(t)), 0)::int8 FROM (SELECT DISTINCT nilus.data_tenants()) d(t)",
+		0, {InvalidOid}
+	};
+	bool		isnull;
+
+	nilus_execute(&fold, NULL, NULL, false, 1);
+	*(int64 *) arg = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 static void
 prune_one_batch(void *arg)
 {
@@ -330,6 +348,7 @@ apply_retention(TimestampTz started)
 	ApplyWork	work = {NULL, NULL, NIL};
 	ErrorData  *error;
 	ListCell   *cell;
+	int64		folded = 0;
 
 	MemoryContextReset(apply_context);
 	if (connected_database == NULL)
@@ -351,6 +370,15 @@ apply_retention(TimestampTz started)
 		if (!prune_pair(lfirst(cell), started))
 			return;
 	}
+	if (work.unusable)
+		return;
+	error = in_transaction(fold_rollup_shards, &folded, "nilus retention: folding rollup shards");
+	if (error)
+		ereport(LOG, (errcode(error->sqlerrcode),
+					  errmsg("nilus retention: rollup shards not folded, tried again in nilus.retention_interval: %s",
+							 error->message)));
+	else if (folded > 0)
+		ereport(LOG, (errmsg("nilus retention: folded the rollup shards of closed buckets: " INT64_FORMAT " rows fewer", folded)));
 }
 
 /* ---- the worker ---- */

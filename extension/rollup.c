@@ -4,14 +4,17 @@
  *
  * A trigger rather than code in store_run, so that every write path (the
  * runtime's posts, an operator's correcting UPDATE, a retention DELETE)
- * keeps them right.  An update that leaves the run in the same rows (the
- * finishing post) adds the difference; any other first takes the old row's
- * contribution out, then puts the new one in.  Counts and sums are exact
- * under all three; a maximum is not, so when the value that leaves a bucket
- * may have been its maximum and no greater one replaces it, the old row is
- * taken out and the bucket's maximum recomputed: the second's from its runs
- * (one resource, one second), the minute's from its seconds, the hour's from
- * its minutes, the day's from its hours.  One statement writes a run's rows
+ * keeps them right.  An update that leaves the run in the same rows with
+ * its duration unchanged or newly given (the finishing post) adds the
+ * difference; any other first takes the old row's contribution out, then
+ * puts the new one in.  Every row is split in shards by backend (MY_SHARD):
+ * a writer adds to and subtracts from its own shard, readers add the shards
+ * up.  Counts and sums are exact under all of this; a maximum is not: a
+ * shard's duration_max is always the duration of a run still in the bucket,
+ * the greatest of them the bucket's maximum, so when a run leaves, the
+ * shards holding its duration take the bucket's maximum recomputed (the
+ * second's from its runs, the minute's from its seconds, the hour's from its
+ * minutes, the day's from its hours).  One statement writes a run's rows
  * of every grain in one table family (resource, tenant, user): three
  * statements a new run, whatever the number of grains.  Every statement
  * takes rows finest first, so that writers do not deadlock: PostgreSQL runs
@@ -38,11 +41,12 @@
 #include "utils/timestamp.h"
 
 /*
- * Tenant and user rows are split in shards by backend: each running backend
- * writes the shard of its slot, so concurrent writers of one tenant never
- * wait for one another's rows (each holds its rows until its commit).  A
- * bucket has a row per slot that wrote it; slots are reused, so about as
- * many as connections were open at once (the shim's pool).
+ * Resource, tenant and user rows are split in shards by backend: each
+ * running backend writes the shard of its slot, so concurrent writers of
+ * one resource or tenant never wait for one another's rows (each holds its
+ * rows until its commit).  A bucket has a row per slot that wrote it; slots
+ * are reused, so about as many as connections were open at once (the
+ * shim's pool).
  */
 #define MY_SHARD ((int16) (NILUS_MY_BACKEND_SLOT % (PG_INT16_MAX + 1)))
 
@@ -55,11 +59,12 @@
 	"VALUES ($1, " bucket ", $3, $4, $5, $6) ON CONFLICT (tenant, bucket, shard) DO UPDATE SET " \
 	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
 	"failed = r.failed + EXCLUDED.failed"
+/* $14 the shard; a null $10 leaves the maximum as it is. */
 #define ADD_TO_RESOURCE(table, bucket) \
 	"INSERT INTO " table " AS r " \
-	"(tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max) " \
-	"VALUES ($1, $2, " bucket ", $4, $5, $6, $7, $8::numeric - $9::numeric, $10) " \
-	"ON CONFLICT (tenant, resource_id, bucket) DO UPDATE SET " \
+	"(tenant, resource_id, bucket, shard, runs, succeeded, failed, durations, duration_sum, duration_max) " \
+	"VALUES ($1, $2, " bucket ", $14, $4, $5, $6, $7, $8::numeric - $9::numeric, $10) " \
+	"ON CONFLICT (tenant, resource_id, bucket, shard) DO UPDATE SET " \
 	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
 	"failed = r.failed + EXCLUDED.failed, durations = r.durations + EXCLUDED.durations, " \
 	"duration_sum = r.duration_sum + EXCLUDED.duration_sum, " \
@@ -70,19 +75,15 @@
 	"VALUES ($1, " bucket ", $3, $4, $5, $6, $8) ON CONFLICT (tenant, run_as_user, bucket, shard) DO UPDATE SET " \
 	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
 	"failed = r.failed + EXCLUDED.failed"
-/* max_query: the bucket's maximum recomputed, when the leaving value may have been it. */
-#define REMOVE_FROM_RESOURCE(table, bucket, max_query) \
-	"UPDATE " table " SET runs = runs - 1, succeeded = succeeded - $4, " \
-	"failed = failed - $5, durations = durations - $6, duration_sum = duration_sum - $7::numeric, " \
-	"duration_max = CASE WHEN $8 AND $7 >= duration_max THEN (" max_query ") " \
-	"ELSE duration_max END " \
-	"WHERE tenant = $1 AND resource_id = $2 AND bucket = " bucket
-/* The plan of REMOVE_FROM_RESOURCE: all take remove_from_resource's 9 values. */
-#define REMOVE_PLAN(table, bucket, max_query) \
+/*
+ * The shards holding duration $3 in bucket $4 take the bucket's maximum,
+ * max_query, once a run of that duration has left it.
+ */
+#define NEW_MAXIMUM(table, max_query) \
 	{ \
-		REMOVE_FROM_RESOURCE(table, bucket, max_query), \
-		9, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID, \
-		TIMESTAMPTZOID}, \
+		"UPDATE " table " SET duration_max = (" max_query ") " \
+		"WHERE tenant = $1 AND resource_id = $2 AND bucket = $4 AND duration_max = $3", \
+		4, {TEXTOID, TEXTOID, FLOAT8OID, TIMESTAMPTZOID}, \
 		.generic = true \
 	}
 
@@ -193,84 +194,84 @@ add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
 	nilus_execute(&user_counts, values, NULL, false, 0);
 }
 
+/* Counts nothing: what a new run replaces, or a removed run leaves. */
+static const RunContribution no_run;
+
 /*
- * Adds run c to its resource row; or, given old (the same run's previous
- * version, counted in the same row, with no duration or none greater than
- * c's), c's difference from it.
+ * Adds plus and takes minus (no_run, or a run counted in the same rows with
+ * no duration or the same one) out of this backend's shard of the resource
+ * rows of run at, runs the change of their count.
  */
 static void
-add_to_resource(const RunContribution *c, const RunContribution *old)
+add_to_resource(const RunContribution *at, const RunContribution *plus, const RunContribution *minus,
+				int64 runs)
 {
-	static const RunContribution no_run;	/* counts nothing */
 	static NilusPlan add = {
 		"WITH day AS (" ADD_TO_RESOURCE("nilus.run_rollup_resource_day", "$13") "), "
 		"hour AS (" ADD_TO_RESOURCE("nilus.run_rollup_resource", "$12") "), "
 		"minute AS (" ADD_TO_RESOURCE("nilus.run_rollup_resource_minute", "$11") ") "
 		ADD_TO_RESOURCE("nilus.run_rollup_resource_second", "$3"),
-		13, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID,
-		FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+		14, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID,
+		FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT2OID},
 		.generic = true
 	};
-	const RunContribution *o = old ? old : &no_run;
-	Datum		values[13] = {
-		c->tenant, c->resource_id, TimestampTzGetDatum(c->second), Int64GetDatum(old == NULL),
-		Int64GetDatum(c->succeeded - o->succeeded), Int64GetDatum(c->failed - o->failed),
-		Int64GetDatum(c->has_duration - o->has_duration),
-		Float8GetDatum(c->duration), Float8GetDatum(o->duration), Float8GetDatum(c->duration),
-		TimestampTzGetDatum(c->minute), TimestampTzGetDatum(c->bucket), TimestampTzGetDatum(c->day)
+	Datum		values[14] = {
+		at->tenant, at->resource_id, TimestampTzGetDatum(at->second), Int64GetDatum(runs),
+		Int64GetDatum(plus->succeeded - minus->succeeded), Int64GetDatum(plus->failed - minus->failed),
+		Int64GetDatum(plus->has_duration - minus->has_duration),
+		Float8GetDatum(plus->duration), Float8GetDatum(minus->duration), Float8GetDatum(plus->duration),
+		TimestampTzGetDatum(at->minute), TimestampTzGetDatum(at->bucket), TimestampTzGetDatum(at->day),
+		Int16GetDatum(MY_SHARD)
 	};
-	char		nulls[13] = "            ";
+	char		nulls[14] = "              ";
 
-	nulls[9] = c->has_duration ? ' ' : 'n';
+	nulls[9] = plus->has_duration ? ' ' : 'n';
 	nilus_execute(&add, values, nulls, false, 0);
 }
 
 static void
 remove_from_resource(const RunContribution *c)
 {
-	/* $9, the day, is unused here: null. */
-	static NilusPlan remove_second =
-		REMOVE_PLAN("nilus.run_rollup_resource_second", "$3",
+	static NilusPlan second_maximum =
+		NEW_MAXIMUM("nilus.run_rollup_resource_second",
 					"SELECT max(duration_sec) FROM nilus.pipeline_run "
-					"WHERE tenant = $1 AND resource_id = $2 AND started_at >= $3 "
-					"AND started_at < $3 + interval '1 second' AND is_success IS NOT NULL");
-	/* After the second's row: the minute's maximum is the greatest of its seconds'. */
-	static NilusPlan remove_minute =
-		REMOVE_PLAN("nilus.run_rollup_resource_minute", "$3",
+					"WHERE tenant = $1 AND resource_id = $2 AND started_at >= $4 "
+					"AND started_at < $4 + interval '1 second' AND is_success IS NOT NULL");
+	/* After the seconds: the minute's maximum is the greatest of its seconds' shards. */
+	static NilusPlan minute_maximum =
+		NEW_MAXIMUM("nilus.run_rollup_resource_minute",
 					"SELECT max(duration_max) FROM nilus.run_rollup_resource_second "
-					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $3 "
-					"AND bucket < $3 + interval '1 minute'");
-	/* After the minute's row: the hour's maximum is the greatest of its minutes'. */
-	static NilusPlan remove_hour =
-		REMOVE_PLAN("nilus.run_rollup_resource", "$3",
+					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $4 "
+					"AND bucket < $4 + interval '1 minute'");
+	static NilusPlan hour_maximum =
+		NEW_MAXIMUM("nilus.run_rollup_resource",
 					"SELECT max(duration_max) FROM nilus.run_rollup_resource_minute "
-					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $3 "
-					"AND bucket < $3 + interval '1 hour'");
-	/* After the hour's row: the day's maximum is the greatest of its hours'. */
-	static NilusPlan remove_day =
-		REMOVE_PLAN("nilus.run_rollup_resource_day", "$9",
+					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $4 "
+					"AND bucket < $4 + interval '1 hour'");
+	/* 24 hours, not a day: a UTC day whatever the session's zone. */
+	static NilusPlan day_maximum =
+		NEW_MAXIMUM("nilus.run_rollup_resource_day",
 					"SELECT max(duration_max) FROM nilus.run_rollup_resource "
-					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $9 "
-					"AND bucket < $9 + interval '1 day'");
-	Datum		values[9] = {
-		c->tenant, c->resource_id, TimestampTzGetDatum(c->second),
-		Int64GetDatum(c->succeeded), Int64GetDatum(c->failed),
-		Int64GetDatum(c->has_duration), Float8GetDatum(c->duration), BoolGetDatum(c->has_duration),
-		TimestampTzGetDatum(c->day)
-	};
+					"WHERE tenant = $1 AND resource_id = $2 AND bucket >= $4 "
+					"AND bucket < $4 + interval '24 hours'");
+	NilusPlan  *maxima[4] = {&second_maximum, &minute_maximum, &hour_maximum, &day_maximum};
+	TimestampTz buckets[4] = {c->second, c->minute, c->bucket, c->day};
+	Datum		values[4] = {c->tenant, c->resource_id, Float8GetDatum(c->duration), (Datum) 0};
 
-	nilus_execute(&remove_second, values, "        n", false, 0);
-	values[2] = TimestampTzGetDatum(c->minute);
-	nilus_execute(&remove_minute, values, "        n", false, 0);
-	values[2] = TimestampTzGetDatum(c->bucket);
-	nilus_execute(&remove_hour, values, NULL, false, 0);
-	nilus_execute(&remove_day, values, NULL, false, 0);
+	add_to_resource(c, &no_run, c, -1);
+	if (!c->has_duration)
+		return;
+	for (int grain = 0; grain < lengthof(maxima); grain++)
+	{
+		values[3] = TimestampTzGetDatum(buckets[grain]);
+		nilus_execute(maxima[grain], values, NULL, false, 0);
+	}
 }
 
 static void
 add_run(const RunContribution *c)
 {
-	add_to_resource(c, NULL);
+	add_to_resource(c, c, &no_run, 1);
 	add_counts(c, 1, c->succeeded, c->failed);
 }
 
@@ -283,24 +284,27 @@ remove_run(const RunContribution *c)
 
 /*
  * A run that stays in its rows (the finishing post, most corrections) moves
- * them by the difference, when that keeps the maximum exact: unless the old
- * duration, perhaps the maximum, gives way to a smaller one or none.
+ * their counts by the difference.  Its resource rows too, unless its old
+ * duration changes: the shard that holds it as its maximum must give it up.
  */
 static void
 change_run(const RunContribution *old, const RunContribution *new)
 {
-	if (same_rows(old, new) &&
-		(!old->has_duration ||
-		 (new->has_duration && float8_cmp_internal(new->duration, old->duration) >= 0)))
-	{
-		add_to_resource(new, old);
-		add_counts(new, 0, new->succeeded - old->succeeded, new->failed - old->failed);
-	}
-	else
+	if (!same_rows(old, new))
 	{
 		remove_run(old);
 		add_run(new);
+		return;
 	}
+	if (!old->has_duration ||
+		(new->has_duration && float8_cmp_internal(new->duration, old->duration) == 0))
+		add_to_resource(new, new, old, 0);
+	else
+	{
+		remove_from_resource(old);
+		add_to_resource(new, new, &no_run, 1);
+	}
+	add_counts(new, 0, new->succeeded - old->succeeded, new->failed - old->failed);
 }
 
 PG_FUNCTION_INFO_V1(nilus_pipeline_run_rollup);

@@ -26,42 +26,33 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
-/* One part of the split, by its own time (an hour or a day) and resource ($2, or all). */
-#define SERIES_RUNS(resource, lo, hi) \
-	"SELECT started_at AS at, (is_success)::int AS succeeded, (NOT is_success)::int AS failed, " \
-	"(duration_sec IS NOT NULL)::int AS durations, coalesce(duration_sec::numeric, 0) AS duration_sum, " \
-	"duration_sec AS duration_max FROM nilus.pipeline_run WHERE tenant = $1 " resource \
-	" AND started_at >= " lo " AND started_at < " hi " AND is_success IS NOT NULL"
-#define SERIES_ROLLUP(resource, table, lo, hi) \
-	"SELECT bucket, succeeded, failed, durations, duration_sum, duration_max FROM " table \
-	" WHERE tenant = $1 " resource " AND bucket >= " lo " AND bucket < " hi
+/* A part's time (the column at) in its series bucket: multiples of $21 seconds since the epoch. */
+#define SERIES_BUCKET(at) \
+	"date_bin($21 * interval '1 second', " at ", timestamptz '1970-01-01 00:00:00+00') AS bucket_start"
+/* The finished runs of one edge of the split, of the resource (resource: its condition) or all. */
+#define SERIES_RUNS(resource) \
+	"SELECT " SERIES_BUCKET("started_at") ", 1 AS runs, (is_success)::int AS succeeded, " \
+	"(NOT is_success)::int AS failed, (duration_sec IS NOT NULL)::int AS durations, " \
+	"coalesce(duration_sec::numeric, 0) AS duration_sum, duration_sec AS duration_max " \
+	"FROM nilus.pipeline_run WHERE tenant = $1 " resource \
+	" AND started_at >= $%d AND started_at < $%d AND is_success IS NOT NULL"
+/* ... or a rollup's rows over one range of it. */
+#define SERIES_ROLLUP(resource) \
+	"SELECT " SERIES_BUCKET("bucket") ", runs, succeeded, failed, durations, duration_sum, duration_max " \
+	"FROM %s WHERE tenant = $1 " resource " AND bucket >= $%d AND bucket < $%d"
 
 /*
  * $1 tenant, $2 resource_id, $3..$20 the split, $21 the bucket in seconds,
- * $22 and $23 the first and last bucket.  Buckets are multiples of their
- * width since the epoch: UTC hours and days.
+ * $22 and $23 the first and last bucket: every bucket a row, joined to the
+ * split's totals per bucket (nilus_split_totals_sql).
  */
-#define SERIES_SQL(resource) \
-	"WITH parts AS (" \
-	SERIES_RUNS(resource, "$3", "$4") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_second", "$5", "$6") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_minute", "$7", "$8") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource", "$9", "$10") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_day", "$11", "$12") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource", "$13", "$14") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_minute", "$15", "$16") " UNION ALL " \
-	SERIES_ROLLUP(resource, "nilus.run_rollup_resource_second", "$17", "$18") " UNION ALL " \
-	SERIES_RUNS(resource, "$19", "$20") "), " \
-	"buckets AS (SELECT date_bin($21 * interval '1 second', at, timestamptz '1970-01-01 00:00:00+00') AS bucket_start, " \
-	"                   sum(succeeded) AS successful, sum(failed) AS failed, sum(durations) AS durations, " \
-	"                   sum(duration_sum) AS duration_sum, max(duration_max) AS max_duration " \
-	"              FROM parts GROUP BY 1) " \
+#define SERIES_ROWS \
 	"SELECT s.bucket_start, coalesce(successful + failed, 0)::int8 AS total_runs, " \
 	"       coalesce(successful, 0)::int8 AS successful_runs, coalesce(failed, 0)::int8 AS failed_runs, " \
 	"       round(duration_sum / nullif(durations, 0), 2)::float8 AS avg_duration_sec, " \
 	"       max_duration AS max_duration_sec " \
 	"  FROM generate_series($22::timestamptz, $23::timestamptz, $21 * interval '1 second') AS s(bucket_start) " \
-	"  LEFT JOIN buckets b ON b.bucket_start = s.bucket_start ORDER BY s.bucket_start"
+	"  LEFT JOIN totals b ON b.bucket_start = s.bucket_start ORDER BY s.bucket_start"
 #define SERIES_TYPES \
 	{TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
 	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
@@ -104,12 +95,21 @@ split_for(NilusRange window, int64 width)
 	return split;
 }
 
+/* The series statement over the split's parts: edge_runs and rollup_rows as nilus_split_totals_sql takes them. */
+static const char *
+series_sql(const char *edge_runs, const char *rollup_rows)
+{
+	return nilus_keep_string(psprintf("%s" SERIES_ROWS,
+									  nilus_split_totals_sql(edge_runs, rollup_rows, 3, "bucket_start")));
+}
+
 /* Runs the series statement; its rows are in SPI_tuptable. */
 static void
 read_series(const char *tenant, const char *resource_id, NilusRange window, int64 width)
 {
-	static NilusPlan of_tenant = {SERIES_SQL("AND $2::text IS NULL"), 23, SERIES_TYPES};
-	static NilusPlan of_resource = {SERIES_SQL("AND resource_id = $2"), 23, SERIES_TYPES};
+	static NilusPlan of_tenant = {NULL, 23, SERIES_TYPES};
+	static NilusPlan of_resource = {NULL, 23, SERIES_TYPES};
+	NilusPlan  *plan = resource_id ? &of_resource : &of_tenant;
 	SplitWindow split = split_for(window, width);
 	Datum		values[23];
 	char		nulls[24] = "                       ";
@@ -121,7 +121,12 @@ read_series(const char *tenant, const char *resource_id, NilusRange window, int6
 	values[20] = Int32GetDatum((int32) (width / USECS_PER_SEC));
 	values[21] = TimestampTzGetDatum(nilus_floor(window.lo, width));
 	values[22] = TimestampTzGetDatum(nilus_floor(window.hi - 1, width));
-	nilus_execute(resource_id ? &of_resource : &of_tenant, values, nulls, true, 0);
+	if (of_tenant.sql == NULL)
+	{
+		of_tenant.sql = series_sql(SERIES_RUNS("AND $2::text IS NULL"), SERIES_ROLLUP("AND $2::text IS NULL"));
+		of_resource.sql = series_sql(SERIES_RUNS("AND resource_id = $2"), SERIES_ROLLUP("AND resource_id = $2"));
+	}
+	nilus_execute(plan, values, nulls, true, 0);
 }
 
 PG_FUNCTION_INFO_V1(nilus_run_series);

@@ -654,3 +654,77 @@ END
 $$;
 ALTER FUNCTION nilus.pipeline_run_truncate() OWNER TO nilus_owner;
 REVOKE ALL ON FUNCTION nilus.pipeline_run_truncate() FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- resource rollups in shards (issue 16, item 4)
+--
+-- Resource rows split in shards by backend as the tenant and user rows are
+-- (extension/rollup.c), so concurrent writers of one resource do not queue
+-- on its second, minute, hour and day rows.  Readers add the shards up (and
+-- take the greatest of their maxima); the rows kept so far become shard 0.
+------------------------------------------------------------------------------
+
+ALTER TABLE nilus.run_rollup_resource_second ADD COLUMN shard smallint NOT NULL DEFAULT 0,
+    DROP CONSTRAINT run_rollup_resource_second_pkey, ADD PRIMARY KEY (tenant, resource_id, bucket, shard);
+ALTER TABLE nilus.run_rollup_resource_minute ADD COLUMN shard smallint NOT NULL DEFAULT 0,
+    DROP CONSTRAINT run_rollup_resource_minute_pkey, ADD PRIMARY KEY (tenant, resource_id, bucket, shard);
+ALTER TABLE nilus.run_rollup_resource ADD COLUMN shard smallint NOT NULL DEFAULT 0,
+    DROP CONSTRAINT run_rollup_resource_pkey, ADD PRIMARY KEY (tenant, resource_id, bucket, shard);
+ALTER TABLE nilus.run_rollup_resource_day ADD COLUMN shard smallint NOT NULL DEFAULT 0,
+    DROP CONSTRAINT run_rollup_resource_day_pkey, ADD PRIMARY KEY (tenant, resource_id, bucket, shard);
+
+-- Folds the shards of a tenant's closed buckets back into one row (shard 0)
+-- per bucket, in every rollup, so that reads of older buckets read a row
+-- each however many backends wrote them: buckets of the last `since` that
+-- ended before now.  A bucket whose shards add up to nothing goes.  What a
+-- writer adds meanwhile (a late finishing post) is a shard of its own again.
+-- Returns the rows removed.  apply_retention and the retention worker call it.
+CREATE FUNCTION nilus.fold_rollup_shards(tenant text, since interval DEFAULT interval '1 day')
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    rollup record;
+    keys text;
+    removed bigint;
+    total bigint := 0;
+BEGIN
+    -- Finest first, resource, tenant and user in turn, as the trigger takes rows.
+    FOR rollup IN SELECT * FROM (VALUES
+            ('run_rollup_resource_second', interval '1 second', 'resource_id'),
+            ('run_rollup_resource_minute', interval '1 minute', 'resource_id'),
+            ('run_rollup_resource', interval '1 hour', 'resource_id'),
+            ('run_rollup_resource_day', interval '24 hours', 'resource_id'),
+            ('run_rollup_tenant_minute', interval '1 minute', NULL), ('run_rollup_tenant', interval '1 hour', NULL),
+            ('run_rollup_tenant_day', interval '24 hours', NULL),
+            ('run_rollup_user_minute', interval '1 minute', 'run_as_user'), ('run_rollup_user', interval '1 hour', 'run_as_user')
+        ) AS r(tab, width, key)
+    LOOP
+        keys := concat_ws(', ', 'tenant', rollup.key);
+        -- Constants, not parameters: on a Citus cluster a statement of one tenant goes to its worker.
+        EXECUTE format(
+            'WITH many AS (SELECT %2$s, bucket FROM nilus.%1$I WHERE tenant = %3$L AND bucket >= %4$L AND bucket <= %5$L '
+            '              GROUP BY %2$s, bucket HAVING count(*) > 1), '
+            'gone AS (DELETE FROM nilus.%1$I r USING many m WHERE r.tenant = %3$L AND (%6$s) = (%7$s) '
+            '         AND r.bucket = m.bucket RETURNING r.*), '
+            'kept AS (INSERT INTO nilus.%1$I AS r (%2$s, bucket, shard, runs, succeeded, failed%8$s) '
+            '         SELECT %2$s, bucket, 0, sum(runs), sum(succeeded), sum(failed)%9$s FROM gone '
+            '          GROUP BY %2$s, bucket HAVING sum(runs) <> 0 '
+            '         ON CONFLICT (%2$s, bucket, shard) DO UPDATE SET runs = r.runs + EXCLUDED.runs, '
+            '            succeeded = r.succeeded + EXCLUDED.succeeded, failed = r.failed + EXCLUDED.failed%10$s '
+            '         RETURNING 1) '
+            'SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)',
+            rollup.tab, keys, fold_rollup_shards.tenant, now() - since, now() - rollup.width,
+            regexp_replace(keys, '(\w+)', 'r.\1', 'g'), regexp_replace(keys, '(\w+)', 'm.\1', 'g'),
+            CASE WHEN rollup.key = 'resource_id' THEN ', durations, duration_sum, duration_max' ELSE '' END,
+            CASE WHEN rollup.key = 'resource_id' THEN ', sum(durations), sum(duration_sum), max(duration_max)' ELSE '' END,
+            CASE WHEN rollup.key = 'resource_id'
+                 THEN ', durations = r.durations + EXCLUDED.durations, duration_sum = r.duration_sum + EXCLUDED.duration_sum, '
+                      'duration_max = greatest(r.duration_max, EXCLUDED.duration_max)' ELSE '' END)
+          INTO removed;
+        total := total + removed;
+    END LOOP;
+    RETURN total;
+END
+$$;
+-- As the least-privilege section has the retention functions: the owner's.
+ALTER FUNCTION nilus.fold_rollup_shards(text, interval) OWNER TO nilus_owner;
+REVOKE ALL ON FUNCTION nilus.fold_rollup_shards(text, interval) FROM PUBLIC;

@@ -19,41 +19,9 @@ SELECT :'tenant', gen_random_uuid(), 'workflow-' || lpad(r::text, 2, '0'), 'pipe
  ORDER BY s;
 ALTER TABLE nilus.pipeline_run ENABLE TRIGGER pipeline_run_rollup;
 
-INSERT INTO nilus.run_rollup_resource_second
-SELECT tenant, resource_id, date_trunc('second', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success),
-       count(*) FILTER (WHERE NOT is_success), count(duration_sec), coalesce(sum(duration_sec::numeric), 0), max(duration_sec)
-  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
-INSERT INTO nilus.run_rollup_resource_minute
-SELECT tenant, resource_id, date_trunc('minute', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success),
-       count(*) FILTER (WHERE NOT is_success), count(duration_sec), coalesce(sum(duration_sec::numeric), 0), max(duration_sec)
-  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
-INSERT INTO nilus.run_rollup_tenant_minute
-SELECT tenant, date_trunc('minute', started_at, 'UTC'), 0, count(*), count(*) FILTER (WHERE is_success),
-       count(*) FILTER (WHERE NOT is_success)
-  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2;
-INSERT INTO nilus.run_rollup_user_minute
-SELECT tenant, run_as_user, date_trunc('minute', started_at, 'UTC'), 0, count(*), count(*) FILTER (WHERE is_success),
-       count(*) FILTER (WHERE NOT is_success)
-  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
-INSERT INTO nilus.run_rollup_resource
-SELECT tenant, resource_id, date_trunc('hour', started_at, 'UTC'), count(*), count(*) FILTER (WHERE is_success),
-       count(*) FILTER (WHERE NOT is_success), count(duration_sec), coalesce(sum(duration_sec::numeric), 0), max(duration_sec)
-  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
-INSERT INTO nilus.run_rollup_resource_day
-SELECT tenant, resource_id, date_trunc('day', bucket, 'UTC'), sum(runs), sum(succeeded), sum(failed),
-       sum(durations), sum(duration_sum), max(duration_max)
-  FROM nilus.run_rollup_resource WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
-INSERT INTO nilus.run_rollup_tenant
-SELECT tenant, date_trunc('hour', started_at, 'UTC'), 0, count(*), count(*) FILTER (WHERE is_success),
-       count(*) FILTER (WHERE NOT is_success)
-  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2;
-INSERT INTO nilus.run_rollup_tenant_day
-SELECT tenant, date_trunc('day', bucket, 'UTC'), 0, sum(runs), sum(succeeded), sum(failed)
-  FROM nilus.run_rollup_tenant WHERE tenant = :'tenant' GROUP BY 1, 2;
-INSERT INTO nilus.run_rollup_user
-SELECT tenant, run_as_user, date_trunc('hour', started_at, 'UTC'), 0, count(*), count(*) FILTER (WHERE is_success),
-       count(*) FILTER (WHERE NOT is_success)
-  FROM nilus.pipeline_run WHERE tenant = :'tenant' GROUP BY 1, 2, 3;
+SELECT format('{%s}', :'tenant') AS tenants \gset
+\set shards 1
+\ir gen_rollups.sql
 
 -- A connector's flushes of 4 keys, one every 1.3 minutes over 400 days; the
 -- latest record of each key as store_offsets keeps it.

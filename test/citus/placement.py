@@ -229,7 +229,7 @@ def after_a_shard_move_calls_follow_and_cdc_order_holds():
 
 
 def rollup_checks():
-    """Per rollup table: the rows it holds that count runs, and the same from the runs."""
+    """Per rollup table: the rows it holds that count runs (shards added up), and the same from the runs."""
     resource = ("tenant, resource_id, {bucket}, count(*), count(*) FILTER (WHERE is_success), "
                 "count(*) FILTER (WHERE NOT is_success), "
                 "count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL), "
@@ -240,8 +240,8 @@ def rollup_checks():
     user = ("tenant, run_as_user, {bucket}, count(*), count(*) FILTER (WHERE is_success), "
             "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3")
     stored = {
-        "resource": "SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max "
-                    "FROM nilus.{table} WHERE runs <> 0",
+        "resource": "SELECT tenant, resource_id, bucket, sum(runs), sum(succeeded), sum(failed), sum(durations), "
+                    "sum(duration_sum), max(duration_max) FROM nilus.{table} GROUP BY 1, 2, 3 HAVING sum(runs) <> 0",
         "tenant": "SELECT tenant, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.{table} "
                   "GROUP BY 1, 2 HAVING sum(runs) <> 0",
         "user": "SELECT tenant, run_as_user, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.{table} "

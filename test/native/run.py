@@ -420,6 +420,32 @@ def metrics_give_the_retention_workers_interval():
         wait_for("no nilus_retention_interval_seconds at 0", lambda: interval_samples() == {}, 5)
 
 
+@test
+def retention_worker_folds_the_rollup_shards_of_closed_buckets():
+    """A closed bucket written by two backends (two shards) becomes one row within
+    seconds at nilus.retention_interval = 1, and still counts every run."""
+    with Settings(retention_interval="0"):
+        time.sleep(0.5)
+        psql("SELECT nilus.store_run('fold', jsonb_build_object('run_id', gen_random_uuid(), 'resource_id', 'r', "
+             "'pipeline_name', 'p', 'started_at', date_trunc('hour', now()) - interval '2 hours' + i * interval '1 minute')) "
+             "FROM generate_series(1, 2) i", db=DB)
+        # One run's count moved to another backend's shard, as two writers leave the hour.
+        psql("WITH moved AS (UPDATE nilus.run_rollup_tenant SET runs = runs - 1 WHERE tenant = 'fold' "
+             "RETURNING bucket, shard) INSERT INTO nilus.run_rollup_tenant (tenant, bucket, shard, runs) "
+             "SELECT 'fold', bucket, shard + 1, 1 FROM moved", db=DB)
+
+        def hour_rows():
+            return psql("SELECT count(*) || ' rows, ' || sum(runs) || ' runs' FROM nilus.run_rollup_tenant "
+                        "WHERE tenant = 'fold'", db=DB)
+        check(hour_rows() == "2 rows, 2 runs", f"the hour in two shards: {hour_rows()}")
+        log = Log()
+        set_settings(retention_interval="1")
+        wait_for("the hour folded into one row", lambda: hour_rows() == "1 rows, 2 runs", 10)
+        log.wait_for(r"LOG:  nilus retention: folded the rollup shards of closed buckets: \d+ rows fewer")
+        total = psql("SELECT nilus.list_pipelines('fold')::jsonb ->> 'total'", db=DB)
+        check(total == "2", f"the tenant's total after the fold: {total}")
+
+
 def retention_worker_pid():
     pid = psql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'nilus retention'")
     return int(pid) if pid else None

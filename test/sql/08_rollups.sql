@@ -1,5 +1,5 @@
--- The hourly rollups (per resource, per tenant, per user; tenant and user
--- rows split in shards that readers add up), the minute ones (the same
+-- The hourly rollups (per resource, per tenant, per user; rows split in
+-- shards that readers add up), the minute ones (the same
 -- three) and the daily ones (per resource, per tenant) equal GROUP BY
 -- aggregates over nilus.pipeline_run per UTC minute, hour and day after
 -- random inserts, posts, corrections through store_run and straight UPDATEs
@@ -22,16 +22,20 @@ CREATE TEMP VIEW expected_resource AS
            max(duration_sec) FILTER (WHERE is_success IS NOT NULL) AS duration_max
       FROM nilus.pipeline_run GROUP BY 1, 2, 3;
 CREATE TEMP VIEW stored_resource AS
-    SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max
-      FROM nilus.run_rollup_resource WHERE runs <> 0;
+    SELECT tenant, resource_id, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded,
+           sum(failed)::bigint AS failed, sum(durations)::bigint AS durations, sum(duration_sum) AS duration_sum,
+           max(duration_max) AS duration_max
+      FROM nilus.run_rollup_resource GROUP BY 1, 2, 3 HAVING sum(runs) <> 0;
 CREATE TEMP VIEW expected_resource_day AS
     SELECT tenant, resource_id, date_trunc('day', bucket, 'UTC') AS day, sum(runs)::bigint AS runs,
            sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed, sum(durations)::bigint AS durations,
            sum(duration_sum) AS duration_sum, max(duration_max) AS duration_max
       FROM pg_temp.expected_resource GROUP BY 1, 2, 3;
 CREATE TEMP VIEW stored_resource_day AS
-    SELECT tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum, duration_max
-      FROM nilus.run_rollup_resource_day WHERE runs <> 0;
+    SELECT tenant, resource_id, bucket, sum(runs)::bigint AS runs, sum(succeeded)::bigint AS succeeded,
+           sum(failed)::bigint AS failed, sum(durations)::bigint AS durations, sum(duration_sum) AS duration_sum,
+           max(duration_max) AS duration_max
+      FROM nilus.run_rollup_resource_day GROUP BY 1, 2, 3 HAVING sum(runs) <> 0;
 CREATE TEMP VIEW expected_tenant_day AS
     SELECT tenant, date_trunc('day', started_at, 'UTC') AS day, count(*) AS runs,
            count(*) FILTER (WHERE is_success) AS succeeded, count(*) FILTER (WHERE NOT is_success) AS failed
@@ -75,11 +79,12 @@ BEGIN
                            stage || ': run_rollup_tenant_day (shards summed) = GROUP BY tenant, day');
     RETURN NEXT is_empty($q$SELECT * FROM pg_temp.rollup_mismatches() WHERE rollup LIKE '%minute'$q$,
                          stage || ': the minute rollups (resource, tenant, user) = GROUP BY over the runs per UTC minute');
-    RETURN NEXT is((SELECT count(*) FROM (SELECT * FROM nilus.run_rollup_resource
-                                          UNION ALL SELECT * FROM nilus.run_rollup_resource_day
-                                          UNION ALL SELECT * FROM nilus.run_rollup_resource_minute) r
-                     WHERE runs = 0 AND (succeeded, failed, durations, duration_sum) <> (0, 0, 0, 0)
-                        OR runs = 0 AND duration_max IS NOT NULL),
+    RETURN NEXT is((SELECT count(*) FROM (SELECT 1 FROM (SELECT 'hour' AS grain, * FROM nilus.run_rollup_resource
+                                                         UNION ALL SELECT 'day', * FROM nilus.run_rollup_resource_day
+                                                         UNION ALL SELECT 'minute', * FROM nilus.run_rollup_resource_minute) r
+                                           GROUP BY grain, tenant, resource_id, bucket
+                                          HAVING sum(runs) = 0 AND ((sum(succeeded), sum(failed), sum(durations), sum(duration_sum))
+                                                                    <> (0, 0, 0, 0) OR max(duration_max) IS NOT NULL)) z),
                    0::bigint, stage || ': resource buckets (minutes, hours, days) without runs hold no counts, sums or maximum');
     RETURN NEXT is((SELECT count(*) FROM (SELECT 1 FROM nilus.run_rollup_tenant GROUP BY tenant, bucket
                                           HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)

@@ -6,7 +6,7 @@
 -- insight functions read the history written before through their new
 -- (tenant, bucket) indexes.
 BEGIN;
-SELECT plan(30);
+SELECT plan(35);
 -- Days are UTC days whatever the session's zone.
 SET LOCAL TimeZone = 'America/New_York';
 
@@ -50,9 +50,9 @@ SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.2.0'
 
 CREATE TEMP VIEW daily_match AS
     SELECT (SELECT array_agg(x ORDER BY x) FROM (
-                SELECT (tenant, resource_id, bucket, runs, succeeded, failed, durations, duration_sum,
-                        duration_max)::text AS x
-                  FROM nilus.run_rollup_resource_day WHERE runs <> 0) s)
+                SELECT (tenant, resource_id, bucket, sum(runs), sum(succeeded), sum(failed), sum(durations),
+                        sum(duration_sum), max(duration_max))::text AS x
+                  FROM nilus.run_rollup_resource_day GROUP BY tenant, resource_id, bucket HAVING sum(runs) <> 0) s)
            IS NOT DISTINCT FROM
            (SELECT array_agg(x ORDER BY x) FROM (
                 SELECT (tenant, resource_id, date_trunc('day', started_at, 'UTC'), count(*),
@@ -70,7 +70,7 @@ CREATE TEMP VIEW daily_match AS
                         count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success))::text AS x
                   FROM nilus.pipeline_run GROUP BY tenant, date_trunc('day', started_at, 'UTC')) e) AS tenant_ok;
 
-SELECT ok(resource_ok, 'run_rollup_resource_day filled: = GROUP BY tenant, resource_id, UTC day') FROM pg_temp.daily_match;
+SELECT ok(resource_ok, 'run_rollup_resource_day filled (shards summed): = GROUP BY tenant, resource_id, UTC day') FROM pg_temp.daily_match;
 SELECT ok(tenant_ok, 'run_rollup_tenant_day filled (shards summed): = GROUP BY tenant, UTC day') FROM pg_temp.daily_match;
 SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
             WHERE oid IN ('nilus.run_rollup_resource_day'::regclass, 'nilus.run_rollup_tenant_day'::regclass)),
@@ -86,6 +86,13 @@ SELECT is(pg_temp.fingerprint(), :'before_03', 'the update to 0.3.0 changes no d
 \ir lib/rollups.psql
 SELECT is_empty('SELECT * FROM pg_temp.rollup_mismatches()',
                 'the minute rollups filled: every rollup (minute, hour, day) = GROUP BY over the runs');
+-- Resource rows in shards by backend, as tenant and user rows (issue 16, item 4).
+SELECT col_is_pk('nilus', t, ARRAY['tenant', 'resource_id', 'bucket', 'shard'],
+                 'nilus.' || t || ': a row per tenant, resource, bucket and shard')
+  FROM unnest(ARRAY['run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_resource',
+                    'run_rollup_resource_day']) AS t;
+SELECT is((SELECT count(*) FROM nilus.run_rollup_resource WHERE shard <> 0), 0::bigint,
+          'the resource rows kept before the update are shard 0');
 SELECT is(nilus.pipeline_stats('acme', 'res-1', p)::jsonb -> 'stats', pg_temp.expected_stats('acme', 'res-1', s),
           'after the update, pipeline_stats ' || p || ' = the plain aggregate')
   FROM (VALUES ('7d', interval '168 hours'), ('30d', interval '720 hours'), ('1w', interval '168 hours')) AS v(p, s);

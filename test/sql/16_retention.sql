@@ -144,23 +144,23 @@ CREATE TEMP TABLE resume_before AS
             UNION SELECT tenant, pipeline_name FROM nilus.cdc_schema_history) p;
 -- The rollup rows of minutes, hours and days wholly before a tenant's cutoff for
 -- runs; and those of them that count nothing before the prune (the trigger
--- leaves a row at zero when a run leaves its bucket).
+-- leaves a bucket's shards adding up to zero when a run leaves it).
 CREATE FUNCTION pg_temp.rollup_rows_before_cutoff()
 RETURNS TABLE (rollup text, tenant text, key text, bucket timestamptz, counts_nothing boolean) LANGUAGE sql AS $$
-    SELECT 'resource', r.tenant, r.resource_id, r.bucket, r.runs = 0 FROM nilus.run_rollup_resource r JOIN policy p USING (tenant)
-     WHERE r.bucket < now() - p.runs - interval '1 hour'
-    UNION ALL SELECT 'resource_day', r.tenant, r.resource_id, r.bucket, r.runs = 0 FROM nilus.run_rollup_resource_day r JOIN policy p USING (tenant)
-     WHERE r.bucket < now() - p.runs - interval '1 day'
+    SELECT 'resource', r.tenant, r.resource_id, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_resource r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 hour' GROUP BY 1, 2, 3, 4
+    UNION ALL SELECT 'resource_day', r.tenant, r.resource_id, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_resource_day r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 day' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'tenant', r.tenant, NULL, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_tenant r JOIN policy p USING (tenant)
      WHERE r.bucket < now() - p.runs - interval '1 hour' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'tenant_day', r.tenant, NULL, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_tenant_day r JOIN policy p USING (tenant)
      WHERE r.bucket < now() - p.runs - interval '1 day' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'user', r.tenant, r.run_as_user, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_user r JOIN policy p USING (tenant)
      WHERE r.bucket < now() - p.runs - interval '1 hour' GROUP BY 1, 2, 3, 4
-    UNION ALL SELECT 'resource_minute', r.tenant, r.resource_id, r.bucket, r.runs = 0 FROM nilus.run_rollup_resource_minute r JOIN policy p USING (tenant)
-     WHERE r.bucket < now() - p.runs - interval '1 minute'
-    UNION ALL SELECT 'resource_second', r.tenant, r.resource_id, r.bucket, r.runs = 0 FROM nilus.run_rollup_resource_second r JOIN policy p USING (tenant)
-     WHERE r.bucket < now() - p.runs - interval '1 second'
+    UNION ALL SELECT 'resource_minute', r.tenant, r.resource_id, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_resource_minute r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 minute' GROUP BY 1, 2, 3, 4
+    UNION ALL SELECT 'resource_second', r.tenant, r.resource_id, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_resource_second r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - interval '1 second' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'tenant_minute', r.tenant, NULL, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_tenant_minute r JOIN policy p USING (tenant)
      WHERE r.bucket < now() - p.runs - interval '1 minute' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'user_minute', r.tenant, r.run_as_user, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_user_minute r JOIN policy p USING (tenant)
