@@ -3,9 +3,11 @@
 # (pg_virtualenv, fsync on): tenant "dense" ran 100 runs a second for the
 # last hour (360k runs, half of them of one resource, "hot"), tenant
 # "quiet" one run every 10 seconds over the same hour; both one run a
-# minute over the 30 days before (bench/sql/gen_density.sql).  Then, for
-# each tenant, with pgbench (-M prepared, token and call in one pipeline as
-# the shim sends them):
+# minute over the 30 days before (bench/sql/gen_density.sql).  Then, with
+# pgbench (-M prepared, token and call in one pipeline as the shim sends
+# them), each call for both tenants in one run, every transaction's tenant
+# drawn at random, so that dense and quiet meet the same machine at the
+# same moments and the ratio is not the noise between two runs:
 #   list      list_pipelines(tenant, started_at_lte => a random instant of that hour)
 #   list_hot  the same with resource_id => 'hot'
 #   list_user the same with run_as_user => 'user-1'
@@ -38,21 +40,32 @@ create_bench_database nilus_density
 token=$(psql -X -At -c "SELECT nilus.create_token(NULL, ARRAY['read', 'runtime'], 'bench-density')")
 t0=$(psql -X -At -c "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
 
-# pgbench: name tenant script-body [seconds].  Appends "name tenant p50 p99 mean tps".
+# pgbench: name seconds body tenant...: one run with one script per tenant,
+# the body with :tenant as that tenant's literal, each transaction's script
+# drawn at random.  Appends "name tenant p50 p99 mean requests/s" per tenant.
 measure() {
-	local name=$1 tenant=$2 seconds=${4:-$duration}
-	printf '%s\n' "\\set ms random(0, 3599999)" "\\set us random(0, 999)" "\\set m random(1, 60)" \
-		'\startpipeline' 'SELECT nilus.authenticate(:token);' "$3" '\endpipeline' >"$work/$name.sql"
-	set -- -n -M prepared -c "$clients" -j "$clients" -f "$work/$name.sql" -D token="$token" -D tenant="$tenant" -D t0="$t0"
+	local name=$1 seconds=$2 body=$3 tenant script=0
+	shift 3
+	local tenants="$*"
+	set -- -n -M prepared -c "$clients" -j "$clients" -D token="$token" -D t0="$t0"
+	for tenant in $tenants; do
+		printf '%s\n' "\\set ms random(0, 3599999)" "\\set us random(0, 999)" "\\set m random(1, 60)" \
+			'\startpipeline' 'SELECT nilus.authenticate(:token);' "$(printf '%s' "$body" | sed "s/:tenant/'$tenant'/g")" \
+			'\endpipeline' >"$work/$name-$tenant.sql"
+		set -- "$@" -f "$work/$name-$tenant.sql"
+	done
 	PGUSER=$api_role PGPASSWORD=$api_password pgbench "$@" -T 5 >/dev/null 2>&1 || true
 	rm -f "$work"/pgb.*
 	PGUSER=$api_role PGPASSWORD=$api_password pgbench "$@" -T "$seconds" --log --log-prefix="$work/pgb" >"$work/pgbench.out" 2>&1 ||
 		{ echo "density.sh: pgbench $name failed:" >&2; tail -3 "$work/pgbench.out" >&2; exit 1; }
-	echo "$name $tenant $(log_percentiles "$work/pgb") $(sed -n 's/^tps = \([0-9]*\)[.0-9]* .*/\1/p' "$work/pgbench.out")" >>"$work/results"
+	for tenant in $tenants; do
+		echo "$name $tenant $(log_percentiles "$work/pgb" $script) $(cat "$work"/pgb.* | awk -v s=$script -v t="$seconds" '$4 == s { n++ } END { printf "%d", n / t }')" >>"$work/results"
+		script=$((script + 1))
+	done
 }
 store_run() {
 	say "measuring store_run"
-	measure store_run writer "SELECT nilus.store_run(:tenant, jsonb_build_object('run_id', md5('d-' || :client_id || '-' || random())::uuid, 'resource_id', 'hot', 'pipeline_name', 'p', 'run_as_user', 'user-1', 'started_at', now(), 'is_success', true, 'duration_sec', :m::int));"
+	measure store_run "$duration" "SELECT nilus.store_run(:tenant, jsonb_build_object('run_id', md5('d-' || :client_id || '-' || random())::uuid, 'resource_id', 'hot', 'pipeline_name', 'p', 'run_as_user', 'user-1', 'started_at', now(), 'is_success', true, 'duration_sec', :m::int));" writer
 	set -- $(grep "^store_run " "$work/results")
 	echo "store_run  $6 requests/s, p50 $3 ms, p99 $4 ms (one post a request: a new finished run; extension $(psql -X -At -c "SELECT extversion FROM pg_extension WHERE extname = 'nilus'"), $(psql -X -At -c "SELECT count(*) FROM pg_class WHERE relname LIKE 'run_rollup_%' AND relkind = 'r'") rollup tables)"
 }
@@ -65,15 +78,14 @@ say "loading 360k runs of the dense hour and 87k of history (t0 = $t0)"
 psql -X -q -v t0="$t0" -f "$bench/sql/gen_density.sql" >/dev/null
 
 lte="started_at_lte => :t0::timestamptz - interval '1 hour' + make_interval(secs => :ms / 1000.0 + :us / 1000000.0)"
-for tenant in quiet dense; do
-	say "measuring $tenant"
-	measure list "$tenant" "SELECT nilus.list_pipelines(:tenant, $lte);"
-	measure list_hot "$tenant" "SELECT nilus.list_pipelines(:tenant, resource_id => 'hot', $lte);"
-	measure list_user "$tenant" "SELECT nilus.list_pipelines(:tenant, run_as_user => 'user-1', $lte);"
-	# A period is whole minutes, so the window starts at now's second within
-	# its minute: stats run a minute at least, so that those seconds cover it.
-	measure stats "$tenant" "SELECT nilus.pipeline_stats(:tenant, 'hot', period => (:m + extract(epoch FROM now() - :t0::timestamptz)::int / 60) || 'm');" "$((duration < 60 ? 60 : duration))"
-done
+say "measuring quiet and dense, interleaved"
+measure list "$duration" "SELECT nilus.list_pipelines(:tenant, $lte);" quiet dense
+measure list_hot "$duration" "SELECT nilus.list_pipelines(:tenant, resource_id => 'hot', $lte);" quiet dense
+measure list_user "$duration" "SELECT nilus.list_pipelines(:tenant, run_as_user => 'user-1', $lte);" quiet dense
+# A period is whole minutes, so the window starts at now's second within
+# its minute: stats run a minute at least, so that those seconds cover it.
+measure stats "$((duration < 60 ? 60 : duration))" \
+	"SELECT nilus.pipeline_stats(:tenant, 'hot', period => (:m + extract(epoch FROM now() - :t0::timestamptz)::int / 60) || 'm');" quiet dense
 echo "density benchmark: $duration s per call, $clients pgbench clients, t0 = $t0"
 echo "call       quiet p50/p99 (ms)   dense p50/p99 (ms)   p99 dense/quiet"
 for name in list list_hot list_user stats; do

@@ -57,9 +57,10 @@ in_bench_cluster() {
 	exec env NILUS_BENCH_IN_VIRTUALENV=1 pg_virtualenv -t "$@"
 }
 
-# p50, p99 and mean (ms) of the latencies (µs, 3rd field) in pgbench's logs.
+# p50, p99 and mean (ms) of the latencies (µs, 3rd field) in pgbench's logs
+# $1.*; with $2, of script number $2 only (4th field: -f's order from 0).
 log_percentiles() {
-	cat "$1".* | awk '{ print $3 }' | sort -n | awk '
+	cat "$1".* | awk -v script="${2:-}" 'script == "" || $4 == script { print $3 }' | sort -n | awk '
 		{ v[NR] = $1; sum += $1 }
 		END { if (NR == 0) { print "- - -"; exit }
 		      i50 = int(NR * 0.50); i99 = int(NR * 0.99)
