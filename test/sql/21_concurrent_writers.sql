@@ -7,7 +7,7 @@
 -- file cannot roll back: it works in tenant 'conc' and removes it at the end.
 \ir lib/helpers.psql
 \ir lib/rollups.psql
-SELECT plan(22);
+SELECT plan(29);
 CREATE EXTENSION IF NOT EXISTS dblink;
 
 SELECT dblink_connect(name, format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
@@ -140,7 +140,66 @@ SELECT (nilus.list_pipelines('conc', run_as_user => 'alice')::jsonb ->> 'total')
 SELECT is(:alice_total::bigint, (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'conc' AND run_as_user = 'alice'),
           'after the folds, a listing''s total = count(*)');
 
-SELECT dblink_disconnect(name) FROM unnest(ARRAY['first', 'second', 'third']) name \g /dev/null
+-- The fold and writers at the same moment, both ways round.  Whether the
+-- one that came second did wait is read from the server (a lock wait), so
+-- that a race that did not happen cannot pass for one that went right.
+CREATE FUNCTION pg_temp.post_late(session text, at timestamptz, duration numeric) RETURNS json LANGUAGE sql AS $$
+    SELECT answer FROM dblink(session, format('SELECT nilus.store_run(%L, %L)', 'conc',
+                                              pg_temp.run_body(gen_random_uuid(), 'res-a', at,
+                                                               jsonb_build_object('run_as_user', 'alice', 'is_success', true,
+                                                                                  'duration_sec', duration)))) AS r(answer json)
+$$;
+CREATE FUNCTION pg_temp.waits_for_a_lock(backend int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR attempt IN 1..100 LOOP
+        IF EXISTS (SELECT FROM pg_stat_activity WHERE pid = backend AND wait_event_type = 'Lock') THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN false;
+END
+$$;
+SELECT dblink_connect('folder', format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
+                                       split_part(current_setting('unix_socket_directories'), ',', 1), current_user)) \g /dev/null
+SELECT dblink_exec('folder', 'SET statement_timeout = ''5s''') \g /dev/null
+SELECT (SELECT pid FROM dblink('first', 'SELECT pg_backend_pid()') AS p(pid int)) AS writer_pid,
+       (SELECT pid FROM dblink('folder', 'SELECT pg_backend_pid()') AS p(pid int)) AS folder_pid \gset
+
+-- A writer's open transaction holds its shard's rows of closed buckets: the
+-- fold waits for it, then folds what it committed.
+SELECT pg_temp.post_late('first', :'at', 5) \g /dev/null
+SELECT dblink_exec('first', 'BEGIN') \g /dev/null
+SELECT pg_temp.post_late('first', :'at', 1234) \g /dev/null
+SELECT dblink_send_query('folder', 'SELECT nilus.fold_rollup_shards(''conc'')') \g /dev/null
+SELECT ok(pg_temp.waits_for_a_lock(:folder_pid), 'a fold waits for a writer''s open transaction on its shard of a closed bucket');
+SELECT dblink_exec('first', 'COMMIT') \g /dev/null
+SELECT cmp_ok((SELECT removed FROM dblink_get_result('folder') AS f(removed bigint)), '>', 0::bigint,
+              '... and folds the shard once the writer commits');
+SELECT * FROM dblink_get_result('folder') AS f(removed bigint) \g /dev/null
+SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
+                'after a fold that waited for a writer, every rollup of the tenant = GROUP BY over its runs');
+
+-- A fold's open transaction holds the rows it folds: a writer into those
+-- buckets waits for it, then counts its run in a shard of its own.
+SELECT pg_temp.post_late('first', :'at', 7) \g /dev/null
+SELECT dblink_exec('folder', 'BEGIN') \g /dev/null
+SELECT * FROM dblink('folder', 'SELECT nilus.fold_rollup_shards(''conc'')') AS f(removed bigint) \g /dev/null
+SELECT gen_random_uuid() AS late_run \gset
+SELECT dblink_send_query('first', format('SELECT nilus.store_run(%L, %L)', 'conc',
+                                         pg_temp.run_body(:'late_run', 'res-a', :'at',
+                                                          '{"run_as_user": "alice", "is_success": false, "duration_sec": 4321}'))) \g /dev/null
+SELECT ok(pg_temp.waits_for_a_lock(:writer_pid), 'a writer into closed buckets waits for a fold''s open transaction');
+SELECT dblink_exec('folder', 'COMMIT') \g /dev/null
+SELECT is((SELECT answer::jsonb ->> 'run_id' FROM dblink_get_result('first') AS r(answer json)), :'late_run',
+          '... and stores its run once the fold commits');
+SELECT * FROM dblink_get_result('first') AS r(answer json) \g /dev/null
+SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
+                'after a writer that waited for a fold, every rollup of the tenant = GROUP BY over its runs');
+SELECT is(nilus.pipeline_stats('conc', 'res-a', '2h')::jsonb -> 'stats', pg_temp.expected_stats('conc', 'res-a', '2 hours'),
+          'after the fold and the writer raced, pipeline_stats = the plain aggregate (its greatest duration, 4321, included)');
+
+SELECT dblink_disconnect(name) FROM unnest(ARRAY['first', 'second', 'third', 'folder']) name \g /dev/null
 DELETE FROM nilus.pipeline_run WHERE tenant = 'conc';
 SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
                 'after the tenant''s runs are deleted, its rollups count nothing');
