@@ -315,6 +315,72 @@ REVOKE ALL ON FUNCTION nilus.prune_batch(text, text, integer, timestamptz) FROM 
 REVOKE ALL ON PROCEDURE nilus.apply_retention(integer, real) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
+-- finer rollups (issue 16)
+--
+-- Minute rollups beside the hourly and daily ones, and second rollups of
+-- resources, kept by the same trigger (extension/rollup.c) and by retention
+-- the same way.  A total's window is read as its whole days, the whole hours
+-- and then the whole minutes left at either end, and the runs of the two
+-- partial minutes at its edges (half a minute at most at each: a longer edge
+-- is its minute's rollup less the rest of the minute).  A maximum cannot be
+-- subtracted, so stats (one resource, or a tenant's resources) read the
+-- whole seconds left beyond the minutes and the runs of two partial seconds.
+-- The work is at most 46 hourly, 118 minute (per shard) and 118 second rows
+-- beside the days, however dense the hour an edge falls in.  Tenant and user
+-- rows are sharded by backend like the hourly ones, so concurrent writers of
+-- one tenant do not queue on the minute's row.
+------------------------------------------------------------------------------
+
+CREATE TABLE nilus.run_rollup_resource_minute (LIKE nilus.run_rollup_resource INCLUDING ALL);
+CREATE TABLE nilus.run_rollup_resource_second (LIKE nilus.run_rollup_resource INCLUDING ALL);
+CREATE TABLE nilus.run_rollup_tenant_minute (LIKE nilus.run_rollup_tenant INCLUDING ALL);
+CREATE TABLE nilus.run_rollup_user_minute (LIKE nilus.run_rollup_user INCLUDING ALL);
+COMMENT ON TABLE nilus.run_rollup_resource_minute IS 'run_rollup_resource by UTC minute';
+COMMENT ON TABLE nilus.run_rollup_resource_second IS 'run_rollup_resource by UTC second';
+COMMENT ON TABLE nilus.run_rollup_tenant_minute IS 'run_rollup_tenant by UTC minute';
+COMMENT ON TABLE nilus.run_rollup_user_minute IS 'run_rollup_user by UTC minute';
+
+-- Filled from the runs as the trigger would have counted them (shard 0);
+-- the minutes from the seconds.
+INSERT INTO nilus.run_rollup_resource_second
+SELECT tenant, resource_id, date_trunc('second', started_at, 'UTC'), count(*),
+       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success),
+       count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL),
+       coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0),
+       max(duration_sec) FILTER (WHERE is_success IS NOT NULL)
+  FROM nilus.pipeline_run GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_resource_minute
+SELECT tenant, resource_id, date_trunc('minute', bucket, 'UTC'), sum(runs), sum(succeeded), sum(failed),
+       sum(durations), sum(duration_sum), max(duration_max)
+  FROM nilus.run_rollup_resource_second GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_tenant_minute
+SELECT tenant, date_trunc('minute', started_at, 'UTC'), 0, count(*),
+       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success)
+  FROM nilus.pipeline_run GROUP BY 1, 2;
+INSERT INTO nilus.run_rollup_user_minute (tenant, run_as_user, bucket, shard, runs, succeeded, failed)
+SELECT tenant, run_as_user, date_trunc('minute', started_at, 'UTC'), 0, count(*),
+       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success)
+  FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3;
+
+-- Each tenant's rows its own, as in the other rollups; the least-privilege
+-- section below makes the tables the owner's and forces the policies on it.
+DO $rls$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_tenant_minute',
+                             'run_rollup_user_minute']
+    LOOP
+        EXECUTE format('ALTER TABLE nilus.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON nilus.%I
+                            USING (nilus.tenant_visible(tenant))
+                            WITH CHECK (nilus.tenant_visible(tenant))', t);
+        EXECUTE format('GRANT SELECT ON nilus.%I TO nilus_analyst', t);
+    END LOOP;
+END
+$rls$;
+
+------------------------------------------------------------------------------
 -- Scale-out on Citus (extension/distribute.c; README, "Scaling out")
 ------------------------------------------------------------------------------
 
@@ -339,7 +405,9 @@ CREATE OR REPLACE FUNCTION nilus.pipeline_run_truncate() RETURNS trigger LANGUAG
 BEGIN
     IF TG_TABLE_NAME = 'pipeline_run' THEN
         TRUNCATE nilus.run_rollup_resource, nilus.run_rollup_tenant, nilus.run_rollup_user,
-                 nilus.run_rollup_resource_day, nilus.run_rollup_tenant_day;
+                 nilus.run_rollup_resource_day, nilus.run_rollup_tenant_day,
+                 nilus.run_rollup_resource_second, nilus.run_rollup_resource_minute,
+                 nilus.run_rollup_tenant_minute, nilus.run_rollup_user_minute;
     END IF;
     RETURN NULL;
 END
@@ -393,6 +461,8 @@ BEGIN
     -- retention tables) are read across tenants by the owner's own code.
     FOREACH rel IN ARRAY ARRAY['nilus.pipeline_run', 'nilus.run_rollup_resource', 'nilus.run_rollup_tenant',
                                'nilus.run_rollup_user', 'nilus.run_rollup_resource_day', 'nilus.run_rollup_tenant_day',
+                               'nilus.run_rollup_resource_second', 'nilus.run_rollup_resource_minute',
+                               'nilus.run_rollup_tenant_minute', 'nilus.run_rollup_user_minute',
                                'nilus.pipeline_state', 'nilus.pipeline_state_head', 'nilus.cdc_offset',
                                'nilus.cdc_offset_latest', 'nilus.cdc_schema_history']::regclass[]
     LOOP
@@ -502,6 +572,8 @@ $renderable$;
 -- primary keys (tenant, resource_id, bucket) would read the tenant's whole history.
 CREATE INDEX run_rollup_resource_by_bucket ON nilus.run_rollup_resource (tenant, bucket);
 CREATE INDEX run_rollup_resource_day_by_bucket ON nilus.run_rollup_resource_day (tenant, bucket);
+CREATE INDEX run_rollup_resource_minute_by_bucket ON nilus.run_rollup_resource_minute (tenant, bucket);
+CREATE INDEX run_rollup_resource_second_by_bucket ON nilus.run_rollup_resource_second (tenant, bucket);
 
 -- One row per resource with a run started in [now - period, now]; the
 -- counts, rate and durations by pipeline_stats' rules, the pipeline name and
@@ -567,93 +639,6 @@ REVOKE ALL ON FUNCTION nilus.http_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION nilus.http_status() TO pg_monitor;
 -- Monitoring roles reach the function; the tables keep their own grants.
 GRANT USAGE ON SCHEMA nilus TO pg_monitor;
-
-------------------------------------------------------------------------------
--- finer rollups (issue 16)
---
--- Minute rollups beside the hourly and daily ones, and second rollups of
--- resources, kept by the same trigger (extension/rollup.c) and by retention
--- the same way.  A total's window is read as its whole days, the whole hours
--- and then the whole minutes left at either end, and the runs of the two
--- partial minutes at its edges (half a minute at most at each: a longer edge
--- is its minute's rollup less the rest of the minute).  A maximum cannot be
--- subtracted, so stats (one resource, or a tenant's resources) read the
--- whole seconds left beyond the minutes and the runs of two partial seconds.
--- The work is at most 46 hourly, 118 minute (per shard) and 118 second rows
--- beside the days, however dense the hour an edge falls in.  Tenant and user
--- rows are sharded by backend like the hourly ones, so concurrent writers of
--- one tenant do not queue on the minute's row.
-------------------------------------------------------------------------------
-
-CREATE TABLE nilus.run_rollup_resource_minute (LIKE nilus.run_rollup_resource INCLUDING ALL);
--- LIKE copied the insight section's (tenant, bucket) index too: named as its siblings.
-ALTER INDEX nilus.run_rollup_resource_minute_tenant_bucket_idx RENAME TO run_rollup_resource_minute_by_bucket;
-CREATE TABLE nilus.run_rollup_resource_second (LIKE nilus.run_rollup_resource INCLUDING ALL);
-ALTER INDEX nilus.run_rollup_resource_second_tenant_bucket_idx RENAME TO run_rollup_resource_second_by_bucket;
-CREATE TABLE nilus.run_rollup_tenant_minute (LIKE nilus.run_rollup_tenant INCLUDING ALL);
-CREATE TABLE nilus.run_rollup_user_minute (LIKE nilus.run_rollup_user INCLUDING ALL);
-COMMENT ON TABLE nilus.run_rollup_resource_minute IS 'run_rollup_resource by UTC minute';
-COMMENT ON TABLE nilus.run_rollup_resource_second IS 'run_rollup_resource by UTC second';
-COMMENT ON TABLE nilus.run_rollup_tenant_minute IS 'run_rollup_tenant by UTC minute';
-COMMENT ON TABLE nilus.run_rollup_user_minute IS 'run_rollup_user by UTC minute';
-
--- Filled from the runs as the trigger would have counted them (shard 0);
--- the minutes from the seconds.
-INSERT INTO nilus.run_rollup_resource_second
-SELECT tenant, resource_id, date_trunc('second', started_at, 'UTC'), count(*),
-       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success),
-       count(*) FILTER (WHERE is_success IS NOT NULL AND duration_sec IS NOT NULL),
-       coalesce(sum(duration_sec::numeric) FILTER (WHERE is_success IS NOT NULL), 0),
-       max(duration_sec) FILTER (WHERE is_success IS NOT NULL)
-  FROM nilus.pipeline_run GROUP BY 1, 2, 3;
-INSERT INTO nilus.run_rollup_resource_minute
-SELECT tenant, resource_id, date_trunc('minute', bucket, 'UTC'), sum(runs), sum(succeeded), sum(failed),
-       sum(durations), sum(duration_sum), max(duration_max)
-  FROM nilus.run_rollup_resource_second GROUP BY 1, 2, 3;
-INSERT INTO nilus.run_rollup_tenant_minute
-SELECT tenant, date_trunc('minute', started_at, 'UTC'), 0, count(*),
-       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success)
-  FROM nilus.pipeline_run GROUP BY 1, 2;
-INSERT INTO nilus.run_rollup_user_minute (tenant, run_as_user, bucket, shard, runs, succeeded, failed)
-SELECT tenant, run_as_user, date_trunc('minute', started_at, 'UTC'), 0, count(*),
-       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success)
-  FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3;
-
--- As the least-privilege section made the other rollups.
-DO $minute_rollups$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_tenant_minute',
-                             'run_rollup_user_minute']
-    LOOP
-        EXECUTE format('ALTER TABLE nilus.%I OWNER TO nilus_owner', t);
-        EXECUTE format('REVOKE ALL ON nilus.%I FROM PUBLIC, nilus_api', t);
-        EXECUTE format('ALTER TABLE nilus.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE nilus.%I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON nilus.%I
-                            USING (nilus.tenant_visible(tenant))
-                            WITH CHECK (nilus.tenant_visible(tenant))', t);
-        EXECUTE format('GRANT SELECT ON nilus.%I TO nilus_analyst', t);
-    END LOOP;
-END
-$minute_rollups$;
-
--- As the scale-out section has it (only the table itself, not a Citus
--- shard, empties the rollups), the second and minute rollups too.
-CREATE OR REPLACE FUNCTION nilus.pipeline_run_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_TABLE_NAME = 'pipeline_run' THEN
-        TRUNCATE nilus.run_rollup_resource, nilus.run_rollup_tenant, nilus.run_rollup_user,
-                 nilus.run_rollup_resource_day, nilus.run_rollup_tenant_day,
-                 nilus.run_rollup_resource_second, nilus.run_rollup_resource_minute,
-                 nilus.run_rollup_tenant_minute, nilus.run_rollup_user_minute;
-    END IF;
-    RETURN NULL;
-END
-$$;
-ALTER FUNCTION nilus.pipeline_run_truncate() OWNER TO nilus_owner;
-REVOKE ALL ON FUNCTION nilus.pipeline_run_truncate() FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- resource rollups in shards (issue 16, item 4)
