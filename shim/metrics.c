@@ -1,14 +1,18 @@
 /*
  * metrics.c: the counters and histograms, and their Prometheus text.
  *
- * Request paths only add to atomics; /metrics reads them.  Histogram buckets
- * are kept per bucket (not cumulative) and summed when rendered, so a
- * scrape racing with requests still sees monotonic buckets and a count that
- * equals the +Inf bucket.
+ * Each thread that counts (an API loop, the metrics loop) adds to counts of
+ * its own, which /metrics sums over the threads: requests on different cores
+ * never write the same cache line, as the loops share nothing else on the
+ * request path (nginx's workers and h2o's threads keep their statistics
+ * apart the same way).  Histogram buckets are kept per bucket (not
+ * cumulative) and summed when rendered, so a scrape racing with requests
+ * still sees monotonic buckets and a count that equals the +Inf bucket.
  */
 #include "metrics.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +44,68 @@ struct histogram
 	atomic_ulong sum_ns;
 };
 
-static atomic_ulong requests[N_ROUTE_LABELS][N_METHODS][N_STATUSES];
-static struct histogram durations[N_ROUTE_LABELS][N_METHODS];
-static struct histogram db_roundtrip;
-static atomic_ulong db_errors[DB_ERROR_KINDS];
-static atomic_ulong reconnects;
+/*
+ * One thread's counts.  Atomics still, so that a scrape reads whole values,
+ * but only their thread adds to them: the adds find the line in their own
+ * core's cache.
+ */
+struct counts
+{
+	atomic_ulong requests[N_ROUTE_LABELS][N_METHODS][N_STATUSES];
+	struct histogram durations[N_ROUTE_LABELS][N_METHODS];
+	struct histogram db_roundtrip;
+	atomic_ulong db_errors[DB_ERROR_KINDS];
+	atomic_ulong reconnects;
+	struct counts *next;		/* the thread that counted before this one */
+};
+
+/* Every thread's counts, newest first; they live as long as the process. */
+static _Atomic(struct counts *) all_counts;
+static _Thread_local struct counts *own_counts;
+
+/* Where a thread counts when its own counts cannot be allocated: shared, still exact. */
+static struct counts shared_counts;
+static atomic_flag shared_counts_listed = ATOMIC_FLAG_INIT;
+
+static void
+list_counts(struct counts *counts)
+{
+	struct counts *head = atomic_load(&all_counts);
+
+	do
+		counts->next = head;
+	while (!atomic_compare_exchange_weak(&all_counts, &head, counts));
+}
+
+static struct counts *
+thread_counts(void)
+{
+	if (own_counts)
+		return own_counts;
+	own_counts = calloc(1, sizeof(struct counts));
+	if (own_counts)
+		list_counts(own_counts);
+	else
+	{
+		own_counts = &shared_counts;
+		if (!atomic_flag_test_and_set(&shared_counts_listed))
+			list_counts(&shared_counts);
+	}
+	return own_counts;
+}
+
+/* The sum over every thread's counts of the counter at offset (offsetof struct counts). */
+static unsigned long
+summed(size_t offset)
+{
+	unsigned long sum = 0;
+
+	for (struct counts *c = atomic_load(&all_counts); c; c = c->next)
+		sum += atomic_load_explicit((atomic_ulong *) ((char *) c + offset), memory_order_relaxed);
+	return sum;
+}
+
+#define SUMMED(counter) summed(offsetof(struct counts, counter))
 
 static const char *const db_error_kinds[DB_ERROR_KINDS] = {"connect", "lost", "client", "server", "timeout"};
 
@@ -82,8 +143,14 @@ observe(struct histogram *h, double seconds)
 
 	while (i < N_BUCKETS && seconds > buckets[i])
 		i++;
-	atomic_fetch_add(&h->counts[i], 1);
-	atomic_fetch_add(&h->sum_ns, (unsigned long) (seconds * 1e9));
+	atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, (unsigned long) (seconds * 1e9), memory_order_relaxed);
+}
+
+static void
+count(atomic_ulong *counter)
+{
+	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
 void
@@ -92,26 +159,26 @@ metrics_request(size_t slot, const char *method, int status, double seconds)
 	size_t		label = slot == METRICS_UNMATCHED ? MAX_ROUTES : slot;
 	size_t		m = method_index(method);
 
-	atomic_fetch_add(&requests[label][m][status_index(status)], 1);
-	observe(&durations[label][m], seconds);
+	count(&thread_counts()->requests[label][m][status_index(status)]);
+	observe(&thread_counts()->durations[label][m], seconds);
 }
 
 void
 metrics_db_roundtrip(double seconds)
 {
-	observe(&db_roundtrip, seconds);
+	observe(&thread_counts()->db_roundtrip, seconds);
 }
 
 void
 metrics_db_error(enum db_error_kind kind)
 {
-	atomic_fetch_add(&db_errors[kind], 1);
+	count(&thread_counts()->db_errors[kind]);
 }
 
 void
 metrics_db_reconnect(void)
 {
-	atomic_fetch_add(&reconnects, 1);
+	count(&thread_counts()->reconnects);
 }
 
 void
@@ -148,16 +215,19 @@ family(FILE *out, const char *name, const char *type, const char *help)
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* labels: already rendered "k=\"v\"" pairs, without braces. */
+/*
+ * labels: already rendered "k=\"v\"" pairs, without braces; histogram: the
+ * offset of the histogram in struct counts.
+ */
 static void
-render_histogram(FILE *out, const char *name, const char *labels, struct histogram *h)
+render_histogram(FILE *out, const char *name, const char *labels, size_t histogram)
 {
 	unsigned long cumulative = 0;
 	const char *sep = labels[0] ? "," : "";
 
 	for (size_t i = 0; i <= N_BUCKETS; i++)
 	{
-		cumulative += atomic_load(&h->counts[i]);
+		cumulative += summed(histogram + offsetof(struct histogram, counts[i]));
 		if (i < N_BUCKETS)
 			fprintf(out, "%s_bucket{%s%sle=\"%g\"} %lu\n", name, labels, sep, buckets[i],
 					cumulative);
@@ -165,16 +235,16 @@ render_histogram(FILE *out, const char *name, const char *labels, struct histogr
 			fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %lu\n", name, labels, sep, cumulative);
 	}
 	fprintf(out, "%s_sum%s%s%s %.9f\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
-			(double) atomic_load(&h->sum_ns) / 1e9);
+			(double) summed(histogram + offsetof(struct histogram, sum_ns)) / 1e9);
 	fprintf(out, "%s_count%s%s%s %lu\n", name, labels[0] ? "{" : "", labels,
 			labels[0] ? "}" : "", cumulative);
 }
 
 static bool
-histogram_empty(struct histogram *h)
+histogram_empty(size_t histogram)
 {
 	for (size_t i = 0; i <= N_BUCKETS; i++)
-		if (atomic_load(&h->counts[i]))
+		if (summed(histogram + offsetof(struct histogram, counts[i])))
 			return false;
 	return true;
 }
@@ -194,7 +264,7 @@ render_requests(FILE *out)
 		for (size_t m = 0; m < N_METHODS && label_used(r); m++)
 			for (size_t s = 0; s < N_STATUSES; s++)
 			{
-				unsigned long n = atomic_load(&requests[r][m][s]);
+				unsigned long n = SUMMED(requests[r][m][s]);
 
 				if (n)
 					fprintf(out, "nilus_manager_http_requests_total{route=\"%s\",method=\"%s\","
@@ -211,13 +281,13 @@ render_durations(FILE *out)
 		for (size_t m = 0; m < N_METHODS && label_used(r); m++)
 		{
 			char		labels[256];
+			size_t		histogram = offsetof(struct counts, durations[r][m]);
 
-			if (histogram_empty(&durations[r][m]))
+			if (histogram_empty(histogram))
 				continue;
 			snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"", route_label(r),
 					 methods[m]);
-			render_histogram(out, "nilus_manager_http_request_duration_seconds", labels,
-							 &durations[r][m]);
+			render_histogram(out, "nilus_manager_http_request_duration_seconds", labels, histogram);
 		}
 }
 
@@ -278,7 +348,7 @@ render_db(FILE *out)
 	family(out, "nilus_manager_db_roundtrip_seconds", "histogram",
 		   "Time of one request's database round trip (authentication and the route's "
 		   "function), from sending it to its answer, behind the requests before it on its connection.");
-	render_histogram(out, "nilus_manager_db_roundtrip_seconds", "", &db_roundtrip);
+	render_histogram(out, "nilus_manager_db_roundtrip_seconds", "", offsetof(struct counts, db_roundtrip));
 	for (size_t i = 0; i < n_gauges; i++)
 		render_gauge(out, &gauges[i]);
 	family(out, "nilus_manager_db_errors_total", "counter",
@@ -287,10 +357,10 @@ render_db(FILE *out)
 		   "answered within --request-timeout, waiting for a connection included: 504).");
 	for (size_t k = 0; k < DB_ERROR_KINDS; k++)
 		fprintf(out, "nilus_manager_db_errors_total{kind=\"%s\"} %lu\n", db_error_kinds[k],
-				atomic_load(&db_errors[k]));
+				SUMMED(db_errors[k]));
 	family(out, "nilus_manager_db_reconnects_total", "counter",
 		   "Database connections opened again after one was lost.");
-	fprintf(out, "nilus_manager_db_reconnects_total %lu\n", atomic_load(&reconnects));
+	fprintf(out, "nilus_manager_db_reconnects_total %lu\n", SUMMED(reconnects));
 }
 
 char *
