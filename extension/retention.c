@@ -89,10 +89,18 @@ static NilusPlan policy_limit = {
 			 ADDED_COUNTS ", durations = r.durations + EXCLUDED.durations, " \
 			 "duration_sum = r.duration_sum + EXCLUDED.duration_sum")
 
+#define SUBTRACT_RESOURCE_USER(table, bucket) \
+	SUBTRACT_COUNTS(table, "resource_id, run_as_user, ", bucket, "WHERE run_as_user IS NOT NULL")
+/* The rows of resources and users a SUBTRACT_RESOURCE_USER touched: resource ids, users, buckets. */
+#define TOUCHED_PAIRS(touched) \
+	"(SELECT array_agg(resource_id) FROM " touched "), (SELECT array_agg(run_as_user) FROM " touched "), " \
+	"(SELECT array_agg(bucket) FROM " touched ")"
+
 /*
  * Returns the count removed, then the resource rows touched (hours and
- * days: resource ids and buckets), the tenant hours and days and the user
- * rows touched, for the statements that follow (enum RemovedRunsColumn).
+ * days: resource ids and buckets), the tenant hours and days, the user
+ * rows and the rows of resources and users touched, for the statements that
+ * follow (enum RemovedRunsColumn).
  */
 static NilusPlan remove_runs = {
 	"WITH doomed AS (SELECT run_id FROM nilus.pipeline_run WHERE tenant = $1 AND started_at < $2 "
@@ -110,7 +118,10 @@ static NilusPlan remove_runs = {
 	"user_minutes AS (" SUBTRACT_COUNTS("nilus.run_rollup_user_minute", "run_as_user, ", "minute",
 										"WHERE run_as_user IS NOT NULL") "), "
 	"user_hours AS (" SUBTRACT_COUNTS("nilus.run_rollup_user", "run_as_user, ", "hour",
-									  "WHERE run_as_user IS NOT NULL") ") "
+									  "WHERE run_as_user IS NOT NULL") "), "
+	"resource_user_minutes AS (" SUBTRACT_RESOURCE_USER("nilus.run_rollup_resource_user_minute", "minute") "), "
+	"resource_user_hours AS (" SUBTRACT_RESOURCE_USER("nilus.run_rollup_resource_user", "hour") "), "
+	"resource_user_days AS (" SUBTRACT_RESOURCE_USER("nilus.run_rollup_resource_user_day", "day") ") "
 	"SELECT (SELECT count(*) FROM gone), "
 	"       (SELECT array_agg(resource_id) FROM resource_hours), (SELECT array_agg(bucket) FROM resource_hours), "
 	"       (SELECT array_agg(resource_id) FROM resource_days), (SELECT array_agg(bucket) FROM resource_days), "
@@ -119,7 +130,9 @@ static NilusPlan remove_runs = {
 	"       (SELECT array_agg(resource_id) FROM resource_minutes), (SELECT array_agg(bucket) FROM resource_minutes), "
 	"       (SELECT array_agg(bucket) FROM tenant_minutes), "
 	"       (SELECT array_agg(run_as_user) FROM user_minutes), (SELECT array_agg(bucket) FROM user_minutes), "
-	"       (SELECT array_agg(resource_id) FROM resource_seconds), (SELECT array_agg(bucket) FROM resource_seconds)",
+	"       (SELECT array_agg(resource_id) FROM resource_seconds), (SELECT array_agg(bucket) FROM resource_seconds), "
+	"       " TOUCHED_PAIRS("resource_user_minutes") ", " TOUCHED_PAIRS("resource_user_hours") ", "
+	"       " TOUCHED_PAIRS("resource_user_days"),
 	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}
 };
 
@@ -157,14 +170,15 @@ static NilusPlan day_maxima =
  * after the lock are not among them and keep what they hold.  key: the
  * columns besides the bucket; touched: which of the table's rows.
  */
-#define REMOVE_EMPTY_SHARDS(table, key, touched, key_match) \
-	RESOURCE_ROWS_PLAN( \
+#define REMOVE_EMPTY_SHARDS_SQL(table, key, touched, key_match) \
 	"WITH locked AS (SELECT " key "bucket, shard, runs, succeeded, failed FROM " table \
 	"                WHERE tenant = $1 AND " touched " FOR UPDATE), " \
 	"empty AS (SELECT " key "bucket FROM locked GROUP BY " key "bucket " \
 	"          HAVING sum(runs) = 0 AND sum(succeeded) = 0 AND sum(failed) = 0) " \
 	"DELETE FROM " table " t USING locked l, empty e " \
-	"WHERE t.tenant = $1 AND t.bucket = l.bucket AND t.shard = l.shard AND e.bucket = l.bucket" key_match)
+	"WHERE t.tenant = $1 AND t.bucket = l.bucket AND t.shard = l.shard AND e.bucket = l.bucket" key_match
+#define REMOVE_EMPTY_SHARDS(table, key, touched, key_match) \
+	RESOURCE_ROWS_PLAN(REMOVE_EMPTY_SHARDS_SQL(table, key, touched, key_match))
 
 /* Tenant rows have no key but the bucket: their $2 is NULL, unused. */
 static NilusPlan empty_tenant_hours =
@@ -178,6 +192,18 @@ static NilusPlan empty_tenant_minutes =
 	REMOVE_EMPTY_SHARDS(table, key ", ", \
 						"(" key ", bucket) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))", \
 						" AND t." key " = l." key " AND e." key " = l." key)
+/* Rows of a resource and a user besides the bucket: $2 the resource ids, $4 the users. */
+#define REMOVE_EMPTY_RESOURCE_USER_SHARDS(table) \
+	{REMOVE_EMPTY_SHARDS_SQL(table, "resource_id, run_as_user, ", \
+							 "(resource_id, run_as_user, bucket) IN " \
+							 "(SELECT * FROM unnest($2::text[], $4::text[], $3::timestamptz[]))", \
+							 " AND t.resource_id = l.resource_id AND e.resource_id = l.resource_id" \
+							 " AND t.run_as_user = l.run_as_user AND e.run_as_user = l.run_as_user"), \
+	 4, {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID}}
+static NilusPlan empty_resource_user_minutes =
+	REMOVE_EMPTY_RESOURCE_USER_SHARDS("nilus.run_rollup_resource_user_minute");
+static NilusPlan empty_resource_user_hours = REMOVE_EMPTY_RESOURCE_USER_SHARDS("nilus.run_rollup_resource_user");
+static NilusPlan empty_resource_user_days = REMOVE_EMPTY_RESOURCE_USER_SHARDS("nilus.run_rollup_resource_user_day");
 static NilusPlan empty_user_hours = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_user", "run_as_user");
 static NilusPlan empty_user_minutes = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_user_minute", "run_as_user");
 static NilusPlan empty_seconds = REMOVE_EMPTY_KEYED_SHARDS("nilus.run_rollup_resource_second", "resource_id");
@@ -263,27 +289,51 @@ enum RemovedRunsColumn
 	RESOURCE_HOUR_IDS, RESOURCE_HOURS, RESOURCE_DAY_IDS, RESOURCE_DAYS,
 	TENANT_HOURS, TENANT_DAYS, USER_HOUR_NAMES, USER_HOURS,
 	RESOURCE_MINUTE_IDS, RESOURCE_MINUTES, TENANT_MINUTES, USER_MINUTE_NAMES, USER_MINUTES,
-	RESOURCE_SECOND_IDS, RESOURCE_SECONDS
+	RESOURCE_SECOND_IDS, RESOURCE_SECONDS,
+	RESOURCE_USER_MINUTE_IDS, RESOURCE_USER_MINUTE_NAMES, RESOURCE_USER_MINUTES,
+	RESOURCE_USER_HOUR_IDS, RESOURCE_USER_HOUR_NAMES, RESOURCE_USER_HOURS,
+	RESOURCE_USER_DAY_IDS, RESOURCE_USER_DAY_NAMES, RESOURCE_USER_DAYS
 };
 
-/* Runs the statement on the rows of a rollup that remove_runs touched, if any. */
+/* Sets a statement's key parameter from a remove_runs column, unless NO_KEY (then null). */
 static void
-on_touched_rows(NilusPlan *plan, Datum tenant, HeapTuple touched, TupleDesc desc,
-				enum RemovedRunsColumn keys, enum RemovedRunsColumn buckets)
+touched_keys(HeapTuple touched, TupleDesc desc, enum RemovedRunsColumn keys, Datum *value, char *null)
 {
-	Datum		values[3] = {tenant, (Datum) 0, (Datum) 0};
-	char		nulls[3] = {' ', 'n', ' '};
+	bool		isnull;
+
+	if (keys == NO_KEY)
+		return;
+	*value = SPI_getbinval(touched, desc, keys, &isnull);
+	*null = ' ';
+}
+
+/*
+ * Runs the statement on the rows of a rollup that remove_runs touched, if
+ * any: $2 their keys, $3 their buckets, $4 their second keys (resource and
+ * user rows: the users).
+ */
+static void
+on_touched_pairs(NilusPlan *plan, Datum tenant, HeapTuple touched, TupleDesc desc,
+				 enum RemovedRunsColumn keys, enum RemovedRunsColumn buckets,
+				 enum RemovedRunsColumn second_keys)
+{
+	Datum		values[4] = {tenant, (Datum) 0, (Datum) 0, (Datum) 0};
+	char		nulls[4] = {' ', 'n', ' ', 'n'};
 	bool		isnull;
 
 	values[2] = SPI_getbinval(touched, desc, buckets, &isnull);
 	if (isnull)
 		return;
-	if (keys != NO_KEY)
-	{
-		values[1] = SPI_getbinval(touched, desc, keys, &isnull);
-		nulls[1] = ' ';
-	}
+	touched_keys(touched, desc, keys, &values[1], &nulls[1]);
+	touched_keys(touched, desc, second_keys, &values[3], &nulls[3]);
 	nilus_execute(plan, values, nulls, false, 0);
+}
+
+static void
+on_touched_rows(NilusPlan *plan, Datum tenant, HeapTuple touched, TupleDesc desc,
+				enum RemovedRunsColumn keys, enum RemovedRunsColumn buckets)
+{
+	on_touched_pairs(plan, tenant, touched, desc, keys, buckets, NO_KEY);
 }
 
 static int64
@@ -310,6 +360,12 @@ prune_runs(Datum tenant, Datum cutoff, Datum batch_size)
 	on_touched_rows(&empty_tenant_days, tenant, touched, desc, NO_KEY, TENANT_DAYS);
 	on_touched_rows(&empty_user_minutes, tenant, touched, desc, USER_MINUTE_NAMES, USER_MINUTES);
 	on_touched_rows(&empty_user_hours, tenant, touched, desc, USER_HOUR_NAMES, USER_HOURS);
+	on_touched_pairs(&empty_resource_user_minutes, tenant, touched, desc, RESOURCE_USER_MINUTE_IDS,
+					 RESOURCE_USER_MINUTES, RESOURCE_USER_MINUTE_NAMES);
+	on_touched_pairs(&empty_resource_user_hours, tenant, touched, desc, RESOURCE_USER_HOUR_IDS,
+					 RESOURCE_USER_HOURS, RESOURCE_USER_HOUR_NAMES);
+	on_touched_pairs(&empty_resource_user_days, tenant, touched, desc, RESOURCE_USER_DAY_IDS,
+					 RESOURCE_USER_DAYS, RESOURCE_USER_DAY_NAMES);
 	return DatumGetInt64(SPI_getbinval(touched, desc, RUNS_REMOVED, &isnull));
 }
 

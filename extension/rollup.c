@@ -1,6 +1,7 @@
 /*
- * rollup.c: keeps the run rollups by second (resources only), minute, hour
- * and day equal to nilus.pipeline_run.
+ * rollup.c: keeps the run rollups equal to nilus.pipeline_run: per resource
+ * by second, minute, hour and day; per tenant and per resource and user by
+ * minute, hour and day; per user by minute and hour.
  *
  * A trigger rather than code in store_run, so that every write path (the
  * runtime's posts, an operator's correcting UPDATE, a retention DELETE)
@@ -14,12 +15,13 @@
  * the greatest of them the bucket's maximum, so when a run leaves, the
  * shards holding its duration take the bucket's maximum recomputed (the
  * second's from its runs, the minute's from its seconds, the hour's from its
- * minutes, the day's from its hours).  One statement writes a run's rows
- * of every grain in one table family (resource, tenant, user): three
- * statements a new run, whatever the number of grains.  Every statement
- * takes rows finest first, so that writers do not deadlock: PostgreSQL runs
- * the main statement first, then the WITH statements last to first, so the
- * finest grain is the main statement and the coarsest the first WITH.  The
+ * minutes, the day's from its hours).  One statement writes a run's rows of
+ * every grain in one table family (resource; tenant; user, and resource and
+ * user): three statements a new run, whatever the number of grains and
+ * tables.  Every statement takes rows finest first, table by table, so that
+ * writers do not deadlock: PostgreSQL runs the main statement first, then
+ * the WITH statements last to first, so the finest grain of the first table
+ * is the main statement and the coarsest of the last the first WITH.  The
  * statements are planned once, generically: the plan does not depend on the
  * values.
  */
@@ -54,11 +56,13 @@
  * The statements' text for one rollup table, of any grain: bucket is the
  * parameter holding the row's bucket.
  */
-#define ADD_TENANT_COUNTS(table, bucket) \
-	"INSERT INTO " table " AS r (tenant, bucket, shard, runs, succeeded, failed) " \
-	"VALUES ($1, " bucket ", $3, $4, $5, $6) ON CONFLICT (tenant, bucket, shard) DO UPDATE SET " \
+#define ADD_COUNTS(table, key, key_values, bucket) \
+	"INSERT INTO " table " AS r (tenant, " key "bucket, shard, runs, succeeded, failed) " \
+	"VALUES ($1, " key_values bucket ", $3, $4, $5, $6) " \
+	"ON CONFLICT (tenant, " key "bucket, shard) DO UPDATE SET " \
 	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
 	"failed = r.failed + EXCLUDED.failed"
+#define ADD_TENANT_COUNTS(table, bucket) ADD_COUNTS(table, "", "", bucket)
 /* $14 the shard; a null $10 leaves the maximum as it is. */
 #define ADD_TO_RESOURCE(table, bucket) \
 	"INSERT INTO " table " AS r " \
@@ -69,12 +73,10 @@
 	"failed = r.failed + EXCLUDED.failed, durations = r.durations + EXCLUDED.durations, " \
 	"duration_sum = r.duration_sum + EXCLUDED.duration_sum, " \
 	"duration_max = greatest(r.duration_max, EXCLUDED.duration_max)"
-/* A user row: $8 the user. */
-#define ADD_USER_COUNTS(table, bucket) \
-	"INSERT INTO " table " AS r (tenant, bucket, shard, runs, succeeded, failed, run_as_user) " \
-	"VALUES ($1, " bucket ", $3, $4, $5, $6, $8) ON CONFLICT (tenant, run_as_user, bucket, shard) DO UPDATE SET " \
-	"runs = r.runs + EXCLUDED.runs, succeeded = r.succeeded + EXCLUDED.succeeded, " \
-	"failed = r.failed + EXCLUDED.failed"
+/* A user row: $9 the user; a row of a resource and user: $10 the resource. */
+#define ADD_USER_COUNTS(table, bucket) ADD_COUNTS(table, "run_as_user, ", "$9, ", bucket)
+#define ADD_RESOURCE_USER_COUNTS(table, bucket) \
+	ADD_COUNTS(table, "resource_id, run_as_user, ", "$10, $9, ", bucket)
 /*
  * The shards holding duration $3 in bucket $4 take the bucket's maximum,
  * max_query, once a run of that duration has left it.
@@ -161,7 +163,9 @@ same_contribution(const RunContribution *a, const RunContribution *b)
 
 /*
  * Adds runs (1, -1 or 0) and the given changes of the counts to the tenant
- * and user rows of run c; nothing when all three are 0.
+ * rows of run c, and to its user's rows and its resource and user's rows
+ * (one statement: users first, as fold_rollup_shards takes them); nothing
+ * when all three are 0.
  */
 static void
 add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
@@ -174,24 +178,26 @@ add_counts(const RunContribution *c, int64 runs, int64 succeeded, int64 failed)
 		.generic = true
 	};
 	static NilusPlan user_counts = {
-		"WITH hour AS (" ADD_USER_COUNTS("nilus.run_rollup_user", "$7") ") "
+		"WITH resource_user_day AS (" ADD_RESOURCE_USER_COUNTS("nilus.run_rollup_resource_user_day", "$8") "), "
+		"resource_user_hour AS (" ADD_RESOURCE_USER_COUNTS("nilus.run_rollup_resource_user", "$7") "), "
+		"resource_user_minute AS (" ADD_RESOURCE_USER_COUNTS("nilus.run_rollup_resource_user_minute", "$2") "), "
+		"user_hour AS (" ADD_USER_COUNTS("nilus.run_rollup_user", "$7") ") "
 		ADD_USER_COUNTS("nilus.run_rollup_user_minute", "$2"),
-		8, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID},
+		10, {TEXTOID, TIMESTAMPTZOID, INT2OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TEXTOID, TEXTOID},
 		.generic = true
 	};
-	Datum		values[8] = {
+	Datum		values[10] = {
 		c->tenant, TimestampTzGetDatum(c->minute), Int16GetDatum(MY_SHARD),
 		Int64GetDatum(runs), Int64GetDatum(succeeded), Int64GetDatum(failed),
-		TimestampTzGetDatum(c->bucket), TimestampTzGetDatum(c->day)
+		TimestampTzGetDatum(c->bucket), TimestampTzGetDatum(c->day), c->run_as_user, c->resource_id
 	};
 
 	if (runs == 0 && succeeded == 0 && failed == 0)
 		return;
 	nilus_execute(&tenant_counts, values, NULL, false, 0);
-	if (!c->has_user)
-		return;
-	values[7] = c->run_as_user;
-	nilus_execute(&user_counts, values, NULL, false, 0);
+	if (c->has_user)
+		nilus_execute(&user_counts, values, NULL, false, 0);
 }
 
 /* Counts nothing: what a new run replaces, or a removed run leaves. */

@@ -3,10 +3,12 @@
  * the rollups.
  *
  * The filter's range is split (rollup_window.c): its whole days, hours and
- * minutes are summed from the rollups, its two partial minutes counted from
- * the runs, so the cost follows the range's days plus at most 46 hours, 118
- * minutes and the runs of half a minute at each edge, not the number of
- * runs in it.
+ * minutes are summed from the rollups (of the tenant, the resource, the
+ * user, or the resource and user when the filter names both), its two
+ * partial minutes counted from the runs, so the cost follows the range's
+ * days plus at most 46 hours, 118 minutes and the runs of half a minute at
+ * each edge, not the number of runs in it (a user alone has no daily rows:
+ * its whole hours instead of days).
  */
 #include "postgres.h"
 
@@ -37,7 +39,7 @@ exact_count(const NilusRunFilter *filter)
 /* Which rollup answers a filter, and which of its counts. */
 enum RollupTable
 {
-	ROLLUP_TENANT, ROLLUP_RESOURCE, ROLLUP_USER
+	ROLLUP_TENANT, ROLLUP_RESOURCE, ROLLUP_USER, ROLLUP_RESOURCE_USER, ROLLUP_TABLES
 };
 enum RollupCount
 {
@@ -64,14 +66,20 @@ range_sum(const char *column, const char *table, const char *key, int lo, int hi
 static const char *
 rollup_sum_sql(enum RollupTable table, const char *column)
 {
-	static const char *const keys[3] = {
-		"tenant = $1", "tenant = $1 AND resource_id = $2", "tenant = $1 AND run_as_user = $3"
+	static const char *const keys[ROLLUP_TABLES] = {
+		"tenant = $1", "tenant = $1 AND resource_id = $2", "tenant = $1 AND run_as_user = $3",
+		"tenant = $1 AND resource_id = $2 AND run_as_user = $3"
 	};
-	static const char *const minutes[3] = {
-		"run_rollup_tenant_minute", "run_rollup_resource_minute", "run_rollup_user_minute"
+	static const char *const minutes[ROLLUP_TABLES] = {
+		"run_rollup_tenant_minute", "run_rollup_resource_minute", "run_rollup_user_minute",
+		"run_rollup_resource_user_minute"
 	};
-	static const char *const hourly[3] = {"run_rollup_tenant", "run_rollup_resource", "run_rollup_user"};
-	static const char *const daily[3] = {"run_rollup_tenant_day", "run_rollup_resource_day", NULL};
+	static const char *const hourly[ROLLUP_TABLES] = {
+		"run_rollup_tenant", "run_rollup_resource", "run_rollup_user", "run_rollup_resource_user"
+	};
+	static const char *const daily[ROLLUP_TABLES] = {
+		"run_rollup_tenant_day", "run_rollup_resource_day", NULL, "run_rollup_resource_user_day"
+	};
 	const char *lower_minutes = range_sum(column, minutes[table], keys[table], 9, 10);
 	const char *upper_minutes = range_sum(column, minutes[table], keys[table], 17, 18);
 
@@ -87,10 +95,10 @@ rollup_sum_sql(enum RollupTable table, const char *column)
 static int64
 rollup_count(const NilusRunFilter *filter, const SplitWindow *split)
 {
-	static NilusPlan sums[3][3];
+	static NilusPlan sums[ROLLUP_TABLES][3];
 	static const char *const columns[3] = {"runs", "succeeded", "failed"};
-	enum RollupTable table = filter->resource_id ? ROLLUP_RESOURCE :
-		filter->run_as_user ? ROLLUP_USER : ROLLUP_TENANT;
+	enum RollupTable table = filter->resource_id && filter->run_as_user ? ROLLUP_RESOURCE_USER :
+		filter->resource_id ? ROLLUP_RESOURCE : filter->run_as_user ? ROLLUP_USER : ROLLUP_TENANT;
 	enum RollupCount column = !filter->has_outcome ? COUNT_RUNS :
 		filter->outcome ? COUNT_SUCCEEDED : COUNT_FAILED;
 	NilusPlan  *sum = &sums[table][column];
@@ -175,9 +183,9 @@ widen_into_quiet_now(const NilusRunFilter *filter)
 }
 
 /*
- * The exact number of runs a listing's filter selects.  The rollups answer
- * every filter but one on both resource and user, which is counted directly.
- * Call within SPI.
+ * The exact number of runs a listing's filter selects: tenant, resource,
+ * user, resource and user, each with or without the outcome, all from the
+ * rollups.  Call within SPI.
  */
 int64
 nilus_count_runs(const NilusRunFilter *filter)
@@ -185,8 +193,6 @@ nilus_count_runs(const NilusRunFilter *filter)
 	NilusRunFilter widened = *filter;
 	SplitWindow split;
 
-	if (filter->resource_id && filter->run_as_user)
-		return exact_count(filter);
 	widened.range = widen_into_quiet_now(filter);
 	split = nilus_split_window(widened.range, USECS_PER_MINUTE);
 	return rollup_count(&widened, &split) + edge_count(&widened, split.lower_edge) +

@@ -328,7 +328,10 @@ REVOKE ALL ON PROCEDURE nilus.apply_retention(integer, real) FROM PUBLIC;
 -- The work is at most 46 hourly, 118 minute (per shard) and 118 second rows
 -- beside the days, however dense the hour an edge falls in.  Tenant and user
 -- rows are sharded by backend like the hourly ones, so concurrent writers of
--- one tenant do not queue on the minute's row.
+-- one tenant do not queue on the minute's row.  A total filtered on both a
+-- resource and a user, counted from the runs until now, reads rollups of
+-- its own (per resource and user, by minute, hour and day), kept in the
+-- same statement as the user rows.
 ------------------------------------------------------------------------------
 
 CREATE TABLE nilus.run_rollup_resource_minute (LIKE nilus.run_rollup_resource INCLUDING ALL);
@@ -339,6 +342,21 @@ COMMENT ON TABLE nilus.run_rollup_resource_minute IS 'run_rollup_resource by UTC
 COMMENT ON TABLE nilus.run_rollup_resource_second IS 'run_rollup_resource by UTC second';
 COMMENT ON TABLE nilus.run_rollup_tenant_minute IS 'run_rollup_tenant by UTC minute';
 COMMENT ON TABLE nilus.run_rollup_user_minute IS 'run_rollup_user by UTC minute';
+
+-- Per resource and user: what a listing filtered on both counts, the user
+-- rows with the resource in the key.  By day too, unlike the user rows: a
+-- listing's default range is the whole history, whose days are then a row
+-- each instead of 24.
+CREATE TABLE nilus.run_rollup_resource_user (
+    LIKE nilus.run_rollup_user INCLUDING DEFAULTS,
+    resource_id  text NOT NULL,
+    PRIMARY KEY (tenant, resource_id, run_as_user, bucket, shard)
+);
+CREATE TABLE nilus.run_rollup_resource_user_minute (LIKE nilus.run_rollup_resource_user INCLUDING ALL);
+CREATE TABLE nilus.run_rollup_resource_user_day (LIKE nilus.run_rollup_resource_user INCLUDING ALL);
+COMMENT ON TABLE nilus.run_rollup_resource_user IS 'runs per resource and user by UTC hour, in shards';
+COMMENT ON TABLE nilus.run_rollup_resource_user_minute IS 'run_rollup_resource_user by UTC minute';
+COMMENT ON TABLE nilus.run_rollup_resource_user_day IS 'run_rollup_resource_user by UTC day';
 
 -- Filled from the runs as the trigger would have counted them (shard 0);
 -- the minutes from the seconds.
@@ -361,6 +379,16 @@ INSERT INTO nilus.run_rollup_user_minute (tenant, run_as_user, bucket, shard, ru
 SELECT tenant, run_as_user, date_trunc('minute', started_at, 'UTC'), 0, count(*),
        count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success)
   FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3;
+INSERT INTO nilus.run_rollup_resource_user_minute (tenant, resource_id, run_as_user, bucket, shard, runs, succeeded, failed)
+SELECT tenant, resource_id, run_as_user, date_trunc('minute', started_at, 'UTC'), 0, count(*),
+       count(*) FILTER (WHERE is_success), count(*) FILTER (WHERE NOT is_success)
+  FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3, 4;
+INSERT INTO nilus.run_rollup_resource_user (tenant, resource_id, run_as_user, bucket, shard, runs, succeeded, failed)
+SELECT tenant, resource_id, run_as_user, date_trunc('hour', bucket, 'UTC'), 0, sum(runs), sum(succeeded), sum(failed)
+  FROM nilus.run_rollup_resource_user_minute GROUP BY 1, 2, 3, 4;
+INSERT INTO nilus.run_rollup_resource_user_day (tenant, resource_id, run_as_user, bucket, shard, runs, succeeded, failed)
+SELECT tenant, resource_id, run_as_user, date_trunc('day', bucket, 'UTC'), 0, sum(runs), sum(succeeded), sum(failed)
+  FROM nilus.run_rollup_resource_user GROUP BY 1, 2, 3, 4;
 
 -- Each tenant's rows its own, as in the other rollups; the least-privilege
 -- section below makes the tables the owner's and forces the policies on it.
@@ -369,7 +397,8 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_tenant_minute',
-                             'run_rollup_user_minute']
+                             'run_rollup_user_minute', 'run_rollup_resource_user_minute', 'run_rollup_resource_user',
+                             'run_rollup_resource_user_day']
     LOOP
         EXECUTE format('ALTER TABLE nilus.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON nilus.%I
@@ -407,7 +436,9 @@ BEGIN
         TRUNCATE nilus.run_rollup_resource, nilus.run_rollup_tenant, nilus.run_rollup_user,
                  nilus.run_rollup_resource_day, nilus.run_rollup_tenant_day,
                  nilus.run_rollup_resource_second, nilus.run_rollup_resource_minute,
-                 nilus.run_rollup_tenant_minute, nilus.run_rollup_user_minute;
+                 nilus.run_rollup_tenant_minute, nilus.run_rollup_user_minute,
+                 nilus.run_rollup_resource_user_minute, nilus.run_rollup_resource_user,
+                 nilus.run_rollup_resource_user_day;
     END IF;
     RETURN NULL;
 END
@@ -463,7 +494,8 @@ BEGIN
                                'nilus.run_rollup_user', 'nilus.run_rollup_resource_day', 'nilus.run_rollup_tenant_day',
                                'nilus.run_rollup_resource_second', 'nilus.run_rollup_resource_minute',
                                'nilus.run_rollup_tenant_minute', 'nilus.run_rollup_user_minute',
-                               'nilus.pipeline_state', 'nilus.pipeline_state_head', 'nilus.cdc_offset',
+                               'nilus.run_rollup_resource_user_minute', 'nilus.run_rollup_resource_user',
+                               'nilus.run_rollup_resource_user_day', 'nilus.pipeline_state', 'nilus.pipeline_state_head', 'nilus.cdc_offset',
                                'nilus.cdc_offset_latest', 'nilus.cdc_schema_history']::regclass[]
     LOOP
         EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
@@ -672,7 +704,7 @@ DECLARE
     removed bigint;
     total bigint := 0;
 BEGIN
-    -- Finest first, resource, tenant and user in turn, as the trigger takes rows.
+    -- Finest first, resource, tenant, user and resource with user in turn, as the trigger takes rows.
     FOR rollup IN SELECT * FROM (VALUES
             ('run_rollup_resource_second', interval '1 second', 'resource_id'),
             ('run_rollup_resource_minute', interval '1 minute', 'resource_id'),
@@ -680,7 +712,10 @@ BEGIN
             ('run_rollup_resource_day', interval '24 hours', 'resource_id'),
             ('run_rollup_tenant_minute', interval '1 minute', NULL), ('run_rollup_tenant', interval '1 hour', NULL),
             ('run_rollup_tenant_day', interval '24 hours', NULL),
-            ('run_rollup_user_minute', interval '1 minute', 'run_as_user'), ('run_rollup_user', interval '1 hour', 'run_as_user')
+            ('run_rollup_user_minute', interval '1 minute', 'run_as_user'), ('run_rollup_user', interval '1 hour', 'run_as_user'),
+            ('run_rollup_resource_user_minute', interval '1 minute', 'resource_id, run_as_user'),
+            ('run_rollup_resource_user', interval '1 hour', 'resource_id, run_as_user'),
+            ('run_rollup_resource_user_day', interval '24 hours', 'resource_id, run_as_user')
         ) AS r(tab, width, key)
     LOOP
         keys := concat_ws(', ', 'tenant', rollup.key);

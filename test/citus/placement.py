@@ -239,6 +239,9 @@ def rollup_checks():
               "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run GROUP BY 1, 2")
     user = ("tenant, run_as_user, {bucket}, count(*), count(*) FILTER (WHERE is_success), "
             "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL GROUP BY 1, 2, 3")
+    resource_user = ("tenant, resource_id, run_as_user, {bucket}, count(*), count(*) FILTER (WHERE is_success), "
+                     "count(*) FILTER (WHERE NOT is_success) FROM nilus.pipeline_run WHERE run_as_user IS NOT NULL "
+                     "GROUP BY 1, 2, 3, 4")
     stored = {
         "resource": "SELECT tenant, resource_id, bucket, sum(runs), sum(succeeded), sum(failed), sum(durations), "
                     "sum(duration_sum), max(duration_max) FROM nilus.{table} GROUP BY 1, 2, 3 HAVING sum(runs) <> 0",
@@ -246,11 +249,13 @@ def rollup_checks():
                   "GROUP BY 1, 2 HAVING sum(runs) <> 0",
         "user": "SELECT tenant, run_as_user, bucket, sum(runs), sum(succeeded), sum(failed) FROM nilus.{table} "
                 "GROUP BY 1, 2, 3 HAVING sum(runs) <> 0",
+        "resource_user": "SELECT tenant, resource_id, run_as_user, bucket, sum(runs), sum(succeeded), sum(failed) "
+                         "FROM nilus.{table} GROUP BY 1, 2, 3, 4 HAVING sum(runs) <> 0",
     }
-    expected = {"resource": resource, "tenant": tenant, "user": user}
+    expected = {"resource": resource, "tenant": tenant, "user": user, "resource_user": resource_user}
     grains = {"_second": "second", "_minute": "minute", "": "hour", "_day": "day"}
     checks = {}
-    for kind in ("resource", "tenant", "user"):
+    for kind in ("resource", "tenant", "user", "resource_user"):
         for suffix, unit in grains.items():
             if (kind == "user" and unit == "day") or (kind != "resource" and unit == "second"):
                 continue

@@ -101,8 +101,8 @@ READ_ROUTES = {"/health", "/info", "/tenants/{}/pipelines", "/tenants/{}/pipelin
                "/tenants/{}/cdc/schema-history"}
 DATA_TABLES = ["pipeline_run", "run_rollup_resource", "run_rollup_tenant", "run_rollup_user",
                "run_rollup_resource_second", "run_rollup_resource_minute", "run_rollup_tenant_minute",
-               "run_rollup_user_minute",
-               "pipeline_state", "pipeline_state_head", "cdc_offset", "cdc_offset_latest",
+               "run_rollup_user_minute", "run_rollup_resource_user_minute", "run_rollup_resource_user",
+               "run_rollup_resource_user_day", "pipeline_state", "pipeline_state_head", "cdc_offset", "cdc_offset_latest",
                "cdc_schema_history", "api_token"]
 
 LOOPS = 2       # the suite's shim runs this many event loops (--loops)
@@ -1533,7 +1533,7 @@ def reads_stalled_on_a_lock_hold_no_other_read_back():
     try:
         # Once to spread the route's prepared statement over the connections, then the test.
         stall_reads(shim, stalled, lambda: None)
-        # A filter on both resource and user is counted from the runs, not the rollups.
+        # A filter on both resource and user is counted from its own rollups, not the tenant's.
         exact = {"resource_id": R_EVENTS, "run_as_user": "bob"}
         stall_reads(shim, stalled, lambda: ok_json(get("/tenants/acme/pipelines", exact,
                                                        port=shim.port, timeout=10)))

@@ -1,7 +1,7 @@
 -- The installed objects: tables keyed by tenant, row-level security on every
 -- data table, the API's functions with their signatures, roles, grants.
 BEGIN;
-SELECT plan(95);
+SELECT plan(104);
 
 SELECT has_schema('nilus');
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'),
@@ -15,7 +15,8 @@ SELECT has_table('nilus', t, 'table nilus.' || t)
   FROM unnest(ARRAY['tenant_role', 'api_token', 'pipeline_run', 'run_rollup_resource',
                     'run_rollup_tenant', 'run_rollup_user', 'run_rollup_resource_day',
                     'run_rollup_tenant_day', 'run_rollup_resource_second', 'run_rollup_resource_minute', 'run_rollup_tenant_minute',
-                    'run_rollup_user_minute', 'pipeline_state', 'pipeline_state_head', 'cdc_offset', 'cdc_offset_latest',
+                    'run_rollup_user_minute', 'run_rollup_resource_user_minute', 'run_rollup_resource_user',
+                    'run_rollup_resource_user_day', 'pipeline_state', 'pipeline_state_head', 'cdc_offset', 'cdc_offset_latest',
                     'cdc_schema_history']) AS t;
 
 SELECT is(
@@ -25,7 +26,8 @@ SELECT is(
     'tenant', 'primary key of nilus.' || t || ' starts with tenant')
   FROM unnest(ARRAY['pipeline_run', 'run_rollup_resource', 'run_rollup_tenant', 'run_rollup_user',
                     'run_rollup_resource_day', 'run_rollup_tenant_day', 'run_rollup_resource_second', 'run_rollup_resource_minute',
-                    'run_rollup_tenant_minute', 'run_rollup_user_minute', 'pipeline_state', 'pipeline_state_head', 'cdc_offset', 'cdc_offset_latest',
+                    'run_rollup_tenant_minute', 'run_rollup_user_minute', 'run_rollup_resource_user_minute', 'run_rollup_resource_user',
+                    'run_rollup_resource_user_day', 'pipeline_state', 'pipeline_state_head', 'cdc_offset', 'cdc_offset_latest',
                     'cdc_schema_history']) AS t;
 
 SELECT is((SELECT count(*) FROM pg_index i
@@ -40,7 +42,8 @@ SELECT ok((SELECT relrowsecurity FROM pg_class WHERE oid = ('nilus.' || t)::regc
           'row-level security enabled on nilus.' || t)
   FROM unnest(ARRAY['pipeline_run', 'run_rollup_resource', 'run_rollup_tenant', 'run_rollup_user',
                     'run_rollup_resource_day', 'run_rollup_tenant_day', 'run_rollup_resource_second', 'run_rollup_resource_minute',
-                    'run_rollup_tenant_minute', 'run_rollup_user_minute', 'pipeline_state', 'pipeline_state_head', 'cdc_offset', 'cdc_offset_latest',
+                    'run_rollup_tenant_minute', 'run_rollup_user_minute', 'run_rollup_resource_user_minute', 'run_rollup_resource_user',
+                    'run_rollup_resource_user_day', 'pipeline_state', 'pipeline_state_head', 'cdc_offset', 'cdc_offset_latest',
                     'cdc_schema_history']) AS t;
 
 SELECT col_type_is('nilus', 'pipeline_run', c, ty, 'pipeline_run.' || c || ' is ' || ty)

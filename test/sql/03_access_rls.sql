@@ -6,7 +6,7 @@
 -- for reads and for writes.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(126);
+SELECT plan(144);
 
 -- Rows per tenant of a table as the current role sees them.
 CREATE FUNCTION pg_temp.visible(tab text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -28,7 +28,8 @@ BEGIN
 END $$;
 CREATE TEMP TABLE data_tables (tab text) ON COMMIT DROP;
 INSERT INTO data_tables VALUES ('pipeline_run'), ('run_rollup_resource'), ('run_rollup_tenant'),
-    ('run_rollup_user'), ('run_rollup_resource_day'), ('run_rollup_tenant_day'), ('pipeline_state'), ('pipeline_state_head'), ('cdc_offset'),
+    ('run_rollup_user'), ('run_rollup_resource_day'), ('run_rollup_tenant_day'), ('run_rollup_resource_user_minute'),
+    ('run_rollup_resource_user'), ('run_rollup_resource_user_day'), ('pipeline_state'), ('pipeline_state_head'), ('cdc_offset'),
     ('cdc_offset_latest'), ('cdc_schema_history');
 GRANT SELECT ON data_tables TO PUBLIC;
 

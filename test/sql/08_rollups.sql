@@ -1,16 +1,16 @@
--- The hourly rollups (per resource, per tenant, per user; rows split in
--- shards that readers add up), the minute ones (the same
--- three) and the daily ones (per resource, per tenant) equal GROUP BY
+-- The hourly rollups (per resource, per tenant, per user, per resource and
+-- user; rows split in shards that readers add up), the minute ones (the same
+-- four) and the daily ones (but users') equal GROUP BY
 -- aggregates over nilus.pipeline_run per UTC minute, hour and day after
 -- random inserts, posts, corrections through store_run and straight UPDATEs
 -- (across buckets, resources, users, and on one server tenants), and deletions; listing
 -- totals and stats built on them stay exact, also with ranges that end at
--- random instants inside a dense hour.
+-- random instants inside a dense hour and at now.
 BEGIN;
 \ir lib/helpers.psql
 \ir lib/rollups.psql
 \ir lib/nested_calls.psql
-SELECT plan(491);
+SELECT plan(704);
 -- Buckets are UTC hours whatever the session's zone (this one is UTC+05:30).
 SET LOCAL TimeZone = 'Asia/Kolkata';
 
@@ -28,8 +28,9 @@ BEGIN
                          stage || ': run_rollup_resource_day = GROUP BY tenant, resource_id, day');
     RETURN NEXT is_empty($q$SELECT * FROM pg_temp.rollup_mismatches() WHERE rollup = 'tenant_day'$q$,
                          stage || ': run_rollup_tenant_day (shards summed) = GROUP BY tenant, day');
-    RETURN NEXT is_empty($q$SELECT * FROM pg_temp.rollup_mismatches() WHERE rollup LIKE '%minute'$q$,
-                         stage || ': the minute rollups (resource, tenant, user) = GROUP BY over the runs per UTC minute');
+    RETURN NEXT is_empty($q$SELECT * FROM pg_temp.rollup_mismatches() WHERE rollup ~ '(minute|resource_user)'$q$,
+                         stage || ': the minute rollups (resource, tenant, user) and those per resource and user '
+                         '(minute, hour, day) = GROUP BY over the runs');
     RETURN NEXT is((SELECT count(*) FROM (SELECT 1 FROM (SELECT 'hour' AS grain, * FROM nilus.run_rollup_resource
                                                          UNION ALL SELECT 'day', * FROM nilus.run_rollup_resource_day
                                                          UNION ALL SELECT 'minute', * FROM nilus.run_rollup_resource_minute) r
@@ -50,8 +51,14 @@ BEGIN
                                           HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
                                           UNION ALL
                                           SELECT 1 FROM nilus.run_rollup_user_minute GROUP BY tenant, run_as_user, bucket
+                                          HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)
+                                          UNION ALL
+                                          SELECT 1 FROM (SELECT 'minute' AS grain, * FROM nilus.run_rollup_resource_user_minute
+                                                         UNION ALL SELECT 'hour', * FROM nilus.run_rollup_resource_user
+                                                         UNION ALL SELECT 'day', * FROM nilus.run_rollup_resource_user_day) r
+                                          GROUP BY grain, tenant, resource_id, run_as_user, bucket
                                           HAVING sum(runs) = 0 AND (sum(succeeded) <> 0 OR sum(failed) <> 0)) z),
-                   0::bigint, stage || ': tenant (minutes, hours, days) and user buckets without runs hold no counts');
+                   0::bigint, stage || ': tenant (minutes, hours, days), user and resource-and-user buckets without runs hold no counts');
 END $$;
 
 -- Listing totals on the common filters, built on the rollups.
@@ -62,7 +69,8 @@ CREATE FUNCTION pg_temp.totals_match(stage text) RETURNS SETOF text LANGUAGE sql
                                                           c.started_at, c.started_at_gte, c.started_at_lte)),
               stage || ', ' || t || ': total = count(*): ' || c.label)
       FROM pg_temp.filter_cases() c, unnest(ARRAY['acme', 'globex']) AS t
-     WHERE c.label ~ '(no range|mid-hour|hour boundar)' AND c.label !~ '^user '
+     WHERE (c.label ~ '(no range|mid-hour|hour boundar)' AND c.label !~ '^user ')
+        OR (c.label ~ '^user ' AND c.resource_id IS NOT NULL AND c.run_as_user IS NOT NULL)
 $$;
 
 SELECT pg_temp.random_runs('acme', 500, 0.11) \g /dev/null
@@ -141,8 +149,8 @@ DECLARE
 BEGIN
     FOR c IN
         WITH c AS (
-            SELECT i, (ARRAY[NULL, 'dense-a', 'dense-b', NULL, NULL])[1 + i % 5] AS resource_id,
-                   (ARRAY[NULL, NULL, NULL, 'ursula', 'vic'])[1 + i % 5] AS run_as_user,
+            SELECT i, (ARRAY[NULL, 'dense-a', 'dense-b', NULL, NULL, 'dense-a', 'dense-b'])[1 + i % 7] AS resource_id,
+                   (ARRAY[NULL, NULL, NULL, 'ursula', 'vic', 'vic', 'ursula'])[1 + i % 7] AS run_as_user,
                    (ARRAY[NULL, true, false, NULL])[1 + i % 4] AS is_success,
                    now() - random() * interval '75 minutes' AS lte,
                    random() AS gte_share
@@ -159,6 +167,54 @@ BEGIN
                            AND (c.gte IS NULL OR r.started_at >= c.gte) AND r.started_at <= c.lte),
                        format('%s: dense total = count(*) (resource %s, user %s, is_success %s, %s .. %s)', stage,
                               c.resource_id, c.run_as_user, c.is_success, c.gte, c.lte));
+    END LOOP;
+END $$;
+-- Totals filtered on a resource and a user (their own rollups) whose range
+-- ends at now, in the minute of now (with and without runs after the range
+-- in it), on and a microsecond before minute boundaries, with long and
+-- short edges, within one minute, and on runs' own starts.
+CREATE FUNCTION pg_temp.pair_edge_totals(stage text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    m constant timestamptz := date_trunc('minute', now());
+    first_start timestamptz;
+    last_start timestamptz;
+    c record;
+BEGIN
+    -- Statement by statement: Citus plans no subquery over a distributed table in the loop's query.
+    SELECT min(started_at), max(started_at) INTO first_start, last_start
+      FROM (SELECT started_at FROM nilus.pipeline_run WHERE tenant = 'dense' AND resource_id = 'dense-a'
+               AND run_as_user = 'ursula' AND started_at < now() - interval '5 minutes'
+             ORDER BY started_at OFFSET 50 LIMIT 300) s;
+    FOR c IN
+        SELECT * FROM (VALUES ('dense-a', 'ursula'), ('dense-b', 'vic')) p(resource_id, run_as_user),
+                      (VALUES (NULL::boolean), (true)) o(is_success),
+                      (VALUES ('lte now', NULL::timestamptz, now()),
+                              ('lte in the minute of now, after now', NULL, now() + interval '20 seconds'),
+                              ('lte minutes after now', NULL, m + interval '3 minutes 10 seconds'),
+                              ('lte on the minute of now', NULL, m),
+                              ('lte a microsecond before the minute of now', NULL, m - interval '1 microsecond'),
+                              ('long lower edge, lte now', m - interval '10 minutes' + interval '7 seconds', now()),
+                              ('long edges', m - interval '40 minutes' + interval '52.5 seconds',
+                               m - interval '3 minutes' + interval '48.25 seconds'),
+                              ('short edges', m - interval '50 minutes' + interval '2 seconds',
+                               m - interval '20 minutes' + interval '3.5 seconds'),
+                              ('within one minute', m - interval '25 minutes' + interval '5 seconds',
+                               m - interval '25 minutes' + interval '50 seconds'),
+                              ('gte after now', now() + interval '1 second', NULL),
+                              ('no range', NULL, NULL),
+                              ('on runs'' starts', first_start, last_start),
+                              ('a microsecond inside runs'' starts', first_start + interval '1 microsecond',
+                               last_start - interval '1 microsecond')) r(label, gte, lte)
+    LOOP
+        RETURN NEXT is((nilus.list_pipelines('dense', run_as_user => c.run_as_user, is_success => c.is_success,
+                                             resource_id => c.resource_id, started_at_gte => c.gte,
+                                             started_at_lte => c.lte)::jsonb ->> 'total')::bigint,
+                       (SELECT count(*) FROM nilus.pipeline_run r WHERE r.tenant = 'dense'
+                           AND r.resource_id = c.resource_id AND r.run_as_user = c.run_as_user
+                           AND (c.is_success IS NULL OR r.is_success = c.is_success)
+                           AND (c.gte IS NULL OR r.started_at >= c.gte) AND (c.lte IS NULL OR r.started_at <= c.lte)),
+                       format('%s: total of resource %s and user %s (is_success %s) = count(*): %s', stage,
+                              c.resource_id, c.run_as_user, c.is_success, c.label));
     END LOOP;
 END $$;
 CREATE FUNCTION pg_temp.dense_stats(stage text) RETURNS SETOF text LANGUAGE sql AS $$
@@ -180,9 +236,16 @@ UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE (r.t
 SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, date_trunc('second', started_at, 'UTC')
                         FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.05$$);
 UPDATE nilus.pipeline_run r SET started_at = k.started_at FROM pick k WHERE (r.tenant, r.run_id) = (k.tenant, k.run_id);
+-- Runs starting within the next 40 seconds, of one resource and user only.
+INSERT INTO nilus.pipeline_run (tenant, run_id, resource_id, pipeline_name, run_as_user, started_at, is_success)
+SELECT 'dense', gen_random_uuid(), 'dense-a', 'p', 'ursula', now() + random() * interval '40 seconds', random() < 0.5
+  FROM generate_series(1, 20);
 SELECT cmp_ok((SELECT max(runs) FROM nilus.run_rollup_resource_minute WHERE tenant = 'dense'), '>=', 40::bigint,
               'the dense resource has 40 runs or more in a minute');
+SELECT cmp_ok((SELECT max(runs) FROM nilus.run_rollup_resource_user_minute WHERE tenant = 'dense'), '>=', 10::bigint,
+              'a resource and user of the dense hour have 10 runs or more in a minute');
 SELECT pg_temp.dense_totals('dense hour', 60);
+SELECT pg_temp.pair_edge_totals('dense hour');
 SELECT pg_temp.dense_stats('dense hour');
 SELECT pg_temp.pick($$SELECT tenant, run_id, NULL, started_at + (random() - 0.5) * interval '4 minutes'
                         FROM nilus.pipeline_run WHERE tenant = 'dense' AND random() < 0.2$$);       -- within and across minutes
@@ -201,6 +264,7 @@ SELECT nilus.store_run('dense', pg_temp.run_body(k.run_id, k.resource_id, k.star
   FROM pick k \g /dev/null
 SELECT is_empty('SELECT * FROM pg_temp.rollup_mismatches()', 'after corrections and deletions in the dense hour, every rollup = GROUP BY');
 SELECT pg_temp.dense_totals('dense hour corrected', 60);
+SELECT pg_temp.pair_edge_totals('dense hour corrected');
 SELECT pg_temp.dense_stats('dense hour corrected');
 DELETE FROM nilus.pipeline_run WHERE tenant = 'dense';
 
@@ -223,7 +287,8 @@ CREATE FUNCTION pg_temp.post(run integer, resource text, extra jsonb) RETURNS vo
 $$;
 CREATE FUNCTION pg_temp.count_rows() RETURNS text LANGUAGE sql AS $$
     SELECT string_agg(ctid::text, ' ' ORDER BY ctid) FROM (SELECT ctid FROM nilus.run_rollup_tenant WHERE tenant = 'initech'
-                                                          UNION ALL SELECT ctid FROM nilus.run_rollup_user WHERE tenant = 'initech') z
+                                                          UNION ALL SELECT ctid FROM nilus.run_rollup_user WHERE tenant = 'initech'
+                                                          UNION ALL SELECT ctid FROM nilus.run_rollup_resource_user WHERE tenant = 'initech') z
 $$;
 SELECT pg_temp.post(2, 'res-x', '{"run_as_user": "erin", "is_success": true, "duration_sec": 30}') \g /dev/null
 SELECT pg_temp.post(1, 'res-x', '{"run_as_user": "erin"}') \g /dev/null
@@ -233,7 +298,7 @@ SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 2 succeeded, 0 failed, 2 duration
 SELECT pg_temp.count_rows() AS count_rows \gset
 SELECT pg_temp.post(1, 'res-x', '{"is_success": true, "duration_sec": 55.5}') \g /dev/null
 SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 2 succeeded, 0 failed, 2 durations, sum 85.5, max 55.5', 'correction to a greater duration');
-SELECT is(pg_temp.count_rows(), :'count_rows', 'a correction of the duration alone leaves the tenant and user rows alone');
+SELECT is(pg_temp.count_rows(), :'count_rows', 'a correction of the duration alone leaves the tenant, user, and resource and user rows alone');
 SELECT pg_temp.post(1, 'res-x', '{"is_success": false, "duration_sec": 20}') \g /dev/null
 SELECT is(pg_temp.bucket_of('res-x'), '2 runs, 1 succeeded, 1 failed, 2 durations, sum 50, max 30', 'correction of the maximum to a smaller duration');
 SELECT pg_temp.post(1, 'res-x', '{"is_success": true, "duration_sec": 20}') \g /dev/null

@@ -1,12 +1,13 @@
 -- Upgrading 0.1.0 to 0.2.0 (ALTER EXTENSION nilus UPDATE): the daily
 -- rollups are filled from the hourly ones 0.1.0 kept, get row-level
 -- security, and from then on stats, totals and later writes are exact.
--- Then 0.2.0 to 0.3.0: minute rollups are filled from the runs, retention
+-- Then 0.2.0 to 0.3.0: minute rollups and the rollups per resource and user
+-- are filled from the runs, retention
 -- arrives keeping everything, and removes only once a policy says so; the
 -- insight functions read the history written before through their new
 -- (tenant, bucket) indexes.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 -- Days are UTC days whatever the session's zone.
 SET LOCAL TimeZone = 'America/New_York';
 
@@ -81,11 +82,12 @@ SELECT pg_temp.fingerprint() AS before_03 \gset
 ALTER EXTENSION nilus UPDATE TO '0.3.0';
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'nilus'), '0.3.0', 'updates to 0.3.0');
 SELECT is(pg_temp.fingerprint(), :'before_03', 'the update to 0.3.0 changes no data');
--- 0.3.0 adds minute rollups, filled from the runs (issue 16); the 0.3.0
+-- 0.3.0 adds minute rollups and rollups per resource and user, filled from
+-- the runs (issue 16); the 0.3.0
 -- library reads and keeps them, so stats, totals and writes are checked here.
 \ir lib/rollups.psql
 SELECT is_empty('SELECT * FROM pg_temp.rollup_mismatches()',
-                'the minute rollups filled: every rollup (minute, hour, day) = GROUP BY over the runs');
+                'the minute and resource-and-user rollups filled: every rollup (minute, hour, day) = GROUP BY over the runs');
 -- Resource rows in shards by backend, as tenant and user rows (issue 16, item 4).
 SELECT col_is_pk('nilus', t, ARRAY['tenant', 'resource_id', 'bucket', 'shard'],
                  'nilus.' || t || ': a row per tenant, resource, bucket and shard')
@@ -101,6 +103,12 @@ SELECT is((nilus.list_pipelines('globex', started_at_gte => now() - interval '20
           (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'globex'
               AND started_at BETWEEN now() - interval '20 days 3 hours 7 minutes' AND now() - interval '2 days 5 minutes'),
           'after the update, a listing''s total over a range of days = count(*)');
+SELECT is((nilus.list_pipelines('acme', run_as_user => 'alice', resource_id => 'res-1',
+                                started_at_gte => now() - interval '30 days 1 hour 59.5 seconds',
+                                started_at_lte => now() - interval '1 day 20.25 seconds')::jsonb ->> 'total')::bigint,
+          (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'acme' AND run_as_user = 'alice' AND resource_id = 'res-1'
+              AND started_at BETWEEN now() - interval '30 days 1 hour 59.5 seconds' AND now() - interval '1 day 20.25 seconds'),
+          'after the update, a total of one resource and user over a range of days = count(*)');
 
 -- Writes after the update keep the daily and minute rows: a new run, a correction, a deletion.
 SELECT nilus.store_run('acme', pg_temp.run_body('14000000-0000-0000-0000-000000000001', 'res-1',

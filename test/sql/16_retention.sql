@@ -165,6 +165,11 @@ RETURNS TABLE (rollup text, tenant text, key text, bucket timestamptz, counts_no
      WHERE r.bucket < now() - p.runs - interval '1 minute' GROUP BY 1, 2, 3, 4
     UNION ALL SELECT 'user_minute', r.tenant, r.run_as_user, r.bucket, sum(r.runs) = 0 FROM nilus.run_rollup_user_minute r JOIN policy p USING (tenant)
      WHERE r.bucket < now() - p.runs - interval '1 minute' GROUP BY 1, 2, 3, 4
+    UNION ALL SELECT 'resource_user_' || r.grain, r.tenant, r.resource_id || ' ' || r.run_as_user, r.bucket, sum(r.runs) = 0
+      FROM (SELECT 'minute' AS grain, interval '1 minute' AS width, * FROM nilus.run_rollup_resource_user_minute
+            UNION ALL SELECT 'hour', interval '1 hour', * FROM nilus.run_rollup_resource_user
+            UNION ALL SELECT 'day', interval '1 day', * FROM nilus.run_rollup_resource_user_day) r JOIN policy p USING (tenant)
+     WHERE r.bucket < now() - p.runs - r.width GROUP BY 1, 2, 3, 4
 $$;
 CREATE TEMP TABLE empty_rollup_rows_before AS SELECT * FROM pg_temp.rollup_rows_before_cutoff() WHERE counts_nothing;
 SELECT ok((SELECT count(*) FROM pg_temp.rollup_rows_before_cutoff() WHERE NOT counts_nothing) > 0,

@@ -8,7 +8,7 @@
 -- objects added later are held to the same rules.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(301);
+SELECT plan(331);
 
 CREATE TEMP TABLE api_functions (name text) ON COMMIT DROP;
 INSERT INTO api_functions VALUES ('authenticate'), ('health'), ('info'), ('storage_health'),

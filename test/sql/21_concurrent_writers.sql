@@ -7,7 +7,7 @@
 -- file cannot roll back: it works in tenant 'conc' and removes it at the end.
 \ir lib/helpers.psql
 \ir lib/rollups.psql
-SELECT plan(29);
+SELECT plan(30);
 CREATE EXTENSION IF NOT EXISTS dblink;
 
 SELECT dblink_connect(name, format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
@@ -119,7 +119,11 @@ CREATE FUNCTION pg_temp.closed_buckets_in_shards() RETURNS bigint LANGUAGE sql A
         UNION ALL SELECT 1 FROM nilus.run_rollup_user_minute WHERE tenant = 'conc' AND bucket <= now() - interval '1 minute'
          GROUP BY run_as_user, bucket HAVING count(*) > 1
         UNION ALL SELECT 1 FROM nilus.run_rollup_user WHERE tenant = 'conc' AND bucket <= now() - interval '1 hour'
-         GROUP BY run_as_user, bucket HAVING count(*) > 1) s
+         GROUP BY run_as_user, bucket HAVING count(*) > 1
+        UNION ALL SELECT 1 FROM nilus.run_rollup_resource_user_minute WHERE tenant = 'conc' AND bucket <= now() - interval '1 minute'
+         GROUP BY resource_id, run_as_user, bucket HAVING count(*) > 1
+        UNION ALL SELECT 1 FROM nilus.run_rollup_resource_user WHERE tenant = 'conc' AND bucket <= now() - interval '1 hour'
+         GROUP BY resource_id, run_as_user, bucket HAVING count(*) > 1) s
 $$;
 SELECT cmp_ok(pg_temp.closed_buckets_in_shards(), '>', 0::bigint, 'before the fold, closed buckets have rows in several shards');
 SELECT cmp_ok(nilus.fold_rollup_shards('conc'), '>', 0::bigint, 'fold_rollup_shards removes rows');
@@ -139,6 +143,10 @@ SELECT is(nilus.pipeline_stats('conc', r, '2h')::jsonb -> 'stats', pg_temp.expec
 SELECT (nilus.list_pipelines('conc', run_as_user => 'alice')::jsonb ->> 'total')::bigint AS alice_total \gset
 SELECT is(:alice_total::bigint, (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'conc' AND run_as_user = 'alice'),
           'after the folds, a listing''s total = count(*)');
+SELECT (nilus.list_pipelines('conc', run_as_user => 'alice', resource_id => 'res-a')::jsonb ->> 'total')::bigint AS pair_total \gset
+SELECT is(:pair_total::bigint, (SELECT count(*) FROM nilus.pipeline_run WHERE tenant = 'conc' AND run_as_user = 'alice'
+                                   AND resource_id = 'res-a'),
+          'after the folds, a listing''s total of one resource and user = count(*)');
 
 -- The fold and writers at the same moment, both ways round.  Whether the
 -- one that came second did wait is read from the server (a lock wait), so
