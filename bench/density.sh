@@ -11,6 +11,7 @@
 #   list      list_pipelines(tenant, started_at_lte => a random instant of that hour)
 #   list_hot  the same with resource_id => 'hot'
 #   list_user the same with run_as_user => 'user-1'
+#   list_hot_user the same with both
 #   stats     pipeline_stats(tenant, 'hot', period => '<n>m'), n such that
 #             its window starts in a random minute of that hour (the instant
 #             within the minute is now's: measured for 60 s at least, so
@@ -82,14 +83,16 @@ say "measuring quiet and dense, interleaved"
 measure list "$duration" "SELECT nilus.list_pipelines(:tenant, $lte);" quiet dense
 measure list_hot "$duration" "SELECT nilus.list_pipelines(:tenant, resource_id => 'hot', $lte);" quiet dense
 measure list_user "$duration" "SELECT nilus.list_pipelines(:tenant, run_as_user => 'user-1', $lte);" quiet dense
+measure list_hot_user "$duration" \
+	"SELECT nilus.list_pipelines(:tenant, resource_id => 'hot', run_as_user => 'user-1', $lte);" quiet dense
 # A period is whole minutes, so the window starts at now's second within
 # its minute: stats run a minute at least, so that those seconds cover it.
 measure stats "$((duration < 60 ? 60 : duration))" \
 	"SELECT nilus.pipeline_stats(:tenant, 'hot', period => (:m + extract(epoch FROM now() - :t0::timestamptz)::int / 60) || 'm');" quiet dense
 echo "density benchmark: $duration s per call, $clients pgbench clients, t0 = $t0"
-echo "call       quiet p50/p99 (ms)   dense p50/p99 (ms)   p99 dense/quiet"
-for name in list list_hot list_user stats; do
+echo "call          quiet p50/p99 (ms)   dense p50/p99 (ms)   p99 dense/quiet"
+for name in list list_hot list_user list_hot_user stats; do
 	set -- $(grep "^$name quiet " "$work/results") $(grep "^$name dense " "$work/results")
-	printf '%-10s %8s / %-8s    %8s / %-8s   %.2f\n' "$name" "$3" "$4" "$9" "${10}" "$(echo "${10} $4" | awk '{ print $1 / $2 }')"
+	printf '%-13s %8s / %-8s    %8s / %-8s   %.2f\n' "$name" "$3" "$4" "$9" "${10}" "$(echo "${10} $4" | awk '{ print $1 / $2 }')"
 done
 store_run

@@ -124,7 +124,8 @@ all_tasks | xargs -P "$jobs" -L 1 "$0" --task
 loaded=$(date +%s)
 psql -X -q -v ON_ERROR_STOP=1 -c 'VACUUM (ANALYZE) nilus.pipeline_run, nilus.run_rollup_resource,
 	nilus.run_rollup_tenant, nilus.run_rollup_user, nilus.run_rollup_resource_second, nilus.run_rollup_resource_minute,
-	nilus.run_rollup_tenant_minute, nilus.run_rollup_user_minute, nilus.cdc_offset, nilus.cdc_offset_latest,
+	nilus.run_rollup_tenant_minute, nilus.run_rollup_user_minute, nilus.run_rollup_resource_user_minute,
+	nilus.run_rollup_resource_user, nilus.run_rollup_resource_user_day, nilus.cdc_offset, nilus.cdc_offset_latest,
 	nilus.cdc_schema_history' -c CHECKPOINT
 psql -X -q -c "SELECT tenant, count(*) AS runs, count(*) FILTER (WHERE is_success IS NULL) AS running,
 	count(*) FILTER (WHERE NOT is_success) AS failed FROM nilus.pipeline_run GROUP BY 1 ORDER BY 2 DESC"

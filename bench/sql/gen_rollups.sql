@@ -16,8 +16,13 @@ BEGIN
             ('run_rollup_resource', 'hour', 'resource_id'), ('run_rollup_resource_day', 'day', 'resource_id'),
             ('run_rollup_tenant_minute', 'minute', NULL), ('run_rollup_tenant', 'hour', NULL),
             ('run_rollup_tenant_day', 'day', NULL),
-            ('run_rollup_user_minute', 'minute', 'run_as_user'), ('run_rollup_user', 'hour', 'run_as_user')
+            ('run_rollup_user_minute', 'minute', 'run_as_user'), ('run_rollup_user', 'hour', 'run_as_user'),
+            ('run_rollup_resource_user_minute', 'minute', 'resource_id, run_as_user'),
+            ('run_rollup_resource_user', 'hour', 'resource_id, run_as_user'),
+            ('run_rollup_resource_user_day', 'day', 'resource_id, run_as_user')
         ) AS r(tab, grain, key)
+     -- A build without some of them (an older one, measured the same way) skips those.
+     WHERE to_regclass('nilus.' || r.tab) IS NOT NULL
     LOOP
         -- The key columns, the bucket and the shard are the first columns: grouped by position.
         EXECUTE format('INSERT INTO nilus.%1$I (%2$s, bucket, shard, runs, succeeded, failed%3$s) '
@@ -30,8 +35,9 @@ BEGIN
                        CASE WHEN rollup.key = 'resource_id'
                             THEN format(', count(duration_sec) %1$s, coalesce(sum(duration_sec::numeric) %1$s, 0), '
                                         'max(duration_sec) %1$s', finished) ELSE '' END,
-                       CASE WHEN rollup.key = 'run_as_user' THEN ' AND run_as_user IS NOT NULL' ELSE '' END,
-                       CASE WHEN rollup.key IS NULL THEN '1, 2, 3' ELSE '1, 2, 3, 4' END)
+                       CASE WHEN rollup.key LIKE '%run_as_user' THEN ' AND run_as_user IS NOT NULL' ELSE '' END,
+                       CASE WHEN rollup.key IS NULL THEN '1, 2, 3' WHEN rollup.key LIKE '%,%' THEN '1, 2, 3, 4, 5'
+                            ELSE '1, 2, 3, 4' END)
           USING tenants;
     END LOOP;
 END
