@@ -42,7 +42,9 @@ typedef void (*db_done_fn) (struct db_job *job, struct db_answer *answer);
 /*
  * One request's call, owned by the caller until done runs.  values: the
  * route's bound parameters in order (path, query, body); NULL = not given;
- * they and token must stay valid until then.
+ * they and token must stay valid until then.  body_len: the length of the
+ * body's value (the last), when the route takes a body; a large one takes
+ * a connection to itself (see db_pool.c).
  */
 struct db_job
 {
@@ -50,6 +52,7 @@ struct db_job
 	const char *token;
 	const char *values[MAX_BOUND_PARAMS];
 	int			nvalues;
+	size_t		body_len;
 	db_done_fn	done;
 	/* the pool's */
 	struct db_job *next;

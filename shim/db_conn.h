@@ -43,6 +43,7 @@ struct flight
 	int			ncommands;
 	int			current;		/* index of the command whose results come next */
 	bool		synced;			/* a Sync follows its commands: its transaction ends there */
+	bool		large;			/* its job's value is large: no other job joins the connection */
 	double		sent_at;
 	double		abandoned_at;	/* when job was answered with 504 */
 	bool		cancel_sent;

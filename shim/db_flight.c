@@ -42,6 +42,11 @@
  * large is reopened once idle, so that the memory a burst took comes back.
  */
 #define LARGE_VALUE (1024 * 1024)
+/*
+ * A body this large takes milliseconds to send and to store (8 MiB: over
+ * 100 ms); a request pipelined behind it would wait as long.
+ */
+#define LARGE_JOB (256 * 1024)
 #define TIMED_OUT "the database did not answer within the request timeout"
 
 static void
@@ -64,10 +69,25 @@ job_is_read(const struct db_job *job)
 	return strcmp(job->route->method, "GET") == 0;
 }
 
+bool
+job_is_large(const struct db_job *job)
+{
+	return job->route->body && job->body_len >= LARGE_JOB;
+}
+
 struct flight *
 flight_at(struct slot *s, int i)
 {
 	return &s->flights[(s->first + i) % PIPELINE_DEPTH];
+}
+
+bool
+flight_carries_large(struct slot *s)
+{
+	for (int i = 0; i < s->in_flight; i++)
+		if (flight_at(s, i)->large)
+			return true;
+	return false;
 }
 
 static bool
@@ -197,7 +217,8 @@ flight_start(struct slot *s, struct db_job *job)
 	memset(f, 0, sizeof(*f));
 	f->job = job;
 	f->route = job->route;
-	if (job->route->body && strlen(job->values[job->nvalues - 1]) > LARGE_VALUE)
+	f->large = job_is_large(job);
+	if (job->route->body && job->body_len > LARGE_VALUE)
 		s->inflated = true;
 	f->sent_at = monotonic_seconds();
 	s->in_flight++;

@@ -15,6 +15,15 @@ struct flight *flight_at(struct slot *s, int i);
 
 bool		job_is_read(const struct db_job *job);
 
+/*
+ * Whether the job's value is large enough that sending it and storing it
+ * take long: its connection carries no other job meanwhile (db_pool.c).
+ */
+bool		job_is_large(const struct db_job *job);
+
+/* Whether a large job's pipeline is in flight on the connection (answered or not). */
+bool		flight_carries_large(struct slot *s);
+
 /* Queues the job's pipeline on the connection (see the opening comment of db_flight.c). */
 void		flight_start(struct slot *s, struct db_job *job);
 

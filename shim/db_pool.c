@@ -109,9 +109,14 @@ open_more(void)
  * that other backends' commits share: it takes an idle connection whenever
  * there is one.  A connection whose oldest pipeline has run for longer than
  * STALLED_AFTER (a long report, a lock wait) neither takes more nor counts
- * as busy, so that reads do not queue behind it while connections idle.  A
- * job never joins a connection whose session setup or statements it needs
- * are still on their way: if they failed, so would it.
+ * as busy, so that reads do not queue behind it while connections idle.
+ * Nor does one that carries a large job (a body of megabytes, whose
+ * sending and storing take the backend about as long as a stall): a job
+ * pipelined behind it would wait for all of it, as PgBouncer's clients
+ * never share a server connection with a long transaction.  A large job
+ * itself joins like a write, so it waits only for the short calls already
+ * there.  A job never joins a connection whose session setup or
+ * statements it needs are still on their way: if they failed, so would it.
  */
 static bool
 stalled(struct slot *s, double now)
@@ -160,7 +165,7 @@ slot_for(const struct db_job *job)
 
 		if (s->state == SLOT_IDLE && !idle)
 			idle = s;
-		if (s->state != SLOT_BUSY || stalled(s, now))
+		if (s->state != SLOT_BUSY || stalled(s, now) || flight_carries_large(s))
 			continue;
 		busy++;
 		if (has_room(s, index) && (!least || s->in_flight < least->in_flight))
@@ -209,11 +214,16 @@ on_slot_event(struct watcher *w, uint32_t events)
 			break;
 		case SLOT_BUSY:
 			flight_on_event(s, events);
-			/* Reopened when a job needs it, with buffers of the usual size (see db_flight.c). */
+			/*
+			 * Opened again at once, with buffers of the usual size (see
+			 * db_flight.c): waiting until a job needs it would leave the
+			 * pool a connection short when the next large body comes.
+			 */
 			if (s->state == SLOT_IDLE && s->inflated)
 			{
 				slot_close(s);
 				s->was_up = false;	/* not a reconnect */
+				slot_connect_start(s);
 			}
 			break;
 		case SLOT_IDLE:

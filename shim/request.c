@@ -166,8 +166,12 @@ call_function(struct request *rq)
 		job->values[job->nvalues++] = rq->match.path_values[i];
 	for (size_t i = 0; i < nquery; i++)
 		job->values[job->nvalues++] = rq->query[i];
+	job->body_len = 0;
 	if (route->body)
+	{
 		job->values[job->nvalues++] = rq->body.data;
+		job->body_len = rq->body.len;
+	}
 	enter(rq, REQUEST_CALLING);
 	db_submit(job);
 }
