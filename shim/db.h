@@ -43,8 +43,8 @@ typedef void (*db_done_fn) (struct db_job *job, struct db_answer *answer);
  * One request's call, owned by the caller until done runs.  values: the
  * route's bound parameters in order (path, query, body); NULL = not given;
  * they and token must stay valid until then.  body_len: the length of the
- * body's value (the last), when the route takes a body; a large one takes
- * a connection to itself (see db_pool.c).
+ * body's value (the last), when the route takes a body; a large one goes
+ * to a connection of its own (see db_pool.c).
  */
 struct db_job
 {

@@ -7,9 +7,10 @@
  * included, and past it the job gets 504 wherever it is.  The routes marked
  * .probe (health, info) have a connection that data calls never take, and
  * take no connection where a data call runs, so that a health check never
- * waits behind data calls.  A connection that broke is opened again
- * (asynchronously) when a job needs it; while the database cannot be
- * reached, jobs get 503 at once.
+ * waits behind data calls.  Calls with a large body have a connection of
+ * their own too (see slot_for_large), so that no call waits behind one.
+ * A connection that broke is opened again (asynchronously) when a job
+ * needs it; while the database cannot be reached, jobs get 503 at once.
  */
 #include "db.h"
 
@@ -25,7 +26,7 @@
 #define STALLED_AFTER 0.05		/* seconds a pipeline runs before none may join it */
 
 /* Each loop has a pool of its own. */
-static _Thread_local struct slot *slots;	/* the data calls' connections, then the probes' one */
+static _Thread_local struct slot *slots;	/* the data calls' connections, the probes' one, the large calls' one */
 static _Thread_local unsigned int n_slots;
 static _Thread_local unsigned int n_data_slots;
 static _Thread_local unsigned int n_cores;
@@ -67,10 +68,10 @@ db_init(const char *dsn, double timeout)
 bool
 db_pool_start(unsigned int size, unsigned int cores)
 {
-	slots = calloc(size + 1, sizeof(*slots));
+	slots = calloc(size + 2, sizeof(*slots));
 	if (!slots)
 		return false;
-	n_slots = size + 1;
+	n_slots = size + 2;
 	n_data_slots = size;
 	n_cores = cores;
 	for (unsigned int i = 0; i < n_slots; i++)
@@ -88,14 +89,31 @@ find_slot(enum slot_state state)
 	return NULL;
 }
 
-/* Opens the closed connections whose back-off is over: jobs are waiting. */
+static struct slot *
+large_slot(void)
+{
+	return &slots[n_data_slots + 1];
+}
+
+static bool
+is_large(const struct db_job *job, const void *arg)
+{
+	(void) arg;
+	return job_is_large(job);
+}
+
+/*
+ * Opens the closed connections whose back-off is over: jobs are waiting.
+ * The large calls' one only when one of them waits.
+ */
 static void
 open_more(void)
 {
 	double		now = monotonic_seconds();
 
 	for (unsigned int i = 0; i < n_slots; i++)
-		if (slots[i].state == SLOT_DOWN && slots[i].retry_at <= now)
+		if (slots[i].state == SLOT_DOWN && slots[i].retry_at <= now &&
+			(&slots[i] != large_slot() || db_queue_find(is_large, NULL)))
 			slot_connect_start(&slots[i]);
 }
 
@@ -110,12 +128,8 @@ open_more(void)
  * there is one.  A connection whose oldest pipeline has run for longer than
  * STALLED_AFTER (a long report, a lock wait) neither takes more nor counts
  * as busy, so that reads do not queue behind it while connections idle.
- * Nor does one that carries a large job (a body of megabytes, whose
- * sending and storing take the backend about as long as a stall): a job
- * pipelined behind it would wait for all of it, as PgBouncer's clients
- * never share a server connection with a long transaction.  A large job
- * itself joins like a write, so it waits only for the short calls already
- * there.  A job never joins a connection whose session setup or
+ * Nor does one that carries a large job (see slot_for_large).  A job never
+ * joins a connection whose session setup or
  * statements it needs are still on their way: if they failed, so would it.
  */
 static bool
@@ -148,6 +162,31 @@ slot_for_probe(const struct db_job *job)
 	return find_slot(SLOT_IDLE);
 }
 
+/*
+ * A large job (a body of megabytes, whose sending and storing take the
+ * backend over 100 ms) goes to the loop's connection for them, opened when
+ * the first comes: a job pipelined behind it would wait for all of it, and
+ * with one data connection per loop (the default) the loop's other
+ * requests would wait for it in the queue.  PgBouncer's reserve pool
+ * (reserve_pool_size) gives a pool more connections when its own cannot
+ * serve the clients waiting; here the connection is known to be needed
+ * from the start.  Large jobs wait for each other there.  While that
+ * connection cannot be opened (its back-off), an idle data connection,
+ * which no other job joins meanwhile (slot_for).
+ */
+static struct slot *
+slot_for_large(const struct db_job *job)
+{
+	struct slot *own = large_slot();
+
+	if (own->state == SLOT_IDLE ||
+		(own->state == SLOT_BUSY && has_room(own, route_index(job->route))))
+		return own;
+	if (own->state == SLOT_DOWN && own->retry_at > monotonic_seconds())
+		return find_slot(SLOT_IDLE);
+	return NULL;
+}
+
 static struct slot *
 slot_for(const struct db_job *job)
 {
@@ -159,6 +198,8 @@ slot_for(const struct db_job *job)
 
 	if (job->route->probe)
 		return slot_for_probe(job);
+	if (job_is_large(job))
+		return slot_for_large(job);
 	for (unsigned int i = 0; i < n_data_slots; i++)
 	{
 		struct slot *s = &slots[i];
@@ -177,28 +218,56 @@ slot_for(const struct db_job *job)
 }
 
 static bool
-probe_with_slot(const struct db_job *job, const void *arg)
+is_not_large(const struct db_job *job, const void *arg)
 {
-	(void) arg;
-	return job->route->probe && slot_for(job) != NULL;
+	return !is_large(job, arg);
 }
 
-/* Gives waiting jobs to connections, probes past the data calls; fails them when none can come. */
+/* The jobs that may pass the data calls waiting in order: probes and large jobs. */
+static bool
+own_connection_with_slot(const struct db_job *job, const void *arg)
+{
+	(void) arg;
+	return (job->route->probe || job_is_large(job)) && slot_for(job) != NULL;
+}
+
+/* Whether a connection is on its way or at work: the jobs wait for it. */
+static bool
+any_coming(void)
+{
+	enum slot_state large = large_slot()->state;
+
+	return find_slot(SLOT_BUSY) || find_slot(SLOT_CONNECTING) ||
+		large == SLOT_BUSY || large == SLOT_CONNECTING;
+}
+
+/*
+ * Gives waiting jobs to connections: the data calls in order, large jobs
+ * and probes past them to connections of their own; fails them when none
+ * can come.
+ */
 static void
 dispatch(void)
 {
 	struct slot *s;
-	struct db_job *probe;
+	struct db_job *job;
 
-	while (db_queue_head() && (s = slot_for(db_queue_head())) != NULL)
-		flight_start(s, db_queue_pop());
-	while ((probe = db_queue_take(probe_with_slot, NULL)) != NULL)
-		flight_start(slot_for(probe), probe);
+	while ((job = db_queue_take(is_not_large, NULL)) != NULL)
+	{
+		if (!(s = slot_for(job)))
+		{
+			db_queue_push_front(job);
+			break;
+		}
+		flight_start(s, job);
+	}
+	while ((job = db_queue_take(own_connection_with_slot, NULL)) != NULL)
+		flight_start(slot_for(job), job);
 	if (!db_queue_head())
 		return;
 	open_more();
 	/* A connection being opened is never idle yet: the jobs wait for it. */
-	if (!find_slot(SLOT_BUSY) && !find_slot(SLOT_CONNECTING))
+	if (!any_coming())
 		db_queue_fail_all(503, "database unavailable");
 }
 
@@ -215,15 +284,17 @@ on_slot_event(struct watcher *w, uint32_t events)
 		case SLOT_BUSY:
 			flight_on_event(s, events);
 			/*
-			 * Opened again at once, with buffers of the usual size (see
-			 * db_flight.c): waiting until a job needs it would leave the
-			 * pool a connection short when the next large body comes.
+			 * Opened again with buffers of the usual size (see db_flight.c):
+			 * a data connection at once, so that the pool is not a
+			 * connection short meanwhile; the large calls' one when the
+			 * next comes.
 			 */
 			if (s->state == SLOT_IDLE && s->inflated)
 			{
 				slot_close(s);
 				s->was_up = false;	/* not a reconnect */
-				slot_connect_start(s);
+				if (s != large_slot())
+					slot_connect_start(s);
 			}
 			break;
 		case SLOT_IDLE:

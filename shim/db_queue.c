@@ -53,6 +53,15 @@ db_queue_pop(void)
 }
 
 struct db_job *
+db_queue_find(bool (*match) (const struct db_job *job, const void *arg), const void *arg)
+{
+	for (struct db_job *job = waiting_head; job; job = job->next)
+		if (match(job, arg))
+			return job;
+	return NULL;
+}
+
+struct db_job *
 db_queue_take(bool (*match) (const struct db_job *job, const void *arg), const void *arg)
 {
 	struct db_job *prev = NULL;

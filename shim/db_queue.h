@@ -15,6 +15,9 @@ void		db_queue_push_front(struct db_job *job);
 /* The oldest job, left in the queue; NULL when none waits. */
 struct db_job *db_queue_head(void);
 struct db_job *db_queue_pop(void);
+/* The oldest waiting job that match accepts, left in the queue; NULL when none. */
+struct db_job *db_queue_find(bool (*match) (const struct db_job *job, const void *arg),
+							 const void *arg);
 /* The oldest waiting job that match accepts, taken out of the queue; NULL when none. */
 struct db_job *db_queue_take(bool (*match) (const struct db_job *job, const void *arg),
 							 const void *arg);
