@@ -187,18 +187,19 @@ static NilusPlan empty_tenant_days =
 	REMOVE_EMPTY_SHARDS("nilus.run_rollup_tenant_day", "", "bucket = ANY ($3)", "");
 static NilusPlan empty_tenant_minutes =
 	REMOVE_EMPTY_SHARDS("nilus.run_rollup_tenant_minute", "", "bucket = ANY ($3)", "");
+/* A key column of the rows deleted, the locked rows and the empty buckets alike. */
+#define SAME_KEY(key) " AND t." key " = l." key " AND e." key " = l." key
 /* Rows of a key besides the bucket: resource_id or run_as_user, $2. */
 #define REMOVE_EMPTY_KEYED_SHARDS(table, key) \
 	REMOVE_EMPTY_SHARDS(table, key ", ", \
 						"(" key ", bucket) IN (SELECT * FROM unnest($2::text[], $3::timestamptz[]))", \
-						" AND t." key " = l." key " AND e." key " = l." key)
+						SAME_KEY(key))
 /* Rows of a resource and a user besides the bucket: $2 the resource ids, $4 the users. */
 #define REMOVE_EMPTY_RESOURCE_USER_SHARDS(table) \
 	{REMOVE_EMPTY_SHARDS_SQL(table, "resource_id, run_as_user, ", \
 							 "(resource_id, run_as_user, bucket) IN " \
 							 "(SELECT * FROM unnest($2::text[], $4::text[], $3::timestamptz[]))", \
-							 " AND t.resource_id = l.resource_id AND e.resource_id = l.resource_id" \
-							 " AND t.run_as_user = l.run_as_user AND e.run_as_user = l.run_as_user"), \
+							 SAME_KEY("resource_id") SAME_KEY("run_as_user")), \
 	 4, {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID}}
 static NilusPlan empty_resource_user_minutes =
 	REMOVE_EMPTY_RESOURCE_USER_SHARDS("nilus.run_rollup_resource_user_minute");
