@@ -12,9 +12,9 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 
 SELECT dblink_connect(name, format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
                                    split_part(current_setting('unix_socket_directories'), ',', 1), current_user))
-  FROM unnest(ARRAY['first', 'second', 'third']) name \g /dev/null
+  FROM unnest(ARRAY['first', 'second', 'third', 'folder']) name \g /dev/null
 -- A writer that waits fails after 5 s instead of hanging the suite.
-SELECT dblink_exec(name, 'SET statement_timeout = ''5s''') FROM unnest(ARRAY['first', 'second', 'third']) name \g /dev/null
+SELECT dblink_exec(name, 'SET statement_timeout = ''5s''') FROM unnest(ARRAY['first', 'second', 'third', 'folder']) name \g /dev/null
 SELECT date_trunc('minute', now() - interval '1 hour') + interval '17.25 seconds' AS at \gset
 
 -- The first writer's transaction stays open over its run; the second posts
@@ -101,6 +101,14 @@ SELECT is(nilus.pipeline_stats('conc', r, '2h')::jsonb -> 'stats', pg_temp.expec
           format('pipeline_stats(conc, %s, 2h) over shards from three backends = the plain aggregate', r))
   FROM unnest(ARRAY['res-0', 'res-1', 'res-2', 'res-a']) r;
 
+-- A finished run of res-a by alice at `at`, posted from the session; its answer.
+CREATE FUNCTION pg_temp.post_late(session text, at timestamptz, duration numeric) RETURNS json LANGUAGE sql AS $$
+    SELECT answer FROM dblink(session, format('SELECT nilus.store_run(%L, %L)', 'conc',
+                                              pg_temp.run_body(gen_random_uuid(), 'res-a', at,
+                                                               jsonb_build_object('run_as_user', 'alice', 'is_success', true,
+                                                                                  'duration_sec', duration)))) AS r(answer json)
+$$;
+
 -- The shards of closed buckets folded back into one row each (what the
 -- retention worker does every interval); a late post into a folded bucket
 -- is a shard of its own again, and a second fold takes it in.
@@ -130,10 +138,7 @@ SELECT cmp_ok(nilus.fold_rollup_shards('conc'), '>', 0::bigint, 'fold_rollup_sha
 SELECT is(pg_temp.closed_buckets_in_shards(), 0::bigint, 'after the fold, every closed bucket of the last day is one row');
 SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
                 'after the fold, every rollup of the tenant = GROUP BY over its runs');
-SELECT * FROM dblink('first', format('SELECT nilus.store_run(%L, %L)', 'conc',
-                                     pg_temp.run_body(gen_random_uuid(), 'res-a', :'at',
-                                                      '{"run_as_user": "alice", "is_success": true, "duration_sec": 999}')))
-  AS r(answer json) \g /dev/null
+SELECT pg_temp.post_late('first', :'at', 999) \g /dev/null
 SELECT cmp_ok(nilus.fold_rollup_shards('conc'), '>', 0::bigint, 'a late post into folded buckets is folded in by the next fold');
 SELECT is_empty($$SELECT * FROM pg_temp.rollup_mismatches() WHERE row_text LIKE '(conc,%'$$,
                 'after a late post and a second fold, every rollup of the tenant = GROUP BY over its runs');
@@ -151,12 +156,6 @@ SELECT is(:pair_total::bigint, (SELECT count(*) FROM nilus.pipeline_run WHERE te
 -- The fold and writers at the same moment, both ways round.  Whether the
 -- one that came second did wait is read from the server (a lock wait), so
 -- that a race that did not happen cannot pass for one that went right.
-CREATE FUNCTION pg_temp.post_late(session text, at timestamptz, duration numeric) RETURNS json LANGUAGE sql AS $$
-    SELECT answer FROM dblink(session, format('SELECT nilus.store_run(%L, %L)', 'conc',
-                                              pg_temp.run_body(gen_random_uuid(), 'res-a', at,
-                                                               jsonb_build_object('run_as_user', 'alice', 'is_success', true,
-                                                                                  'duration_sec', duration)))) AS r(answer json)
-$$;
 CREATE FUNCTION pg_temp.waits_for_a_lock(backend int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
     FOR attempt IN 1..100 LOOP
@@ -168,9 +167,6 @@ BEGIN
     RETURN false;
 END
 $$;
-SELECT dblink_connect('folder', format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
-                                       split_part(current_setting('unix_socket_directories'), ',', 1), current_user)) \g /dev/null
-SELECT dblink_exec('folder', 'SET statement_timeout = ''5s''') \g /dev/null
 SELECT (SELECT pid FROM dblink('first', 'SELECT pg_backend_pid()') AS p(pid int)) AS writer_pid,
        (SELECT pid FROM dblink('folder', 'SELECT pg_backend_pid()') AS p(pid int)) AS folder_pid \gset
 
