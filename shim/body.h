@@ -11,6 +11,13 @@
 #include "http_parse.h"
 #include "response.h"
 
+/*
+ * A body this large takes milliseconds to handle, and would hold up what
+ * waits behind it: its JSON check runs off the loop (request.c), its call
+ * on a database connection that no other call joins (db_flight.c).
+ */
+#define LARGE_BODY (256 * 1024)
+
 struct body
 {
 	char	   *data;			/* NUL-terminated; NULL until the first byte */

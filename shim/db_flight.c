@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "body.h"
 #include "db_answer.h"
 #include "db_queue.h"
 #include "errors.h"
@@ -42,11 +43,6 @@
  * large is reopened once idle, so that the memory a burst took comes back.
  */
 #define LARGE_VALUE (1024 * 1024)
-/*
- * A body this large takes milliseconds to send and to store (8 MiB: over
- * 100 ms); a request pipelined behind it would wait as long.
- */
-#define LARGE_JOB (256 * 1024)
 #define TIMED_OUT "the database did not answer within the request timeout"
 
 static void
@@ -72,7 +68,7 @@ job_is_read(const struct db_job *job)
 bool
 job_is_large(const struct db_job *job)
 {
-	return job->route->body && job->body_len >= LARGE_JOB;
+	return job->route->body && job->body_len >= LARGE_BODY;
 }
 
 struct flight *

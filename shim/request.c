@@ -44,8 +44,6 @@
 #include "value_syntax.h"
 
 #define QUERY_LOGGED 1024		/* the access log shows this much of a query */
-/* A body this large is judged off the loop: its parse takes a few hundred microseconds and more. */
-#define LARGE_BODY (256 * 1024)
 
 enum request_state
 {
